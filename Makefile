@@ -1,0 +1,46 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_MEMBERS ?= 2000
+PORT ?= 8000
+
+.PHONY: install run test lint format stop bench clean
+
+# Re-install only when the dependencies change.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo --members $(DEMO_MEMBERS) --seed 1
+	$(BIN)/python manage.py demo_admin
+	@echo ""
+	@echo "  Admin:  http://127.0.0.1:$(PORT)/admin/"
+	@echo "  API:    http://127.0.0.1:$(PORT)/api/"
+	@echo "  Health: http://127.0.0.1:$(PORT)/healthz"
+	@echo ""
+	PORT=$(PORT) $(BIN)/honcho start
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: lint
+	$(BIN)/pytest
+
+# Stops the embedded PostgreSQL and Redis (they outlive `make run` so that restarts are fast).
+stop: install
+	$(BIN)/python -c "from pathlib import Path; import os; from mutual.embedded import stop_all; stop_all(Path(os.environ.get('MUTUAL_DATA_DIR', 'var')).resolve())"
+
+clean: stop
+	rm -rf var

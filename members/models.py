@@ -1,0 +1,192 @@
+"""Plans (separate pools with their own rules), members (people with a login) and memberships."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
+from django_fsm_log.decorators import fsm_log_by, fsm_log_description
+
+
+class DisputeReview(models.TextChoices):
+    REVIEWER = "reviewer", _("A reviewer decides")
+    JURY = "jury", _("A jury of members votes")
+
+
+class Plan(models.Model):
+    """A pool: its members share only its own cases. All rules are data, editable in the admin."""
+
+    code = models.SlugField(_("code"), unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    accepting_members = models.BooleanField(_("accepting new members"), default=True)
+    min_credit_score = models.PositiveSmallIntegerField(_("minimum credit score"), default=650)
+    min_age_days = models.PositiveIntegerField(_("minimum age (days)"), default=30)
+    max_age_years = models.PositiveSmallIntegerField(_("maximum age (years)"), default=59)
+    illness_waiting_days = models.PositiveIntegerField(
+        _("illness waiting period (days)"), default=90
+    )
+    accident_waiting_days = models.PositiveIntegerField(
+        _("accident waiting period (days)"), default=0
+    )
+    management_fee_bp = models.PositiveIntegerField(
+        _("management fee (basis points)"), default=800, help_text=_("800 = 8% of each payout")
+    )
+    per_case_cap_fen = models.BigIntegerField(_("per-case share cap (fen)"), default=10)
+    yearly_cap_fen = models.BigIntegerField(_("yearly share cap (fen)"), default=18_800)
+    publicity_days = models.PositiveSmallIntegerField(_("publicity window (days)"), default=3)
+    dispute_review = models.CharField(
+        _("dispute review"), max_length=16, choices=DisputeReview, default=DisputeReview.REVIEWER
+    )
+    jury_size = models.PositiveSmallIntegerField(_("jury size"), default=7)
+    jury_quorum = models.PositiveSmallIntegerField(_("jury quorum"), default=5)
+    payment_grace_days = models.PositiveSmallIntegerField(_("payment grace (days)"), default=15)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(jury_quorum__lte=models.F("jury_size")), name="plan_quorum_within_jury"
+            ),
+            models.CheckConstraint(
+                condition=Q(management_fee_bp__lte=10_000), name="plan_fee_at_most_100_percent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def cover_for_age(self, age_years: int) -> int | None:
+        """Cover in fen for a member of this age, or None when no band covers it."""
+        band = (
+            self.cover_bands.filter(max_age_years__gte=age_years).order_by("max_age_years").first()
+        )
+        return band.cover_fen if band else None
+
+
+class CoverBand(models.Model):
+    """Cover by age: the band with the smallest `max_age_years` at or above the member's age."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="cover_bands")
+    max_age_years = models.PositiveSmallIntegerField(_("up to age (years)"))
+    cover_fen = models.BigIntegerField(_("cover (fen)"))
+
+    class Meta:
+        verbose_name = _("cover band")
+        verbose_name_plural = _("cover bands")
+        ordering = ["plan", "max_age_years"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "max_age_years"], name="one_band_per_age"),
+            models.CheckConstraint(condition=Q(cover_fen__gt=0), name="band_cover_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"≤{self.max_age_years}: {self.cover_fen / 100:,.2f}"
+
+
+class Member(models.Model):
+    """A person, linked to a login."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="member"
+    )
+    full_name = models.CharField(_("full name"), max_length=120)
+    national_id = models.CharField(_("national id"), max_length=32, unique=True)
+    birth_date = models.DateField(_("birth date"), db_index=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    def age_on(self, day: datetime.date) -> int:
+        had_birthday = (day.month, day.day) >= (self.birth_date.month, self.birth_date.day)
+        return day.year - self.birth_date.year - (0 if had_birthday else 1)
+
+
+class MembershipStatus(models.TextChoices):
+    ACTIVE = "active", _("active")
+    LAPSED = "lapsed", _("lapsed")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+
+
+def _is_owner_or_staff(membership: Membership, user) -> bool:
+    return membership.member.user_id == user.pk or user.has_perm("members.change_membership")
+
+
+def _is_finance(membership: Membership, user) -> bool:
+    return user.has_perm("members.change_membership")
+
+
+class Membership(models.Model):
+    """A member in a plan. `joined_at` survives a plan migration; `in_pool_since` does not."""
+
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="memberships")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="memberships")
+    status = FSMField(
+        _("status"), max_length=16, choices=MembershipStatus, default=MembershipStatus.ACTIVE,
+        protected=True,
+    )  # fmt: skip
+    joined_at = models.DateTimeField(_("joined at"))
+    in_pool_since = models.DateTimeField(
+        _("in this pool since"), help_text=_("Shares only cases publicized after this moment.")
+    )
+    waiting_until = models.DateTimeField(_("illness waiting period ends"))
+    cover_fen = models.BigIntegerField(_("cover (fen)"))
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    migrated_from = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="migrated_to"
+    )
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "plan"],
+                condition=Q(status="active"),
+                name="one_live_membership_per_plan",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="active", ended_at__isnull=True)
+                | (~Q(status="active") & Q(ended_at__isnull=False)),
+                name="membership_ended_iff_not_active",
+            ),
+            models.CheckConstraint(condition=Q(cover_fen__gt=0), name="membership_cover_positive"),
+        ]
+        indexes = [models.Index(fields=["plan", "status"], name="membership_plan_status")]
+
+    def __str__(self) -> str:
+        return f"{self.member} in {self.plan}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == MembershipStatus.ACTIVE
+
+    # Transitions only change fields; the services in members/services.py run them.
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=status, source=MembershipStatus.ACTIVE, target=MembershipStatus.WITHDRAWN,
+        permission=_is_owner_or_staff,
+    )  # fmt: skip
+    def withdraw(self, *, now, by=None, description=None) -> None:
+        self.ended_at = now
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=status, source=MembershipStatus.ACTIVE, target=MembershipStatus.LAPSED,
+        permission=_is_finance,
+    )  # fmt: skip
+    def lapse(self, *, now, by=None, description=None) -> None:
+        self.ended_at = now

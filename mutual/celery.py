@@ -1,0 +1,11 @@
+"""The Celery app: Redis broker and results, JSON only, late acks (all our tasks are idempotent)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mutual.settings")
+
+app = Celery("mutual")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

