@@ -35,8 +35,9 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Tests use their own embedded servers (var/test) and queue, apart from a running `make run`.
 test: lint
-	$(BIN)/pytest
+	MUTUAL_DATA_DIR=$(CURDIR)/var/test MUTUAL_CELERY_QUEUE=test $(BIN)/pytest $(PYTEST_ARGS)
 
 # Stops the embedded PostgreSQL and Redis (they outlive `make run` so that restarts are fast).
 stop: install

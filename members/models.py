@@ -8,8 +8,16 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
-from django_fsm import FSMField, transition
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
+
+
+def years_before(day: datetime.date, years: int) -> datetime.date:
+    """The same calendar day `years` earlier; 29 February becomes 28 February."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
 
 
 class DisputeReview(models.TextChoices):
@@ -127,7 +135,7 @@ def _is_finance(membership: Membership, user) -> bool:
     return user.has_perm("members.change_membership")
 
 
-class Membership(models.Model):
+class Membership(ConcurrentTransitionMixin, models.Model):
     """A member in a plan. `joined_at` survives a plan migration; `in_pool_since` does not."""
 
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="memberships")

@@ -45,9 +45,17 @@ def ensure_postgres(data_dir: Path, database: str) -> dict[str, str]:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     with _file_lock(data_dir / ".postgres.lock"):
-        server = get_server(data_dir / "postgres", cleanup_mode=None)
+        # get_server reuses the server named in postmaster.pid when that process is alive; it
+        # counts a zombie as alive, so a killed server's pid file is removed here first.
+        pgdata = data_dir / "postgres"
+        if not _process_alive(postgres_pid(data_dir)):
+            # PostgreSQL's own check of these files is fooled by a zombie too.
+            for stale in [pgdata / "postmaster.pid", *pgdata.glob(".s.PGSQL.*")]:
+                stale.unlink(missing_ok=True)
+        server = get_server(pgdata, cleanup_mode=None)
         info = server.get_postmaster_info()
         settings = {"HOST": str(info.socket_dir), "PORT": str(info.port), "USER": "postgres"}
+        _wait_until_accepting(settings)
         if _apply_tuning(settings):
             pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60)
         _create_database(settings, database)
@@ -65,6 +73,21 @@ def _connect(settings: dict[str, str], dbname: str = "postgres"):
         autocommit=True,
         connect_timeout=10,
     )
+
+
+def _wait_until_accepting(settings: dict[str, str], seconds: float = 30) -> None:
+    """After a crash the server may still be recovering when its pid file says "ready"."""
+    import psycopg
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            _connect(settings).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _apply_tuning(settings: dict[str, str]) -> bool:
@@ -147,6 +170,17 @@ def ensure_redis(data_dir: Path) -> str:
     return url
 
 
+def _process_alive(pid: int | None) -> bool:
+    import psutil
+
+    if pid is None:
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _stop_stale_process(pid_file: Path) -> None:
     """A redis-server that holds our pid file but does not answer is hung or half-dead: end it."""
     import psutil
@@ -157,9 +191,10 @@ def _stop_stale_process(pid_file: Path) -> None:
         return
     with contextlib.suppress(psutil.NoSuchProcess):
         process = psutil.Process(pid)
-        if "redis-server" in process.name():
+        if _process_alive(pid) and "redis-server" in process.name():
             process.kill()
-            process.wait(5)
+            with contextlib.suppress(psutil.TimeoutExpired):
+                process.wait(5)
     pid_file.unlink(missing_ok=True)
 
 

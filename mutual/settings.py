@@ -152,6 +152,8 @@ MEDIA_ROOT = Path(env_str("MUTUAL_MEDIA_ROOT", str(MUTUAL_DATA_DIR / "media")))
 
 # --- Celery ---
 CELERY_BROKER_URL = REDIS_URL
+# Tests and several deployments can share one Redis: each listens on its own queue.
+CELERY_TASK_DEFAULT_QUEUE = env_str("MUTUAL_CELERY_QUEUE", "mutual")
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

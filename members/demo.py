@@ -1,0 +1,112 @@
+"""Demo plans and members, generated inside PostgreSQL (INSERT ... SELECT from generate_series),
+so a million members take seconds and no Python loop touches a member row.
+
+Every attribute derives from md5(seed, index): the same --seed gives the same people."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import connection, transaction
+
+from members.models import CoverBand, Plan
+
+OLD_PLAN = "mutual-protection"
+NEW_PLAN = "mutual-treasure"
+USERNAME_PREFIX = "demo"
+
+
+def ensure_demo_plans() -> tuple[Plan, Plan]:
+    """The seed's two pools: the old plan (closed) and its successor. Idempotent."""
+    old, _ = Plan.objects.get_or_create(
+        code=OLD_PLAN,
+        defaults={"name": "Mutual Protection (2018)", "accepting_members": False,
+                  "management_fee_bp": 1000},
+    )  # fmt: skip
+    new, _ = Plan.objects.get_or_create(code=NEW_PLAN, defaults={"name": "Mutual Treasure"})
+    for plan in (old, new):
+        CoverBand.objects.get_or_create(
+            plan=plan, max_age_years=39, defaults={"cover_fen": 300_000_00}
+        )
+        CoverBand.objects.get_or_create(
+            plan=plan, max_age_years=59, defaults={"cover_fen": 100_000_00}
+        )
+    return old, new
+
+
+# One statement per batch creates the login, the person and the membership.
+# h(i) = a 31-bit number from md5(seed || ':' || i || ':' || salt), stable across runs.
+_BATCH_SQL = """
+WITH numbers AS (
+    SELECT i,
+           ('x' || substr(md5(%(seed)s || ':' || i || ':age'), 1, 8))::bit(32)::int & 2147483647
+               AS h_age,
+           ('x' || substr(md5(%(seed)s || ':' || i || ':join'), 1, 8))::bit(32)::int & 2147483647
+               AS h_join,
+           ('x' || substr(md5(%(seed)s || ':' || i || ':kind'), 1, 8))::bit(32)::int & 2147483647
+               AS h_kind
+      FROM generate_series(%(first)s, %(last)s) AS i
+), users AS (
+    INSERT INTO auth_user (username, password, is_superuser, first_name, last_name, email,
+                           is_staff, is_active, date_joined)
+    SELECT %(prefix)s || i, '!', false, '', '', '', false, true, %(now)s FROM numbers
+    RETURNING id, username
+), people AS (
+    INSERT INTO members_member (user_id, full_name, national_id, birth_date, created_at)
+    SELECT users.id,
+           'Member ' || n.i,
+           'D' || %(seed)s || '-' || lpad(n.i::text, 9, '0'),
+           %(today)s::date - (40 + n.h_age %% (59 * 365))::int,
+           %(now)s
+      FROM users JOIN numbers AS n ON users.username = %(prefix)s || n.i
+    RETURNING id, user_id, birth_date
+)
+INSERT INTO members_membership (member_id, plan_id, status, joined_at, in_pool_since,
+                                waiting_until, cover_fen, ended_at)
+SELECT people.id,
+       CASE WHEN n.h_kind %% 10 = 0 THEN %(old_plan)s ELSE %(new_plan)s END,
+       status,
+       joined,
+       joined,
+       joined + make_interval(days => %(waiting_days)s),
+       CASE WHEN date_part('year', age(%(today)s::date, people.birth_date)) <= 39
+            THEN 30000000 ELSE 10000000 END,
+       CASE WHEN status = 'active' THEN NULL ELSE %(now)s END
+  FROM people
+  JOIN users ON users.id = people.user_id
+  JOIN numbers AS n ON users.username = %(prefix)s || n.i
+ CROSS JOIN LATERAL (
+       SELECT %(now)s - make_interval(days => 1 + n.h_join %% 400) AS joined,
+              CASE n.h_kind %% 50 WHEN 1 THEN 'lapsed' WHEN 2 THEN 'withdrawn'
+                   ELSE 'active' END AS status
+ ) AS derived
+"""
+
+
+def existing_demo_members() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM auth_user WHERE username LIKE %s", [USERNAME_PREFIX + "%"]
+        )
+        return cursor.fetchone()[0]
+
+
+def create_demo_members(
+    *, first: int, last: int, seed: int, now: datetime.datetime, old: Plan, new: Plan
+) -> None:
+    """Members number `first`..`last` (inclusive), in one transaction."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _BATCH_SQL,
+            {
+                "seed": str(seed),
+                "first": first,
+                "last": last,
+                "prefix": USERNAME_PREFIX,
+                "now": now,
+                "today": now.date(),
+                "old_plan": old.pk,
+                "new_plan": new.pk,
+                "waiting_days": new.illness_waiting_days,
+            },
+        )
