@@ -125,8 +125,15 @@ class MemberAdmin(FastChangeListMixin, admin.ModelAdmin):
 @admin.register(Membership)
 class MembershipAdmin(FastChangeListMixin, admin.ModelAdmin):
     list_display = [
-        "id", "member", "plan", "status", "joined_at", "waiting_until", "cover", "ended_at",
-    ]  # fmt: skip
+        "id",
+        "member",
+        "plan",
+        "status",
+        "joined_at",
+        "waiting_until",
+        "cover",
+        "ended_at",
+    ]
     list_filter = ["plan", "status", AgeBandFilter, WaitingPeriodFilter]
     list_select_related = ["member", "plan"]
     search_fields = ["=member__national_id", "^member__full_name", "=member__user__username"]
@@ -163,6 +170,7 @@ class MembershipAdmin(FastChangeListMixin, admin.ModelAdmin):
         self.message_user(request, _("%(n)d memberships withdrawn.") % {"n": done})
         if active[self.BULK_LIMIT : self.BULK_LIMIT + 1].exists():
             self.message_user(
-                request, _("Only the first %(n)d were processed.") % {"n": self.BULK_LIMIT},
+                request,
+                _("Only the first %(n)d were processed.") % {"n": self.BULK_LIMIT},
                 messages.WARNING,
-            )  # fmt: skip
+            )

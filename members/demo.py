@@ -20,9 +20,12 @@ def ensure_demo_plans() -> tuple[Plan, Plan]:
     """The seed's two pools: the old plan (closed) and its successor. Idempotent."""
     old, _ = Plan.objects.get_or_create(
         code=OLD_PLAN,
-        defaults={"name": "Mutual Protection (2018)", "accepting_members": False,
-                  "management_fee_bp": 1000},
-    )  # fmt: skip
+        defaults={
+            "name": "Mutual Protection (2018)",
+            "accepting_members": False,
+            "management_fee_bp": 1000,
+        },
+    )
     new, _ = Plan.objects.get_or_create(code=NEW_PLAN, defaults={"name": "Mutual Treasure"})
     for plan in (old, new):
         CoverBand.objects.get_or_create(

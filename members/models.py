@@ -141,9 +141,12 @@ class Membership(ConcurrentTransitionMixin, models.Model):
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="memberships")
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="memberships")
     status = FSMField(
-        _("status"), max_length=16, choices=MembershipStatus, default=MembershipStatus.ACTIVE,
+        _("status"),
+        max_length=16,
+        choices=MembershipStatus,
+        default=MembershipStatus.ACTIVE,
         protected=True,
-    )  # fmt: skip
+    )
     joined_at = models.DateTimeField(_("joined at"))
     in_pool_since = models.DateTimeField(
         _("in this pool since"), help_text=_("Shares only cases publicized after this moment.")
@@ -184,17 +187,21 @@ class Membership(ConcurrentTransitionMixin, models.Model):
     @fsm_log_by
     @fsm_log_description
     @transition(
-        field=status, source=MembershipStatus.ACTIVE, target=MembershipStatus.WITHDRAWN,
+        field=status,
+        source=MembershipStatus.ACTIVE,
+        target=MembershipStatus.WITHDRAWN,
         permission=_is_owner_or_staff,
-    )  # fmt: skip
+    )
     def withdraw(self, *, now, by=None, description=None) -> None:
         self.ended_at = now
 
     @fsm_log_by
     @fsm_log_description
     @transition(
-        field=status, source=MembershipStatus.ACTIVE, target=MembershipStatus.LAPSED,
+        field=status,
+        source=MembershipStatus.ACTIVE,
+        target=MembershipStatus.LAPSED,
         permission=_is_finance,
-    )  # fmt: skip
+    )
     def lapse(self, *, now, by=None, description=None) -> None:
         self.ended_at = now

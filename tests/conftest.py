@@ -86,11 +86,24 @@ def start_worker(*, concurrency: int = 2, name: str = "test") -> subprocess.Pope
     }
     log = open(settings.MUTUAL_DATA_DIR / f"worker-{name}.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "mutual", "worker", "--loglevel=INFO",
-         f"--concurrency={concurrency}", f"--hostname={name}-{os.getpid()}@%h",
-         "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "mutual",
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={concurrency}",
+            f"--hostname={name}-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     from mutual.celery import app
 
     deadline = time.monotonic() + 60
@@ -115,9 +128,10 @@ def stop_worker(process: subprocess.Popen) -> None:
         process.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker_process(django_db_setup, django_db_blocker):
-    """A real worker process against the test database and the real Redis."""
+    """A real worker process against the test database and the real Redis, for one module
+    (so that other modules can rely on no worker running)."""
     from mutual.celery import app
 
     app.control.purge()
@@ -130,3 +144,35 @@ def celery_worker_process(django_db_setup, django_db_blocker):
 def fast_password_hashing(settings):
     # PBKDF2's deliberate slowness buys nothing in tests.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def media_in_tmp(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def run_concurrently(*calls):
+    """Run callables in threads (each thread has its own database connection), released
+    together by a barrier. Returns each call's result or the exception it raised."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def runner(index, call):
+        try:
+            barrier.wait()
+            results[index] = call()
+        except Exception as error:
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=runner, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results

@@ -43,14 +43,32 @@ class MemberFactory(factory.django.DjangoModelFactory):
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):
-    """An active membership whose waiting period is long over, unless told otherwise."""
+    """An active membership from mid-2018 (before the seed's case), waiting period long over."""
 
     class Meta:
         model = Membership
 
     member = factory.SubFactory(MemberFactory)
     plan = factory.SubFactory(PlanFactory)
-    joined_at = factory.LazyFunction(lambda: timezone.now() - datetime.timedelta(days=365))
+    joined_at = datetime.datetime(2018, 6, 1, tzinfo=datetime.UTC)
     in_pool_since = factory.LazyAttribute(lambda m: m.joined_at)
     waiting_until = factory.LazyAttribute(lambda m: m.joined_at + datetime.timedelta(days=90))
     cover_fen = 300_000_00
+
+
+class ClaimFactory(factory.django.DjangoModelFactory):
+    """A submitted accident claim on an active membership."""
+
+    class Meta:
+        model = "claims.Claim"
+
+    membership = factory.SubFactory(MembershipFactory)
+    plan = factory.LazyAttribute(lambda claim: claim.membership.plan)
+    incident_kind = "accident"
+    incident_date = datetime.date(2018, 11, 18)
+    diagnosis_date = datetime.date(2018, 11, 18)
+    diagnosis = "craniotomy after a fall"
+    hospital = "Xinhua Hospital"
+    cover_fen = factory.LazyAttribute(lambda claim: claim.membership.cover_fen)
+    amount_requested_fen = factory.LazyAttribute(lambda claim: claim.cover_fen)
+    submitted_at = factory.LazyFunction(timezone.now)

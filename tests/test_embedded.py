@@ -19,9 +19,12 @@ def run_in_new_process(code: str, data_dir: Path) -> str:
     """Each start happens in a fresh interpreter, as web, worker and beat would do."""
     result = subprocess.run(
         [sys.executable, "-c", f"from pathlib import Path; from mutual import embedded; {code}"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
         timeout=120,
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout.strip()
 

@@ -3,7 +3,7 @@ import pytest
 from tests.conftest import start_worker, stop_worker
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_healthz_is_503_and_names_the_worker_when_none_runs(client):
     from mutual.celery import app
 
@@ -17,7 +17,7 @@ def test_healthz_is_503_and_names_the_worker_when_none_runs(client):
 
 
 @pytest.mark.worker
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_healthz_is_200_when_database_redis_and_a_worker_answer(client):
     worker = start_worker(concurrency=1, name="health")
     try:

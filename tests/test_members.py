@@ -55,8 +55,9 @@ class TestEligibility:
             join(MemberFactory(birth_date=born(years=60)), plan)
         assert error.value.code == "too_old"
 
-    @pytest.mark.parametrize(("age", "cover_fen"), [(0, 300_000_00), (39, 300_000_00),
-                                                    (40, 100_000_00)])  # fmt: skip
+    @pytest.mark.parametrize(
+        ("age", "cover_fen"), [(0, 300_000_00), (39, 300_000_00), (40, 100_000_00)]
+    )
     def test_cover_by_age_band(self, plan, age, cover_fen):
         member = MemberFactory(birth_date=born(years=age, days=40 if age == 0 else 0))
         assert join(member, plan).cover_fen == cover_fen
@@ -168,9 +169,12 @@ class TestPlanMigration:
         moving = MembershipFactory(plan=old)
         staying = MembershipFactory(plan=old)
         moved = services.plan_migrate(
-            from_plan_id=old.pk, to_plan_id=new.pk, by=None, now=NOW,
+            from_plan_id=old.pk,
+            to_plan_id=new.pk,
+            by=None,
+            now=NOW,
             member_ids=[moving.member_id],
-        )  # fmt: skip
+        )
         assert moved == 1
         successor = Membership.objects.get(plan=new)
         assert successor.member_id == moving.member_id

@@ -1,0 +1,288 @@
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+from django_fsm_log.admin import StateLogInline
+
+from claims import admin_actions, services
+from claims.evidence import evidence_verify_claim
+from claims.models import Claim, ClaimState, Dispute, EvidenceDocument, EvidenceKind, JurySeat
+from mutual.admin_tools import FastChangeListMixin
+from mutual.errors import ServiceError
+from mutual.money import format_yuan
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class EvidenceInline(ReadOnlyInline):
+    model = EvidenceDocument
+    fields = ["position", "kind", "download", "size", "sha256", "link_hash", "uploaded_at"]
+    readonly_fields = fields
+
+    @admin.display(description=_("file"))
+    def download(self, document):
+        from django.utils.html import format_html
+
+        url = reverse("admin:claims_claim_evidence", args=[document.claim_id, document.pk])
+        return format_html('<a href="{}">{}</a>', url, document.content_type)
+
+
+class DisputeInline(ReadOnlyInline):
+    model = Dispute
+    fields = ["member", "reason", "created_at"]
+    readonly_fields = fields
+
+
+class JuryInline(ReadOnlyInline):
+    model = JurySeat
+    fields = ["member", "drawn_at", "vote", "voted_at"]
+    readonly_fields = fields
+
+
+class PublicityFilter(admin.SimpleListFilter):
+    title = _("publicity window")
+    parameter_name = "window"
+
+    def lookups(self, request, model_admin):
+        return [("open", _("open now")), ("due", _("ended, not yet closed"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "open":
+            return queryset.filter(state=ClaimState.PUBLICIZED, publicity_ends_at__gt=now)
+        if self.value() == "due":
+            return queryset.filter(state=ClaimState.PUBLICIZED, publicity_ends_at__lte=now)
+        return queryset
+
+
+@admin.register(Claim)
+class ClaimAdmin(FastChangeListMixin, admin.ModelAdmin):
+    change_form_template = "admin/claims/claim/change_form.html"
+    list_display = [
+        "id",
+        "claimant",
+        "plan",
+        "state",
+        "incident_kind",
+        "requested",
+        "approved",
+        "submitted_at",
+        "window_left",
+    ]
+    list_filter = ["state", PublicityFilter, "plan", "incident_kind"]
+    list_select_related = ["membership__member", "plan"]
+    search_fields = ["=id", "=membership__member__national_id", "^hospital", "^diagnosis"]
+    search_help_text = _("Claim number, exact national id, or the start of hospital or diagnosis.")
+    date_hierarchy = "submitted_at"
+    inlines = [EvidenceInline, DisputeInline, JuryInline, StateLogInline]
+    actions = ["take_for_investigation", "approve_closed_windows"]
+    fieldsets = [
+        (
+            _("Claim"),
+            {
+                "fields": [
+                    "state",
+                    "membership",
+                    "plan",
+                    "incident_kind",
+                    "incident_date",
+                    "diagnosis_date",
+                    "diagnosis",
+                    "hospital",
+                ]
+            },
+        ),
+        (_("Money (yuan)"), {"fields": ["cover", "requested", "approved"]}),
+        (
+            _("Investigation"),
+            {
+                "fields": [
+                    "investigator",
+                    "investigation_summary",
+                    "investigation_recorded_by",
+                    "investigation_recorded_at",
+                ]
+            },
+        ),
+        (
+            _("Publicity and decision"),
+            {
+                "fields": [
+                    "publicity_starts_at",
+                    "publicity_ends_at",
+                    "decided_at",
+                    "decision_reason",
+                    "paid_at",
+                ]
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Nothing is edited in place: every change is a button below, through the services.
+        return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("claimant"))
+    def claimant(self, claim):
+        return claim.membership.member
+
+    @admin.display(description=_("cover"))
+    def cover(self, claim):
+        return format_yuan(claim.cover_fen)
+
+    @admin.display(description=_("requested"), ordering="amount_requested_fen")
+    def requested(self, claim):
+        return format_yuan(claim.amount_requested_fen)
+
+    @admin.display(description=_("approved"), ordering="amount_approved_fen")
+    def approved(self, claim):
+        return format_yuan(claim.amount_approved_fen)
+
+    @admin.display(description=_("publicity left"), ordering="publicity_ends_at")
+    def window_left(self, claim):
+        if claim.state != ClaimState.PUBLICIZED:
+            return "—"
+        left = claim.publicity_ends_at - timezone.now()
+        if left.total_seconds() <= 0:
+            return _("closing")
+        return f"{left.days} d {left.seconds // 3600} h"
+
+    # --- change page: buttons and evidence --------------------------------------------------
+    def get_urls(self):
+        own = [
+            path(
+                "<int:claim_id>/act/<str:action>/",
+                self.admin_site.admin_view(self.act_view),
+                name="claims_claim_act",
+            ),
+            path(
+                "<int:claim_id>/evidence/<int:document_id>/",
+                self.admin_site.admin_view(self.evidence_view),
+                name="claims_claim_evidence",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        if obj is not None:
+            context["claim_actions"] = admin_actions.available_actions(
+                obj, request.user, timezone.now()
+            )
+            context["chain_problems"] = evidence_verify_claim(obj.pk)
+            context["evidence_count"] = obj.evidence.count()
+            context["requested_yuan"] = format_yuan(obj.amount_requested_fen)
+            context["evidence_kinds"] = EvidenceKind.choices
+            context["investigators"] = (
+                get_user_model().objects.filter(groups__name="investigator").order_by("username")
+            )
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+    def act_view(self, request, claim_id: int, action: str):
+        if request.method != "POST":
+            raise Http404
+        claim = get_object_or_404(Claim, pk=claim_id)
+        if not self.has_view_permission(request, claim):
+            raise PermissionDenied
+        try:
+            message = admin_actions.perform(
+                action,
+                claim_id=claim_id,
+                user=request.user,
+                now=timezone.now(),
+                data=request.POST,
+                files=request.FILES,
+            )
+        except ServiceError as error:
+            self.message_user(request, error.message, messages.ERROR)
+        except (TransitionNotAllowed, ConcurrentTransition):
+            self.message_user(
+                request,
+                _("That is not possible in the claim's current state (it may have just changed)."),
+                messages.ERROR,
+            )
+        except PermissionDenied as error:
+            self.message_user(request, str(error) or _("Not allowed."), messages.ERROR)
+        else:
+            self.message_user(request, message, messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:claims_claim_change", args=[claim_id]))
+
+    def evidence_view(self, request, claim_id: int, document_id: int):
+        if not request.user.has_perm("claims.view_evidencedocument"):
+            raise PermissionDenied
+        document = get_object_or_404(EvidenceDocument, pk=document_id, claim_id=claim_id)
+        return FileResponse(document.file.open("rb"), content_type=document.content_type)
+
+    # --- bulk actions ----------------------------------------------------------------------
+    @admin.action(description=_("Take selected claims for investigation (assign to me)"))
+    def take_for_investigation(self, request, queryset):
+        self._bulk(
+            request,
+            queryset.filter(state=ClaimState.SUBMITTED),
+            lambda claim_id, now: services.claim_start_investigation(
+                claim_id=claim_id, investigator_id=request.user.pk, by=request.user, now=now
+            ),
+        )
+
+    @admin.action(description=_("Approve selected undisputed claims whose window has closed"))
+    def approve_closed_windows(self, request, queryset):
+        now = timezone.now()
+        due = queryset.filter(state=ClaimState.PUBLICIZED, publicity_ends_at__lte=now)
+        self._bulk(
+            request,
+            due,
+            lambda claim_id, now: services.claim_approve(
+                claim_id=claim_id, by=request.user, now=now
+            ),
+        )
+
+    def _bulk(self, request, queryset, call):
+        now, done, failed = timezone.now(), 0, []
+        for claim_id in queryset.values_list("pk", flat=True)[:500]:
+            try:
+                call(claim_id, now)
+                done += 1
+            except (
+                ServiceError,
+                TransitionNotAllowed,
+                ConcurrentTransition,
+                PermissionDenied,
+            ) as error:
+                failed.append(f"{claim_id}: {getattr(error, 'message', error)}")
+        self.message_user(request, _("%(n)d claim(s) done.") % {"n": done}, messages.SUCCESS)
+        if failed:
+            self.message_user(request, "; ".join(failed[:10]), messages.ERROR)
+
+
+@admin.register(Dispute)
+class DisputeAdmin(FastChangeListMixin, admin.ModelAdmin):
+    list_display = ["claim", "member", "created_at"]
+    list_select_related = ["claim", "member"]
+    search_fields = ["=claim__id", "=member__national_id"]
+    readonly_fields = ["claim", "member", "reason", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,105 @@
+"""The buttons on a claim's change page: which ones a user may press now, and what each calls.
+
+Every button is one service call; this module only translates form fields to arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from claims import evidence, services
+from claims.models import Claim, ClaimState
+from mutual.errors import ServiceError
+
+
+@dataclass(frozen=True)
+class ClaimAction:
+    name: str
+    label: str
+    fields: tuple[str, ...] = ()  # form inputs: reason, summary, amount_yuan, kind, file...
+    style: str = "default"
+    extra: dict = field(default_factory=dict)
+
+
+ACTIONS = {
+    action.name: action
+    for action in [
+        ClaimAction("start_investigation", "Start investigation", ("investigator",)),
+        ClaimAction("record_investigation", "Record findings", ("summary",)),
+        ClaimAction("add_evidence", "Upload evidence", ("kind", "file")),
+        ClaimAction("publicize", "Send to publicity", ("amount_yuan",)),
+        ClaimAction("open_dispute_review", "Open dispute review"),
+        ClaimAction("approve", "Approve", ("reason",), style="default"),
+        ClaimAction("reject", "Reject", ("reason",), style="danger"),
+    ]
+}
+
+
+def available_actions(claim: Claim, user, now) -> list[ClaimAction]:
+    """What `user` may do to `claim` now, by the same rules the services enforce."""
+    names = [
+        transition.name
+        for transition in claim.get_available_user_state_transitions(user)
+        if transition.name in ACTIONS
+    ]
+    if claim.state == ClaimState.PUBLICIZED and now < claim.publicity_ends_at:
+        names = []  # nothing to decide while the window is open
+    if claim.state == ClaimState.INVESTIGATING and claim.investigator_id == user.pk:
+        names.append("record_investigation")
+    if claim.state in (ClaimState.SUBMITTED, ClaimState.INVESTIGATING) and user.has_perm(
+        "claims.add_evidencedocument"
+    ):
+        names.append("add_evidence")
+    return [ACTIONS[name] for name in ACTIONS if name in names]
+
+
+def _amount_fen(raw: str) -> int | None:
+    if not raw.strip():
+        return None
+    try:
+        yuan = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ServiceError(
+            "amount must be a number of yuan, like 300000.00", field="amount_yuan"
+        ) from None
+    if yuan != yuan.quantize(Decimal("0.01")):
+        raise ServiceError("amount has more than two decimals", field="amount_yuan")
+    return int(yuan * 100)
+
+
+def perform(action: str, *, claim_id: int, user, now, data, files) -> str:
+    """Run one button's service; returns the success message. Raises the service's errors."""
+    if action == "start_investigation":
+        investigator_id = int(data.get("investigator") or user.pk)
+        services.claim_start_investigation(
+            claim_id=claim_id, investigator_id=investigator_id, by=user, now=now
+        )
+        return "Investigation started."
+    if action == "record_investigation":
+        services.claim_record_investigation(
+            claim_id=claim_id, summary=data.get("summary", ""), by=user, now=now
+        )
+        return "Findings recorded."
+    if action == "add_evidence":
+        upload = files.get("file")
+        if upload is None:
+            raise ServiceError("choose a file to upload", field="file")
+        document = evidence.evidence_append(
+            claim_id=claim_id, kind=data.get("kind", ""), upload=upload, by=user, now=now
+        )
+        return f"Evidence #{document.position} stored, SHA-256 {document.sha256}."
+    if action == "publicize":
+        claim = services.claim_publicize(
+            claim_id=claim_id, by=user, now=now, amount_fen=_amount_fen(data.get("amount_yuan", ""))
+        )
+        return f"Publicized until {claim.publicity_ends_at:%Y-%m-%d %H:%M}."
+    if action == "open_dispute_review":
+        services.claim_open_dispute_review(claim_id=claim_id, by=user, now=now)
+        return "Dispute review opened."
+    if action == "approve":
+        services.claim_approve(claim_id=claim_id, by=user, now=now, reason=data.get("reason", ""))
+        return "Claim approved."
+    if action == "reject":
+        services.claim_reject(claim_id=claim_id, by=user, now=now, reason=data.get("reason", ""))
+        return "Claim rejected."
+    raise ServiceError(f"unknown action {action!r}")

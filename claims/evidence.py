@@ -1,0 +1,164 @@
+"""Evidence files and their tamper-evident chain.
+
+Each document's link hash covers the previous link, the claim, the position, the kind and the
+file's SHA-256, so changing a file, reordering links or dropping one breaks every later link."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from claims.models import GENESIS_LINK, Claim, ClaimState, EvidenceDocument, EvidenceKind
+from mutual.errors import ServiceError
+
+# The first bytes decide the type; the name and the client's content type are not trusted.
+_SIGNATURES = {
+    b"%PDF-": "application/pdf",
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+}
+_OPEN_STATES = {ClaimState.SUBMITTED, ClaimState.INVESTIGATING}
+
+
+def link_hash(*, previous_link: str, claim_id: int, position: int, kind: str, sha256: str) -> str:
+    material = f"{previous_link}|{claim_id}|{position}|{kind}|{sha256}"
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def sniff_content_type(head: bytes) -> str | None:
+    for signature, content_type in _SIGNATURES.items():
+        if head.startswith(signature):
+            return content_type
+    return None
+
+
+def file_sha256(file) -> str:
+    digest = hashlib.sha256()
+    file.seek(0)
+    for chunk in iter(lambda: file.read(1024 * 1024), b""):
+        digest.update(chunk)
+    file.seek(0)
+    return digest.hexdigest()
+
+
+def _validated_type(upload: UploadedFile) -> str:
+    if upload.size > settings.EVIDENCE_MAX_BYTES:
+        limit_mb = settings.EVIDENCE_MAX_BYTES // (1024 * 1024)
+        raise ServiceError(f"file is larger than {limit_mb} MB", code="too_large", field="file")
+    if upload.size == 0:
+        raise ServiceError("file is empty", code="empty", field="file")
+    upload.seek(0)
+    content_type = sniff_content_type(upload.read(16))
+    upload.seek(0)
+    if content_type is None or content_type not in settings.EVIDENCE_CONTENT_TYPES:
+        allowed = ", ".join(settings.EVIDENCE_CONTENT_TYPES)
+        raise ServiceError(
+            f"file type not accepted (allowed: {allowed})", code="bad_type", field="file"
+        )
+    return content_type
+
+
+@transaction.atomic
+def evidence_append(
+    *, claim_id: int, kind: str, upload: UploadedFile, by, now: datetime.datetime
+) -> EvidenceDocument:
+    """Store the file under a random name and append its link to the claim's chain."""
+    if kind not in EvidenceKind.values:
+        raise ServiceError(f"unknown evidence kind {kind!r}", code="bad_kind", field="kind")
+    content_type = _validated_type(upload)
+    # The claim row lock serialises appends, so two uploads cannot take the same position.
+    claim = Claim.objects.select_for_update().get(pk=claim_id)
+    if claim.state not in _OPEN_STATES:
+        raise ServiceError(
+            f"evidence can no longer be added to a {claim.state} claim", code="claim_closed"
+        )
+    last = claim.evidence.order_by("-position").first()
+    position = 1 if last is None else last.position + 1
+    previous = GENESIS_LINK if last is None else last.link_hash
+    sha256 = file_sha256(upload)
+    document = EvidenceDocument(
+        claim=claim,
+        position=position,
+        kind=kind,
+        content_type=content_type,
+        size=upload.size,
+        sha256=sha256,
+        previous_link=previous,
+        uploaded_by=by,
+        uploaded_at=now,
+        link_hash=link_hash(
+            previous_link=previous, claim_id=claim.pk, position=position, kind=kind, sha256=sha256
+        ),
+    )
+    document.file.save(upload.name or "evidence", upload, save=False)
+    # A file whose row fails to save would be an orphan: remove it.
+    try:
+        document.save()
+    except Exception:
+        document.file.delete(save=False)
+        raise
+    return document
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    claim_id: int
+    document_id: int | None
+    position: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        where = f"claim {self.claim_id}"
+        if self.document_id is not None:
+            where += f", document {self.document_id} (position {self.position})"
+        return f"{where}: {self.problem}"
+
+
+def evidence_verify_claim(claim_id: int) -> list[ChainProblem]:
+    """Re-hash every stored file and recompute every link of one claim's chain."""
+    problems: list[ChainProblem] = []
+    previous = GENESIS_LINK
+    expected_position = 1
+    for document in EvidenceDocument.objects.filter(claim_id=claim_id).order_by("position"):
+
+        def problem(text: str, document=document) -> None:
+            problems.append(ChainProblem(claim_id, document.pk, document.position, text))
+
+        if document.position != expected_position:
+            problem(f"expected position {expected_position}: a link is missing")
+        if document.previous_link != previous:
+            problem("previous-link hash does not match the link before it")
+        try:
+            with document.file.open("rb") as stored:
+                actual = file_sha256(stored)
+        except FileNotFoundError:
+            problem("stored file is missing")
+        else:
+            if actual != document.sha256:
+                problem(f"file SHA-256 is {actual}, chain records {document.sha256}")
+        recomputed = link_hash(
+            previous_link=document.previous_link,
+            claim_id=claim_id,
+            position=document.position,
+            kind=document.kind,
+            sha256=document.sha256,
+        )
+        if recomputed != document.link_hash:
+            problem("link hash does not match its contents")
+        previous = document.link_hash
+        expected_position = document.position + 1
+    return problems
+
+
+def evidence_verify_all(claim_id: int | None = None) -> list[ChainProblem]:
+    claim_ids = (
+        [claim_id]
+        if claim_id is not None
+        else EvidenceDocument.objects.values_list("claim_id", flat=True).distinct().order_by()
+    )
+    return [problem for cid in claim_ids for problem in evidence_verify_claim(cid)]

@@ -1,0 +1,283 @@
+"""Claim workflows. Each runs in one transaction with the claim row locked (select_for_update);
+the FSM transition inside writes its log row, and ConcurrentTransitionMixin refuses a save
+whose state changed underneath it."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+
+from claims.models import Claim, ClaimState, IncidentKind
+from members.models import Membership, MembershipStatus
+from members.services import membership_is_covered
+from mutual.errors import ServiceError
+from mutual.transitions import run_transition
+
+logger = logging.getLogger(__name__)
+SHANGHAI_DAY_START = datetime.time(0, 0)
+
+
+def _locked(claim_id: int) -> Claim:
+    return (
+        Claim.objects.select_for_update()
+        .select_related("membership__member", "plan")
+        .get(pk=claim_id)
+    )
+
+
+def _start_of_day(day: datetime.date, tz: datetime.tzinfo) -> datetime.datetime:
+    return datetime.datetime.combine(day, SHANGHAI_DAY_START, tzinfo=tz)
+
+
+@transaction.atomic
+def claim_submit(
+    *,
+    membership_id: int,
+    by,
+    now: datetime.datetime,
+    incident_kind: str,
+    incident_date: datetime.date,
+    diagnosis_date: datetime.date,
+    diagnosis: str,
+    hospital: str,
+    amount_requested_fen: int,
+) -> Claim:
+    """A member claims on their live membership. Eligibility is checked now, with reasons."""
+    membership = Membership.objects.select_related("member", "plan").get(pk=membership_id)
+    if by is not None and membership.member.user_id != by.pk:
+        raise PermissionDenied("only the member can claim on their membership")
+    if membership.status != MembershipStatus.ACTIVE:
+        raise ServiceError(
+            f"membership is {membership.status}, not active", code="not_live", field="membership"
+        )
+    if incident_kind not in IncidentKind.values:
+        raise ServiceError(
+            "incident kind must be illness or accident", code="bad_kind", field="incident_kind"
+        )
+    if incident_date > diagnosis_date:
+        raise ServiceError(
+            "the incident cannot come after the diagnosis", code="bad_dates", field="incident_date"
+        )
+    if diagnosis_date > now.date():
+        raise ServiceError(
+            "the diagnosis date is in the future", code="future_date", field="diagnosis_date"
+        )
+    tz = now.tzinfo or datetime.UTC
+    event_at = _start_of_day(
+        incident_date if incident_kind == IncidentKind.ACCIDENT else diagnosis_date, tz
+    )
+    if event_at < membership.joined_at.replace(hour=0, minute=0, second=0, microsecond=0):
+        raise ServiceError(
+            "the event happened before the member joined",
+            code="before_joining",
+            field="incident_date",
+        )
+    if not membership_is_covered(membership, incident_kind=incident_kind, diagnosed_at=event_at):
+        until = membership.waiting_until.astimezone(tz).date()
+        raise ServiceError(
+            f"illness diagnosed on {diagnosis_date} falls inside the waiting period "
+            f"(illness is covered from {until}); accidents are covered at once",
+            code="waiting_period",
+            field="diagnosis_date",
+        )
+    if not 0 < amount_requested_fen <= membership.cover_fen:
+        raise ServiceError(
+            f"amount must be between 0.01 and the cover of {membership.cover_fen / 100:,.2f} yuan",
+            code="amount",
+            field="amount_requested_fen",
+        )
+    return Claim.objects.create(
+        membership=membership,
+        plan=membership.plan,
+        incident_kind=incident_kind,
+        incident_date=incident_date,
+        diagnosis_date=diagnosis_date,
+        diagnosis=diagnosis,
+        hospital=hospital,
+        cover_fen=membership.cover_fen,
+        amount_requested_fen=amount_requested_fen,
+        submitted_at=now,
+    )
+
+
+@transaction.atomic
+def claim_withdraw(*, claim_id: int, by, now: datetime.datetime) -> Claim:
+    claim = _locked(claim_id)
+    run_transition(claim.withdraw, by=by, now=now, description="withdrawn by the member")
+    claim.save()
+    return claim
+
+
+@transaction.atomic
+def claim_start_investigation(
+    *, claim_id: int, investigator_id: int, by, now: datetime.datetime
+) -> Claim:
+    """Assign a third-party investigator (an investigator may take a claim themselves)."""
+    claim = _locked(claim_id)
+    investigator = get_user_model().objects.get(pk=investigator_id)
+    if not investigator.has_perm("claims.investigate_claim"):
+        raise ServiceError(
+            f"{investigator} is not an investigator", code="not_investigator", field="investigator"
+        )
+    run_transition(
+        claim.start_investigation,
+        by=by,
+        investigator=investigator,
+        description=f"assigned to {investigator}",
+    )
+    claim.save()
+    return claim
+
+
+@transaction.atomic
+def claim_record_investigation(*, claim_id: int, summary: str, by, now: datetime.datetime) -> Claim:
+    """The investigator records findings (the report file goes in as evidence).
+    Not a state change: the claim stays `investigating` until it is publicized or rejected."""
+    claim = _locked(claim_id)
+    if claim.state != ClaimState.INVESTIGATING:
+        raise ServiceError("only a claim under investigation takes findings", code="bad_state")
+    if claim.investigator_id != by.pk:
+        raise PermissionDenied("only the assigned investigator records the findings")
+    if not summary.strip():
+        raise ServiceError("the findings cannot be empty", code="empty", field="summary")
+    claim.investigation_summary = summary.strip()
+    claim.investigation_recorded_by = by
+    claim.investigation_recorded_at = now
+    claim.save(
+        update_fields=[
+            "investigation_summary",
+            "investigation_recorded_by",
+            "investigation_recorded_at",
+        ]
+    )
+    return claim
+
+
+@transaction.atomic
+def claim_publicize(
+    *, claim_id: int, by, now: datetime.datetime, amount_fen: int | None = None
+) -> Claim:
+    """Open the public window (the plan's publicity_days) with the amount to be paid."""
+    claim = _locked(claim_id)
+    amount = claim.amount_requested_fen if amount_fen is None else amount_fen
+    if not 0 < amount <= claim.cover_fen:
+        raise ServiceError(
+            "the amount must be positive and within the cover", code="amount", field="amount_fen"
+        )
+    ends_at = now + datetime.timedelta(days=claim.plan.publicity_days)
+    run_transition(
+        claim.publicize,
+        by=by,
+        starts_at=now,
+        ends_at=ends_at,
+        amount_fen=amount,
+        description=f"publicity until {ends_at:%Y-%m-%d %H:%M %Z}",
+    )
+    claim.save()
+    return claim
+
+
+def _require_window_closed(claim: Claim, now: datetime.datetime) -> None:
+    if claim.state == ClaimState.PUBLICIZED and now < claim.publicity_ends_at:
+        raise ServiceError(
+            f"the publicity window is open until {claim.publicity_ends_at:%Y-%m-%d %H:%M}",
+            code="window_open",
+        )
+
+
+@transaction.atomic
+def claim_approve(*, claim_id: int, by, now: datetime.datetime, reason: str = "") -> Claim:
+    """Approve an undisputed claim whose window closed, or a disputed one after review."""
+    claim = _locked(claim_id)
+    _require_window_closed(claim, now)
+    if claim.state == ClaimState.DISPUTED and by is not None and not reason.strip():
+        raise ServiceError(
+            "a dispute decision needs a written reason", code="reason_required", field="reason"
+        )
+    run_transition(
+        claim.approve,
+        by=by,
+        system_allowed=True,
+        now=now,
+        reason=reason,
+        description=reason or "publicity closed without dispute",
+    )
+    claim.save()
+    return claim
+
+
+@transaction.atomic
+def claim_reject(*, claim_id: int, by, now: datetime.datetime, reason: str) -> Claim:
+    claim = _locked(claim_id)
+    if not reason.strip():
+        raise ServiceError(
+            "a rejection needs a written reason", code="reason_required", field="reason"
+        )
+    run_transition(
+        claim.reject, by=by, system_allowed=True, now=now, reason=reason, description=reason
+    )
+    claim.save()
+    return claim
+
+
+@transaction.atomic
+def claim_open_dispute_review(*, claim_id: int, by, now: datetime.datetime) -> Claim:
+    from claims.disputes import jury_draw
+
+    claim = _locked(claim_id)
+    _require_window_closed(claim, now)
+    count = claim.disputes.count()
+    run_transition(
+        claim.open_dispute_review,
+        by=by,
+        system_allowed=True,
+        description=f"{count} dispute(s) raised during publicity",
+    )
+    claim.save()
+    jury_draw(claim=claim, now=now)
+    return claim
+
+
+@transaction.atomic
+def claim_mark_paid(*, claim_id: int, by, now: datetime.datetime) -> Claim:
+    """Billing calls this inside the transaction that posts the payout."""
+    claim = _locked(claim_id)
+    run_transition(
+        claim.mark_paid, by=by, system_allowed=True, now=now, description="payout posted"
+    )
+    claim.save()
+    return claim
+
+
+def claims_close_due_windows(*, now: datetime.datetime, batch_size: int = 500) -> dict[str, int]:
+    """Close every publicity window that ended by `now`: undisputed claims are approved,
+    disputed ones go to review. Safe to run twice at once: each batch locks its claims with
+    SKIP LOCKED, and a claim already closed no longer matches."""
+    closed = {"approved": 0, "disputed": 0}
+    while True:
+        with transaction.atomic():
+            due = list(
+                Claim.objects.select_for_update(skip_locked=True)
+                .filter(state=ClaimState.PUBLICIZED, publicity_ends_at__lte=now)
+                .order_by("publicity_ends_at")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not due:
+                return closed
+            disputed = set(
+                Claim.objects.filter(pk__in=due, disputes__isnull=False).values_list(
+                    "pk", flat=True
+                )
+            )
+            for claim_id in due:
+                if claim_id in disputed:
+                    claim_open_dispute_review(claim_id=claim_id, by=None, now=now)
+                    closed["disputed"] += 1
+                else:
+                    claim_approve(claim_id=claim_id, by=None, now=now)
+                    closed["approved"] += 1
+        logger.info("closed %d publicity windows so far", sum(closed.values()))

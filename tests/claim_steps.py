@@ -1,0 +1,34 @@
+"""Walk a claim through its lifecycle with the real services, for tests that start later on."""
+
+import datetime
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from claims import evidence, services
+
+PDF = b"%PDF-1.4\n% test document\n"
+
+
+def pdf(name: str = "report.pdf", body: bytes = b"") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, PDF + body, content_type="application/pdf")
+
+
+def to_investigating(claim, *, investigator, now):
+    return services.claim_start_investigation(
+        claim_id=claim.pk, investigator_id=investigator.pk, by=investigator, now=now
+    )
+
+
+def to_publicized(claim, *, investigator, now):
+    to_investigating(claim, investigator=investigator, now=now)
+    evidence.evidence_append(
+        claim_id=claim.pk, kind="investigation_report", upload=pdf(), by=investigator, now=now
+    )
+    services.claim_record_investigation(
+        claim_id=claim.pk, summary="visited hospital and family", by=investigator, now=now
+    )
+    return services.claim_publicize(claim_id=claim.pk, by=investigator, now=now)
+
+
+def after_window(claim) -> datetime.datetime:
+    return claim.publicity_ends_at + datetime.timedelta(seconds=1)
