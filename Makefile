@@ -19,6 +19,7 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --members $(DEMO_MEMBERS) --seed 1
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py demo_admin
 	@echo ""
 	@echo "  Admin:  http://127.0.0.1:$(PORT)/admin/"

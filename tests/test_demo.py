@@ -1,0 +1,38 @@
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from claims.models import Claim, ClaimState
+from members.models import Member, Membership
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_is_reproducible_idempotent_and_has_claims_in_every_state():
+    call_command("seed_demo", "--members", "300", "--seed", "7")
+    first = list(Member.objects.order_by("national_id").values_list("national_id", "birth_date"))
+    call_command("seed_demo", "--members", "300", "--seed", "7")
+    assert Member.objects.filter(national_id__startswith="D7-").count() == 300
+    assert (
+        list(Member.objects.order_by("national_id").values_list("national_id", "birth_date"))
+        == first
+    )
+    assert set(Claim.objects.values_list("state", flat=True)) == set(ClaimState.values)
+    seed_case = Claim.objects.get(hospital__startswith="Xinhua")
+    assert seed_case.state == ClaimState.PUBLICIZED and seed_case.evidence.count() == 4
+    assert Membership.objects.filter(plan__code="mutual-protection").exists()
+
+
+def test_seed_demo_refuses_a_negative_count():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("seed_demo", "--members", "-1")
+
+
+def test_demo_admin_prints_working_logins(capsys):
+    call_command("demo_admin")
+    out = capsys.readouterr().out
+    assert "admin" in out and "mutual-demo" in out
+    user = authenticate(username="reviewer", password="mutual-demo")
+    assert user is not None and user.has_perm("claims.decide_claim")
