@@ -84,6 +84,7 @@ def start_worker(*, concurrency: int = 2, name: str = "test") -> subprocess.Pope
         "REDIS_URL": settings.REDIS_URL,
         "MUTUAL_CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
     }
+    settings.MUTUAL_DATA_DIR.mkdir(parents=True, exist_ok=True)
     log = open(settings.MUTUAL_DATA_DIR / f"worker-{name}.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
         [

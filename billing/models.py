@@ -1,0 +1,225 @@
+"""Double-entry ledger and apportionment periods.
+
+Per-member amounts live in `Bill` (a sub-ledger: one row per member per period); the ledger
+carries them in one receivable control account per plan, so a posting never has millions of
+lines. Posted rows are immutable (database triggers), and every posting must balance at commit
+(a deferred constraint trigger)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from claims.models import Claim
+from members.models import Membership, Plan
+
+
+class AccountKind(models.TextChoices):
+    ASSET = "asset", _("asset")
+    LIABILITY = "liability", _("liability")
+    INCOME = "income", _("income")
+    EXPENSE = "expense", _("expense")
+    CLEARING = "clearing", _("clearing")
+
+
+class AccountRole(models.TextChoices):
+    RECEIVABLE = "receivable", _("members' receivable")
+    SPONSOR = "sponsor", _("sponsor cover")
+    FUND = "fund", _("mutual-aid fund")
+    FEE_INCOME = "fee_income", _("management fee income")
+    PAYABLE = "payable", _("claim payables")
+    CLEARING = "clearing", _("apportionment clearing")
+
+
+ROLE_KINDS = {
+    AccountRole.RECEIVABLE: AccountKind.ASSET,
+    AccountRole.SPONSOR: AccountKind.EXPENSE,
+    AccountRole.FUND: AccountKind.LIABILITY,
+    AccountRole.FEE_INCOME: AccountKind.INCOME,
+    AccountRole.PAYABLE: AccountKind.LIABILITY,
+    AccountRole.CLEARING: AccountKind.CLEARING,
+}
+
+
+class Account(models.Model):
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="accounts")
+    role = models.CharField(_("role"), max_length=16, choices=AccountRole)
+    kind = models.CharField(_("kind"), max_length=16, choices=AccountKind)
+
+    class Meta:
+        verbose_name = _("ledger account")
+        verbose_name_plural = _("ledger accounts")
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "role"], name="one_account_per_role")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan.code}:{self.role}"
+
+
+class Posting(models.Model):
+    idempotency_key = models.CharField(_("idempotency key"), max_length=120, unique=True)
+    description = models.CharField(_("description"), max_length=200)
+    posted_at = models.DateTimeField(_("posted at"))
+
+    class Meta:
+        verbose_name = _("posting")
+        verbose_name_plural = _("postings")
+        ordering = ["-posted_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.idempotency_key
+
+
+class PostingLine(models.Model):
+    posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="lines")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines")
+    debit_fen = models.BigIntegerField(default=0)
+    credit_fen = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("posting line")
+        verbose_name_plural = _("posting lines")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(debit_fen__gt=0) & Q(credit_fen=0))
+                | (Q(debit_fen=0) & Q(credit_fen__gt=0)),
+                name="line_is_one_sided_and_positive",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}: Dr {self.debit_fen} Cr {self.credit_fen}"
+
+
+class Promotion(models.Model):
+    """Members who joined before `joined_before` pay nothing for cases publicized before
+    `cases_before`; the sponsor covers it (the seed: 2018-12-31 and 2019-01-31)."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="promotions")
+    name = models.CharField(max_length=120)
+    joined_before = models.DateTimeField()
+    cases_before = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("promotion")
+        verbose_name_plural = _("promotions")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PeriodStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    RUNNING = "running", _("running")
+    POSTED = "posted", _("posted")
+    PAID = "paid", _("paid")
+
+
+class ApportionmentPeriod(models.Model):
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="periods")
+    starts_at = models.DateTimeField(_("gathers claims approved from"))
+    cutoff_at = models.DateTimeField(_("cutoff"), help_text=_("Members active now are charged."))
+    status = models.CharField(max_length=16, choices=PeriodStatus, default=PeriodStatus.OPEN)
+    cases_total_fen = models.BigIntegerField(default=0)
+    fee_total_fen = models.BigIntegerField(default=0)
+    members_count = models.BigIntegerField(default=0)
+    charged_fen = models.BigIntegerField(default=0)
+    sponsor_fen = models.BigIntegerField(default=0)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    posted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("apportionment period")
+        verbose_name_plural = _("apportionment periods")
+        ordering = ["-cutoff_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "cutoff_at"], name="one_period_per_cutoff"),
+            models.CheckConstraint(
+                condition=Q(starts_at__lt=models.F("cutoff_at")), name="period_starts_before_cutoff"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan.code} to {self.cutoff_at:%Y-%m-%d}"
+
+    @property
+    def total_fen(self) -> int:
+        return self.cases_total_fen + self.fee_total_fen
+
+
+class PeriodCase(models.Model):
+    """An approved claim in a period, with what each of its `members_count` sharers pays:
+    `base_share_fen`, plus one fen for eligible memberships with id <= `extra_fen_up_to_id`."""
+
+    period = models.ForeignKey(ApportionmentPeriod, on_delete=models.PROTECT, related_name="cases")
+    claim = models.OneToOneField(Claim, on_delete=models.PROTECT, related_name="period_case")
+    publicized_at = models.DateTimeField()
+    amount_fen = models.BigIntegerField()
+    fee_fen = models.BigIntegerField()
+    members_count = models.BigIntegerField(default=0)
+    base_share_fen = models.BigIntegerField(default=0)
+    extra_fen_up_to_id = models.BigIntegerField(default=0)
+    waive_if_joined_before = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("case in period")
+        verbose_name_plural = _("cases in period")
+        ordering = ["period", "claim_id"]
+
+    def __str__(self) -> str:
+        return f"claim {self.claim_id} in {self.period}"
+
+
+class PeriodChunk(models.Model):
+    """A membership id range that one Celery task apportions; `done_at` makes re-runs skip it."""
+
+    period = models.ForeignKey(ApportionmentPeriod, on_delete=models.PROTECT, related_name="chunks")
+    index = models.PositiveIntegerField()
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["period", "index"], name="one_chunk_index")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of period {self.period_id}"
+
+
+class Bill(models.Model):
+    """One member's charge for one period. gross = charged + sponsor-covered (waived + capped)."""
+
+    id = models.BigAutoField(primary_key=True)
+    period = models.ForeignKey(
+        ApportionmentPeriod, on_delete=models.DO_NOTHING, db_constraint=False, related_name="bills"
+    )
+    membership = models.ForeignKey(
+        Membership, on_delete=models.DO_NOTHING, db_constraint=False, related_name="bills"
+    )
+    cases_count = models.PositiveIntegerField()
+    gross_fen = models.BigIntegerField()
+    waived_fen = models.BigIntegerField()
+    capped_fen = models.BigIntegerField()
+    charged_fen = models.BigIntegerField()
+    year_to_date_before_fen = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = _("bill")
+        verbose_name_plural = _("bills")
+        constraints = [
+            models.UniqueConstraint(fields=["period", "membership"], name="one_bill_per_member"),
+            models.CheckConstraint(
+                condition=Q(
+                    gross_fen=models.F("charged_fen")
+                    + models.F("waived_fen")
+                    + models.F("capped_fen")
+                ),
+                name="bill_adds_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"bill {self.membership_id} / {self.period_id}"

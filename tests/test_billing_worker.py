@@ -1,0 +1,31 @@
+import datetime
+
+import pytest
+
+from billing.models import ApportionmentPeriod, Bill, PeriodStatus
+from billing.tasks import run_period
+from claims.models import Claim, ClaimState
+from tests.factories import PlanFactory
+from tests.test_billing import approved_claim, members, period_for
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_period_runs_through_real_workers_in_chunks_and_pays(celery_worker_process, investigator):
+    plan = PlanFactory(management_fee_bp=800, per_case_cap_fen=10**9, yearly_cap_fen=10**9)
+    members(plan, 30)
+    claim = approved_claim(plan, investigator, amount_fen=12_345)
+    period = period_for(plan)
+    run_period.delay(period.pk, period.cutoff_at.isoformat()).get(timeout=60)
+    deadline = datetime.datetime.now() + datetime.timedelta(seconds=60)
+    while datetime.datetime.now() < deadline:
+        period.refresh_from_db()
+        if period.status == PeriodStatus.PAID:
+            break
+    assert period.status == PeriodStatus.PAID
+    assert period.chunks_done == period.chunks_total >= 1
+    assert sum(Bill.objects.filter(period=period).values_list("gross_fen", flat=True)) == (
+        12_345 + 988
+    )
+    assert Claim.objects.get(pk=claim.pk).state == ClaimState.PAID
+    assert ApportionmentPeriod.objects.get(pk=period.pk).charged_fen == 12_345 + 988
