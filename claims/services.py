@@ -10,6 +10,7 @@ import logging
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone
 
 from claims.models import Claim, ClaimState, IncidentKind
 from members.models import Membership, MembershipStatus
@@ -18,7 +19,6 @@ from mutual.errors import ServiceError
 from mutual.transitions import run_transition
 
 logger = logging.getLogger(__name__)
-SHANGHAI_DAY_START = datetime.time(0, 0)
 
 
 def _locked(claim_id: int) -> Claim:
@@ -29,8 +29,9 @@ def _locked(claim_id: int) -> Claim:
     )
 
 
-def _start_of_day(day: datetime.date, tz: datetime.tzinfo) -> datetime.datetime:
-    return datetime.datetime.combine(day, SHANGHAI_DAY_START, tzinfo=tz)
+def _start_of_local_day(day: datetime.date) -> datetime.datetime:
+    """Claim dates are calendar days where the plan operates (settings.TIME_ZONE)."""
+    return datetime.datetime.combine(day, datetime.time(0), tzinfo=timezone.get_default_timezone())
 
 
 @transaction.atomic
@@ -66,18 +67,16 @@ def claim_submit(
         raise ServiceError(
             "the diagnosis date is in the future", code="future_date", field="diagnosis_date"
         )
-    tz = now.tzinfo or datetime.UTC
-    event_at = _start_of_day(
-        incident_date if incident_kind == IncidentKind.ACCIDENT else diagnosis_date, tz
-    )
-    if event_at < membership.joined_at.replace(hour=0, minute=0, second=0, microsecond=0):
+    event_day = incident_date if incident_kind == IncidentKind.ACCIDENT else diagnosis_date
+    if event_day < timezone.localdate(membership.joined_at):
         raise ServiceError(
             "the event happened before the member joined",
             code="before_joining",
             field="incident_date",
         )
+    event_at = _start_of_local_day(event_day)
     if not membership_is_covered(membership, incident_kind=incident_kind, diagnosed_at=event_at):
-        until = membership.waiting_until.astimezone(tz).date()
+        until = timezone.localdate(membership.waiting_until)
         raise ServiceError(
             f"illness diagnosed on {diagnosis_date} falls inside the waiting period "
             f"(illness is covered from {until}); accidents are covered at once",

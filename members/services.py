@@ -6,6 +6,7 @@ import datetime
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from members.credit import CreditScoreProvider, default_credit_provider
 from members.models import Member, Membership, MembershipStatus, Plan
@@ -164,10 +165,12 @@ def plan_migrate(
 def membership_is_covered(
     membership: Membership, *, incident_kind: str, diagnosed_at: datetime.datetime
 ) -> bool:
-    """Accidents are covered at once; illness only once the waiting period is over."""
+    """Accidents are covered from the joining day; illness from the day the waiting period
+    ends. Days are calendar days in settings.TIME_ZONE."""
     if membership.status != MembershipStatus.ACTIVE:
         return False
+    event_day = timezone.localdate(diagnosed_at)
     if incident_kind == "accident":
         days = membership.plan.accident_waiting_days
-        return diagnosed_at >= membership.joined_at + datetime.timedelta(days=days)
-    return diagnosed_at >= membership.waiting_until
+        return event_day >= timezone.localdate(membership.joined_at + datetime.timedelta(days=days))
+    return event_day >= timezone.localdate(membership.waiting_until)

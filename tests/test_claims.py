@@ -47,6 +47,19 @@ class TestSubmission:
         claim = submit(membership)
         assert claim.state == ClaimState.SUBMITTED and claim.cover_fen == 300_000_00
 
+    def test_dates_are_shanghai_calendar_days(self, plan):
+        # 18:30 UTC on the 17th is 02:30 on the 18th in Shanghai: an accident that day counts.
+        joined = datetime.datetime(2018, 11, 17, 18, 30, tzinfo=datetime.UTC)
+        membership = MembershipFactory(plan=plan, joined_at=joined, in_pool_since=joined)
+        assert submit(membership).incident_date == datetime.date(2018, 11, 18)
+        with pytest.raises(ServiceError) as error:
+            submit(
+                membership,
+                incident_date=datetime.date(2018, 11, 17),
+                diagnosis_date=datetime.date(2018, 11, 17),
+            )
+        assert error.value.code == "before_joining"
+
     def test_illness_in_the_waiting_period_is_refused_with_the_reason(self, plan):
         membership = MembershipFactory(plan=plan, joined_at=NOW - datetime.timedelta(days=20))
         with pytest.raises(ServiceError) as error:
