@@ -290,9 +290,15 @@ def period_finish(*, period_id: int, now: datetime.datetime) -> ApportionmentPer
     return period
 
 
+def period_start(*, period_id: int) -> list[int]:
+    """Prepare (once) and return the chunks still to bill: a resumed run gets only those."""
+    period_prepare(period_id=period_id)
+    pending = PeriodChunk.objects.filter(period_id=period_id, done_at__isnull=True)
+    return list(pending.order_by("index").values_list("pk", flat=True))
+
+
 def period_run_inline(*, period_id: int, now: datetime.datetime) -> ApportionmentPeriod:
     """Prepare, every chunk, finish, in this process (tests, small plans, the preview)."""
-    period_prepare(period_id=period_id)
-    for chunk_id in PeriodChunk.objects.filter(period_id=period_id).values_list("pk", flat=True):
+    for chunk_id in period_start(period_id=period_id):
         chunk_apportion(chunk_id=chunk_id, now=now)
     return period_finish(period_id=period_id, now=now)

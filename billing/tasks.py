@@ -7,7 +7,6 @@ from celery import chord, shared_task
 from django.utils import timezone
 
 from billing import apportion, payouts
-from billing.models import PeriodChunk
 
 
 def _moment(now: str | None) -> datetime.datetime:
@@ -17,9 +16,7 @@ def _moment(now: str | None) -> datetime.datetime:
 @shared_task(acks_late=True)
 def run_period(period_id: int, now: str | None = None) -> int:
     """Prepare, then fan the chunks not yet done out to any number of workers."""
-    apportion.period_prepare(period_id=period_id)
-    pending = PeriodChunk.objects.filter(period_id=period_id, done_at__isnull=True)
-    ids = list(pending.values_list("pk", flat=True))
+    ids = apportion.period_start(period_id=period_id)
     if not ids:
         finish_period.delay(None, period_id, now)
         return 0

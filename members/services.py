@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -140,8 +141,6 @@ def plan_migrate(
     if from_plan_id == to_plan_id:
         raise ServiceError("a plan cannot migrate to itself", code="same_plan", field="to_plan")
     if by is not None and not by.has_perm("members.change_membership"):
-        from django.core.exceptions import PermissionDenied
-
         raise PermissionDenied(f"{by} may not migrate plans")
     Plan.objects.select_for_update().filter(pk__in=[from_plan_id, to_plan_id]).count()
     to_plan = Plan.objects.get(pk=to_plan_id)

@@ -32,3 +32,20 @@ def to_publicized(claim, *, investigator, now):
 
 def after_window(claim) -> datetime.datetime:
     return claim.publicity_ends_at + datetime.timedelta(seconds=1)
+
+
+def dispute_by_a_fellow_member(claim, *, now):
+    from claims.disputes import dispute_raise
+    from tests.factories import MembershipFactory
+
+    fellow = MembershipFactory(plan=claim.plan)
+    return dispute_raise(claim_id=claim.pk, member_id=fellow.member_id, reason="doubt", now=now)
+
+
+def to_disputed(claim, *, investigator, now):
+    """Publicized, disputed by another member, then the window closed into review."""
+    claim = to_publicized(claim, investigator=investigator, now=now)
+    dispute_by_a_fellow_member(claim, now=now)
+    services.claims_close_due_windows(now=after_window(claim))
+    claim.refresh_from_db()
+    return claim

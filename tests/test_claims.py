@@ -10,7 +10,13 @@ from claims.disputes import dispute_raise, jury_vote
 from claims.models import Claim, ClaimState
 from members.models import DisputeReview
 from mutual.errors import ServiceError
-from tests.claim_steps import after_window, to_investigating, to_publicized
+from tests.claim_steps import (
+    after_window,
+    dispute_by_a_fellow_member,
+    to_disputed,
+    to_investigating,
+    to_publicized,
+)
 from tests.factories import ClaimFactory, MemberFactory, MembershipFactory, PlanFactory
 
 NOW = datetime.datetime(2018, 12, 7, 10, 0, tzinfo=datetime.UTC)
@@ -129,14 +135,7 @@ class TestAllowedTransitions:
         assert state_of(claim) == ClaimState.REJECTED
 
     def test_disputed_claim_is_approved_with_a_reason(self, claim, investigator, reviewer):
-        claim = to_publicized(claim, investigator=investigator, now=NOW)
-        dispute_raise(
-            claim_id=claim.pk,
-            member_id=MembershipFactory(plan=claim.plan).member_id,
-            reason="doubt",
-            now=NOW,
-        )
-        services.claims_close_due_windows(now=after_window(claim))
+        claim = to_disputed(claim, investigator=investigator, now=NOW)
         assert state_of(claim) == ClaimState.DISPUTED
         services.claim_approve(
             claim_id=claim.pk,
@@ -147,14 +146,7 @@ class TestAllowedTransitions:
         assert state_of(claim) == ClaimState.APPROVED
 
     def test_disputed_claim_is_rejected(self, claim, investigator, reviewer):
-        claim = to_publicized(claim, investigator=investigator, now=NOW)
-        dispute_raise(
-            claim_id=claim.pk,
-            member_id=MembershipFactory(plan=claim.plan).member_id,
-            reason="doubt",
-            now=NOW,
-        )
-        services.claims_close_due_windows(now=after_window(claim))
+        claim = to_disputed(claim, investigator=investigator, now=NOW)
         services.claim_reject(
             claim_id=claim.pk, by=reviewer, now=after_window(claim), reason="pre-existing condition"
         )
@@ -192,12 +184,7 @@ class TestForbiddenTransitions:
 
     def test_a_disputed_claim_cannot_be_approved_as_undisputed(self, claim, investigator, reviewer):
         claim = to_publicized(claim, investigator=investigator, now=NOW)
-        dispute_raise(
-            claim_id=claim.pk,
-            member_id=MembershipFactory(plan=claim.plan).member_id,
-            reason="doubt",
-            now=NOW,
-        )
+        dispute_by_a_fellow_member(claim, now=NOW)
         with pytest.raises(TransitionNotAllowed):
             services.claim_approve(claim_id=claim.pk, by=reviewer, now=after_window(claim))
         assert state_of(claim) == ClaimState.PUBLICIZED
@@ -359,14 +346,7 @@ class TestJury:
         assert log.description == "jury decision: 2 approve, 1 reject" and log.by is None
 
     def test_a_member_not_drawn_cannot_vote(self, claim, investigator):
-        claim = to_publicized(claim, investigator=investigator, now=NOW)
-        dispute_raise(
-            claim_id=claim.pk,
-            member_id=MembershipFactory(plan=claim.plan).member_id,
-            reason="doubt",
-            now=NOW,
-        )
-        services.claims_close_due_windows(now=after_window(claim))
+        claim = to_disputed(claim, investigator=investigator, now=NOW)
         with pytest.raises(ServiceError) as error:
             jury_vote(claim_id=claim.pk, member_id=MemberFactory().pk, vote="approve", now=NOW)
         assert error.value.code in {"not_a_juror"}

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
+from claims.demo import seed_demo_claims
 from members import demo
 
 BATCH = 50_000
@@ -37,17 +38,10 @@ class Command(BaseCommand):
                 )
                 progress.update(last - first + 1)
         if not no_claims:
-            self._seed_claims(now=now, seed=seed)
+            seed_demo_claims(now=now, seed=seed)
         elapsed = time.monotonic() - started
         self.stdout.write(
             self.style.SUCCESS(
                 f"demo data ready: {members} members ({missing} created) in {elapsed:.1f} s"
             )
         )
-
-    def _seed_claims(self, *, now, seed):
-        try:
-            from claims.demo import seed_demo_claims
-        except ImportError:  # the claims app has no demo yet
-            return
-        seed_demo_claims(now=now, seed=seed)
