@@ -16,13 +16,12 @@ import datetime
 import zoneinfo
 
 from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Max, Sum
 
 from billing.ledger import account_for, ledger_post
 from billing.models import (
     AccountRole,
     ApportionmentPeriod,
-    Bill,
     PeriodCase,
     PeriodChunk,
     PeriodStatus,
@@ -163,47 +162,88 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
     return period
 
 
-_CHUNK_SQL = f"""
-WITH eligible AS (
-    SELECT m.id, m.joined_at, m.in_pool_since FROM members_membership m
-     WHERE {_ELIGIBLE} AND m.id BETWEEN %(lo)s AND %(hi)s
-), per_case AS (
-    SELECT e.id AS membership_id, c.claim_id,
-           c.base_share_fen + (e.id <= c.extra_fen_up_to_id)::int AS share,
-           coalesce(e.joined_at < c.waive_if_joined_before, false) AS waived
-      FROM eligible e
-      JOIN billing_periodcase c ON c.period_id = %(period)s AND e.in_pool_since < c.publicized_at
-), capped AS (
-    SELECT membership_id, claim_id, share,
-           CASE WHEN waived THEN share ELSE 0 END AS waived_fen,
-           CASE WHEN waived THEN 0 ELSE least(share, %(case_cap)s) END AS payable
-      FROM per_case
-), year_to_date AS (
+def _chunk_sql(cases: list[PeriodCase], *, yearly_cap_can_bind: bool) -> tuple[str, dict]:
+    """One pass over a chunk's memberships, one inline term per case (periods hold few cases),
+    so there is no members x cases join. The yearly cap needs no per-case order here: cutting
+    the payable shares, taken in claim order, at the remaining headroom sums to
+    least(payable, headroom); the order only matters when a bill is broken down by case.
+    When the cap cannot bind this period, the year-to-date lookup is skipped (stored as NULL)."""
+    params: dict = {}
+    share_terms, waived_terms, payable_terms, count_terms = [], [], [], []
+    for i, case in enumerate(cases):
+        params |= {
+            f"pub{i}": case.publicized_at,
+            f"base{i}": case.base_share_fen,
+            f"upto{i}": case.extra_fen_up_to_id,
+        }
+        share = (
+            f"(CASE WHEN m.in_pool_since < %(pub{i})s "
+            f"THEN %(base{i})s + (m.id <= %(upto{i})s)::int ELSE 0 END)"
+        )
+        share_terms.append(f"{share} AS s{i}")
+        count_terms.append(f"(m.in_pool_since < %(pub{i})s)::int")
+        if case.waive_if_joined_before is not None:
+            params[f"waive{i}"] = case.waive_if_joined_before
+            share_terms.append(f"(m.joined_at < %(waive{i})s) AS w{i}")
+            waived_terms.append(f"(CASE WHEN w{i} THEN s{i} ELSE 0 END)")
+            payable_terms.append(f"(CASE WHEN w{i} THEN 0 ELSE least(s{i}, %(case_cap)s) END)")
+        else:
+            payable_terms.append(f"least(s{i}, %(case_cap)s)")
+    params["last_pub"] = max(case.publicized_at for case in cases)
+    gross = " + ".join(f"s{i}" for i in range(len(cases)))
+    sql = f"""
+WITH shares AS (
+    SELECT m.id AS membership_id, {" + ".join(count_terms)} AS cases, {", ".join(share_terms)}
+      FROM members_membership m
+     WHERE {_ELIGIBLE} AND m.id BETWEEN %(lo)s AND %(hi)s AND m.in_pool_since < %(last_pub)s
+), totals AS (
+    SELECT membership_id, cases, {gross} AS gross, {" + ".join(waived_terms) or "0"} AS waived,
+           {" + ".join(payable_terms)} AS payable
+      FROM shares
+){{year_to_date}}), inserted AS (
+    INSERT INTO billing_bill (period_id, membership_id, cases_count, gross_fen, waived_fen,
+                              capped_fen, charged_fen, year_to_date_before_fen)
+    SELECT %(period)s, membership_id, cases, gross, waived, gross - waived - charged, charged, ytd
+      FROM bills
+    RETURNING gross_fen, charged_fen
+)
+SELECT count(*), coalesce(sum(gross_fen), 0), coalesce(sum(charged_fen), 0),
+       coalesce(max(charged_fen), 0)
+  FROM inserted
+"""
+    return sql.replace(
+        "{year_to_date}", _YEAR_TO_DATE if yearly_cap_can_bind else _NO_YEAR_TO_DATE
+    ), params
+
+
+_YEAR_TO_DATE = """, year_to_date AS (
     SELECT b.membership_id, sum(b.charged_fen) AS charged
       FROM billing_bill b JOIN billing_apportionmentperiod p ON p.id = b.period_id
      WHERE p.plan_id = %(plan)s AND p.id <> %(period)s AND p.cutoff_at >= %(year_start)s
        AND p.cutoff_at < %(cutoff)s AND b.membership_id BETWEEN %(lo)s AND %(hi)s
      GROUP BY b.membership_id
-), running AS (
-    SELECT c.*, coalesce(y.charged, 0) AS ytd,
-           sum(c.payable) OVER (PARTITION BY c.membership_id ORDER BY c.claim_id
-                                ROWS UNBOUNDED PRECEDING) - c.payable AS earlier
-      FROM capped c LEFT JOIN year_to_date y USING (membership_id)
 ), bills AS (
-    SELECT membership_id, ytd, count(*) AS cases, sum(share) AS gross,
-           sum(waived_fen) AS waived,
-           sum(greatest(0, least(payable, %(year_cap)s - ytd - earlier))) AS charged
-      FROM running GROUP BY membership_id, ytd
-), inserted AS (
-    INSERT INTO billing_bill (period_id, membership_id, cases_count, gross_fen, waived_fen,
-                              capped_fen, charged_fen, year_to_date_before_fen)
-    SELECT %(period)s, membership_id, cases, gross, waived, gross - waived - charged, charged, ytd
-      FROM bills
-    ON CONFLICT (period_id, membership_id) DO NOTHING
-    RETURNING gross_fen, charged_fen
-)
-SELECT count(*), coalesce(sum(gross_fen), 0), coalesce(sum(charged_fen), 0) FROM inserted
+    SELECT t.*, coalesce(y.charged, 0) AS ytd,
+           least(t.payable, greatest(0, %(year_cap)s - coalesce(y.charged, 0))) AS charged
+      FROM totals t LEFT JOIN year_to_date y USING (membership_id)
 """
+_NO_YEAR_TO_DATE = """, bills AS (
+    SELECT t.*, NULL::bigint AS ytd, t.payable AS charged FROM totals t
+"""
+
+
+def yearly_cap_can_bind(period: ApportionmentPeriod, cases: list[PeriodCase]) -> bool:
+    """False when no member can reach the yearly cap: the largest charge of each earlier
+    period this year plus the most anyone can pay now stays within it. Exact, not a guess."""
+    plan = period.plan
+    earlier = ApportionmentPeriod.objects.filter(
+        plan=plan, cutoff_at__gte=_year_start(period.cutoff_at), cutoff_at__lt=period.cutoff_at
+    ).exclude(pk=period.pk)
+    if earlier.exclude(status__in=[PeriodStatus.POSTED, PeriodStatus.PAID]).exists():
+        return True  # an unfinished earlier period: its largest charge is not known yet
+    paid_before = earlier.aggregate(total=Sum("max_charged_fen"))["total"] or 0
+    most_now = sum(min(case.base_share_fen + 1, plan.per_case_cap_fen) for case in cases)
+    return paid_before + most_now > plan.yearly_cap_fen
 
 
 def _year_start(moment: datetime.datetime) -> datetime.datetime:
@@ -212,8 +252,10 @@ def _year_start(moment: datetime.datetime) -> datetime.datetime:
 
 
 def chunk_apportion(*, chunk_id: int, now: datetime.datetime) -> bool:
-    """Bill one id range and post it, in one transaction. The conditional UPDATE that marks the
-    chunk done is also the lock: a second delivery finds it done and does nothing."""
+    """Bill one id range and post it, in one transaction. The chunk row is locked first and
+    marked done in the same transaction, so a second delivery waits, then finds it done and
+    does nothing; a killed run leaves no trace and is simply run again. (Hence no ON CONFLICT:
+    a duplicate bill would be a bug, and the unique index would refuse it loudly.)"""
     with transaction.atomic():
         chunk = (
             PeriodChunk.objects.select_for_update().select_related("period__plan").get(pk=chunk_id)
@@ -221,10 +263,13 @@ def chunk_apportion(*, chunk_id: int, now: datetime.datetime) -> bool:
         if chunk.done_at is not None:
             return False
         period, plan = chunk.period, chunk.period.plan
+        cases = list(period.cases.order_by("claim_id"))
+        sql, case_params = _chunk_sql(cases, yearly_cap_can_bind=yearly_cap_can_bind(period, cases))
         with connection.cursor() as cursor:
             cursor.execute(
-                _CHUNK_SQL,
-                {
+                sql,
+                case_params
+                | {
                     "plan": plan.pk,
                     "period": period.pk,
                     "cutoff": period.cutoff_at,
@@ -235,7 +280,7 @@ def chunk_apportion(*, chunk_id: int, now: datetime.datetime) -> bool:
                     "year_start": _year_start(period.cutoff_at),
                 },
             )
-            _members, gross, charged = cursor.fetchone()
+            members_count, gross, charged, max_charged = cursor.fetchone()
         ledger_post(
             key=f"period:{period.pk}:chunk:{chunk.index}",
             description=f"apportionment {period}, members {chunk.first_id}-{chunk.last_id}",
@@ -246,7 +291,13 @@ def chunk_apportion(*, chunk_id: int, now: datetime.datetime) -> bool:
                 (account_for(plan, AccountRole.CLEARING), 0, gross),
             ],
         )
-        PeriodChunk.objects.filter(pk=chunk.pk).update(done_at=now)
+        PeriodChunk.objects.filter(pk=chunk.pk).update(
+            done_at=now,
+            members_count=members_count,
+            gross_fen=gross,
+            charged_fen=charged,
+            max_charged_fen=max_charged,
+        )
         ApportionmentPeriod.objects.filter(pk=period.pk).update(chunks_done=F("chunks_done") + 1)
     return True
 
@@ -261,8 +312,12 @@ def period_finish(*, period_id: int, now: datetime.datetime) -> ApportionmentPer
         return period
     if period.chunks.filter(done_at__isnull=True).exists():
         raise ServiceError("chunks are still running", code="chunks_pending")
-    totals = Bill.objects.filter(period=period).aggregate(
-        gross=Sum("gross_fen"), charged=Sum("charged_fen")
+    # Each chunk recorded what it billed, in the transaction that billed it.
+    totals = period.chunks.aggregate(
+        gross=Sum("gross_fen"),
+        charged=Sum("charged_fen"),
+        members=Sum("members_count"),
+        max_charged=Max("max_charged_fen"),
     )
     gross, charged = totals["gross"] or 0, totals["charged"] or 0
     if gross != period.total_fen:
@@ -283,7 +338,8 @@ def period_finish(*, period_id: int, now: datetime.datetime) -> ApportionmentPer
                 (account_for(plan, AccountRole.FEE_INCOME), 0, period.fee_total_fen),
             ],
         )
-    period.members_count = Bill.objects.filter(period=period).count()
+    period.members_count = totals["members"] or 0
+    period.max_charged_fen = totals["max_charged"] or 0
     period.charged_fen, period.sponsor_fen = charged, gross - charged
     period.status, period.posted_at = PeriodStatus.POSTED, now
     period.save()

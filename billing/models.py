@@ -129,6 +129,9 @@ class ApportionmentPeriod(models.Model):
     sponsor_fen = models.BigIntegerField(default=0)
     chunks_total = models.PositiveIntegerField(default=0)
     chunks_done = models.PositiveIntegerField(default=0)
+    max_charged_fen = models.BigIntegerField(
+        default=0, help_text=_("The largest charge to one member (bounds the yearly cap check).")
+    )
     posted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -181,6 +184,10 @@ class PeriodChunk(models.Model):
     first_id = models.BigIntegerField()
     last_id = models.BigIntegerField()
     done_at = models.DateTimeField(null=True, blank=True)
+    members_count = models.BigIntegerField(default=0)
+    gross_fen = models.BigIntegerField(default=0)
+    charged_fen = models.BigIntegerField(default=0)
+    max_charged_fen = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["period", "index"], name="one_chunk_index")]
@@ -193,24 +200,35 @@ class Bill(models.Model):
     """One member's charge for one period. gross = charged + sponsor-covered (waived + capped)."""
 
     id = models.BigAutoField(primary_key=True)
+    # No database FKs or FK indexes: ten million inserts a period pay for every index. The one
+    # unique index (membership, period) serves a member's bills and the year-to-date lookup.
     period = models.ForeignKey(
-        ApportionmentPeriod, on_delete=models.DO_NOTHING, db_constraint=False, related_name="bills"
+        ApportionmentPeriod,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="bills",
     )
     membership = models.ForeignKey(
-        Membership, on_delete=models.DO_NOTHING, db_constraint=False, related_name="bills"
+        Membership,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="bills",
     )
     cases_count = models.PositiveIntegerField()
     gross_fen = models.BigIntegerField()
     waived_fen = models.BigIntegerField()
     capped_fen = models.BigIntegerField()
     charged_fen = models.BigIntegerField()
-    year_to_date_before_fen = models.BigIntegerField()
+    # NULL: the yearly cap could not bind this period, so the year-to-date was not looked up.
+    year_to_date_before_fen = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("bill")
         verbose_name_plural = _("bills")
         constraints = [
-            models.UniqueConstraint(fields=["period", "membership"], name="one_bill_per_member"),
+            models.UniqueConstraint(fields=["membership", "period"], name="one_bill_per_member"),
             models.CheckConstraint(
                 condition=Q(
                     gross_fen=models.F("charged_fen")

@@ -220,3 +220,14 @@ def test_ledger_post_refuses_unbalanced_lines_before_writing():
             lines=[(account_for(plan, "fund"), 5, 0), (account_for(plan, "sponsor"), 0, 4)],
         )
     assert not Posting.objects.filter(idempotency_key="k").exists()
+
+
+def test_year_to_date_is_not_looked_up_when_the_cap_cannot_bind(investigator):
+    plan = PlanFactory(management_fee_bp=800, per_case_cap_fen=10, yearly_cap_fen=18_800)
+    members(plan, 5)
+    approved_claim(plan, investigator, amount_fen=10_000)
+    period = run(period_for(plan))
+    assert set(
+        Bill.objects.filter(period=period).values_list("year_to_date_before_fen", flat=True)
+    ) == {None}
+    assert period.max_charged_fen == 10
