@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import zoneinfo
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Max, Sum
 
@@ -30,7 +31,6 @@ from billing.models import (
 from claims.models import Claim, ClaimState
 from mutual.errors import ServiceError
 
-CHUNK_IDS = 250_000
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 _ELIGIBLE = """
@@ -76,7 +76,7 @@ def _counts_per_bucket(period, cases, low_id) -> dict[int, list[int]]:
         "plan": period.plan_id,
         "cutoff": period.cutoff_at,
         "low": low_id,
-        "size": CHUNK_IDS,
+        "size": settings.APPORTION_CHUNK_IDS,
         **{f"pub{i}": c.publicized_at for i, c in enumerate(cases)},
     }
     with connection.cursor() as cursor:
@@ -138,9 +138,9 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
         for bucket, bucket_counts in sorted(counts.items()):
             if remainder <= bucket_counts[index]:
                 if remainder > 0:
-                    lo = low_id + bucket * CHUNK_IDS
+                    lo = low_id + bucket * settings.APPORTION_CHUNK_IDS
                     case.extra_fen_up_to_id = _threshold_id(
-                        period, case, lo, lo + CHUNK_IDS, remainder
+                        period, case, lo, lo + settings.APPORTION_CHUNK_IDS, remainder
                     )
                 break
             remainder -= bucket_counts[index]
@@ -149,8 +149,8 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
         PeriodChunk(
             period=period,
             index=i,
-            first_id=low_id + b * CHUNK_IDS,
-            last_id=low_id + (b + 1) * CHUNK_IDS - 1,
+            first_id=low_id + b * settings.APPORTION_CHUNK_IDS,
+            last_id=low_id + (b + 1) * settings.APPORTION_CHUNK_IDS - 1,
         )
         for i, b in enumerate(sorted(counts))
     )

@@ -30,6 +30,7 @@ class AccountRole(models.TextChoices):
     FEE_INCOME = "fee_income", _("management fee income")
     PAYABLE = "payable", _("claim payables")
     CLEARING = "clearing", _("apportionment clearing")
+    CASH = "cash", _("cash at the payment gateway")
 
 
 ROLE_KINDS = {
@@ -39,6 +40,7 @@ ROLE_KINDS = {
     AccountRole.FEE_INCOME: AccountKind.INCOME,
     AccountRole.PAYABLE: AccountKind.LIABILITY,
     AccountRole.CLEARING: AccountKind.CLEARING,
+    AccountRole.CASH: AccountKind.ASSET,
 }
 
 
@@ -133,6 +135,9 @@ class ApportionmentPeriod(models.Model):
         default=0, help_text=_("The largest charge to one member (bounds the yearly cap check).")
     )
     posted_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When a run was last handed to the workers.")
+    )
 
     class Meta:
         verbose_name = _("apportionment period")
@@ -223,6 +228,11 @@ class Bill(models.Model):
     charged_fen = models.BigIntegerField()
     # NULL: the yearly cap could not bind this period, so the year-to-date was not looked up.
     year_to_date_before_fen = models.BigIntegerField(null=True, blank=True)
+    # Collections; database defaults, so the set-based INSERT need not name them.
+    paid_at = models.DateTimeField(null=True, blank=True)
+    debit_attempts = models.PositiveSmallIntegerField(db_default=0)
+    next_debit_at = models.DateTimeField(null=True, blank=True)
+    last_debit_error = models.CharField(max_length=200, db_default="", blank=True)
 
     class Meta:
         verbose_name = _("bill")

@@ -192,6 +192,8 @@ EVIDENCE_MAX_BYTES = env_int("MUTUAL_EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
 EVIDENCE_CONTENT_TYPES = env_list(
     "MUTUAL_EVIDENCE_CONTENT_TYPES", ["application/pdf", "image/jpeg", "image/png"]
 )
+# Members per apportionment chunk (one Celery task each); smaller spreads work over more workers.
+APPORTION_CHUNK_IDS = env_int("MUTUAL_APPORTION_CHUNK_IDS", 250_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = EVIDENCE_MAX_BYTES + 1024 * 1024
 
 LOGGING = {

@@ -1,15 +1,10 @@
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import Group
 
 from members.credit import LocalCreditScoreProvider
+from mutual.worker_process import start_worker, stop_worker
 from tests.factories import MemberFactory, MembershipFactory, PlanFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,66 +62,6 @@ def reviewer(db):
 @pytest.fixture
 def finance(db):
     return _user_in("finance", "fin1")
-
-
-def database_url_for_subprocess() -> str:
-    """The test database as a URL, so a worker process talks to the same data as the test."""
-    db = settings.DATABASES["default"]
-    host = quote(db["HOST"], safe="") if db["HOST"].startswith("/") else db["HOST"]
-    password = f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else ""
-    return f"postgresql://{db['USER']}{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def start_worker(*, concurrency: int = 2, name: str = "test") -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_for_subprocess(),
-        "REDIS_URL": settings.REDIS_URL,
-        "MUTUAL_CELERY_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
-    }
-    settings.MUTUAL_DATA_DIR.mkdir(parents=True, exist_ok=True)
-    log = open(settings.MUTUAL_DATA_DIR / f"worker-{name}.log", "w")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "mutual",
-            "worker",
-            "--loglevel=INFO",
-            f"--concurrency={concurrency}",
-            f"--hostname={name}-{os.getpid()}@%h",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    from mutual.celery import app
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        replies = app.control.ping(timeout=0.5)
-        if any(f"{name}-{os.getpid()}@" in host for reply in replies for host in reply):
-            return process
-        if process.poll() is not None:
-            break
-    process.kill()
-    raise RuntimeError(
-        f"Celery worker did not start; see {settings.MUTUAL_DATA_DIR}/worker-{name}.log"
-    )
-
-
-def stop_worker(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="module")

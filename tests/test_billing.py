@@ -105,8 +105,8 @@ def test_remainders_are_distributed_exactly_to_the_lowest_ids(investigator):
     assert sum(shares) == 100
 
 
-def test_exact_across_several_chunks(investigator, monkeypatch):
-    monkeypatch.setattr(apportion, "CHUNK_IDS", 3)
+def test_exact_across_several_chunks(investigator, settings):
+    settings.APPORTION_CHUNK_IDS = 3
     plan = PlanFactory(management_fee_bp=800, per_case_cap_fen=10**9, yearly_cap_fen=10**9)
     members(plan, 20)
     approved_claim(plan, investigator, amount_fen=12_345)

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.conftest import start_worker, stop_worker
+from mutual.worker_process import start_worker, stop_worker
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -1,0 +1,87 @@
+"""A real worker killed with SIGKILL in the middle of a period; running it again ends exact."""
+
+import datetime
+import os
+import signal
+import time
+
+import psutil
+import pytest
+from django.db.models import Count
+from django.utils import timezone
+
+from billing import bench
+from billing.ledger import account_balance, account_for, ledger_verify
+from billing.models import ApportionmentPeriod, Bill, PeriodStatus, Posting
+from billing.tasks import run_period
+from mutual.worker_process import start_worker, stop_worker
+
+MEMBERS = 120_000
+SMALL_CHUNKS = {"MUTUAL_APPORTION_CHUNK_IDS": "4000"}  # 30 chunks, a few seconds in all
+
+
+def wait_for(condition, seconds=120):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def kill_tree(process):
+    for child in psutil.Process(process.pid).children(recursive=True):
+        os.kill(child.pid, signal.SIGKILL)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_sigkill_mid_run_then_rerun_is_exact():
+    from mutual.celery import app
+
+    now = timezone.now()
+    plan, _ = bench.bench_plan(members=MEMBERS, joined=now - datetime.timedelta(days=1))
+    bench.approved_cases(plan=plan, count=3, now=now)
+    period = ApportionmentPeriod.objects.create(
+        plan=plan,
+        starts_at=now - datetime.timedelta(minutes=1),
+        cutoff_at=now + datetime.timedelta(seconds=1),
+    )
+
+    def chunks_done():
+        return ApportionmentPeriod.objects.get(pk=period.pk).chunks_done
+
+    worker = start_worker(concurrency=1, name="doomed", extra_env=SMALL_CHUNKS)
+    try:
+        run_period.delay(period.pk, period.cutoff_at.isoformat())
+        wait_for(lambda: chunks_done() >= 3)
+    finally:
+        kill_tree(worker)
+    period.refresh_from_db()
+    assert period.status == PeriodStatus.RUNNING
+    assert 3 <= period.chunks_done < period.chunks_total, "the kill came too late to prove much"
+    app.control.purge()  # the dead worker's chord would never finish; a re-run starts afresh
+
+    worker = start_worker(concurrency=2, name="rescuer", extra_env=SMALL_CHUNKS)
+    try:
+        run_period.delay(period.pk, period.cutoff_at.isoformat())
+        wait_for(
+            lambda: (
+                ApportionmentPeriod.objects.get(pk=period.pk).status
+                in (PeriodStatus.POSTED, PeriodStatus.PAID)
+            )
+        )
+    finally:
+        stop_worker(worker)
+
+    period.refresh_from_db()
+    bills = Bill.objects.filter(period=period)
+    assert bills.count() == MEMBERS
+    assert not bills.values("membership_id").annotate(n=Count("pk")).filter(n__gt=1).exists()
+    assert sum(bills.values_list("gross_fen", flat=True)) == period.total_fen
+    chunk_postings = Posting.objects.filter(
+        idempotency_key__startswith=f"period:{period.pk}:chunk:"
+    )
+    assert chunk_postings.count() == period.chunks_total
+    assert account_balance(account_for(plan, "clearing")) == 0
+    assert ledger_verify() == []
