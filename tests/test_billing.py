@@ -231,3 +231,43 @@ def test_year_to_date_is_not_looked_up_when_the_cap_cannot_bind(investigator):
         Bill.objects.filter(period=period).values_list("year_to_date_before_fen", flat=True)
     ) == {None}
     assert period.max_charged_fen == 10
+
+
+def assert_breakdowns_add_up(period):
+    from billing.selectors import bill_breakdown
+
+    for bill in Bill.objects.filter(period=period).select_related("membership", "period__plan"):
+        rows = bill_breakdown(bill)
+        assert len(rows) == bill.cases_count
+        assert sum(r.share_fen for r in rows) == bill.gross_fen
+        assert sum(r.waived_fen for r in rows) == bill.waived_fen
+        assert sum(r.case_capped_fen + r.year_capped_fen for r in rows) == bill.capped_fen
+        assert sum(r.charged_fen for r in rows) == bill.charged_fen
+
+
+def test_breakdowns_rebuild_every_bill_with_caps_remainders_and_promotions(investigator):
+    plan = PlanFactory(management_fee_bp=800, per_case_cap_fen=40, yearly_cap_fen=80)
+    Promotion.objects.create(
+        plan=plan,
+        name="early birds",
+        joined_before=NOV_2018,
+        cases_before=datetime.datetime(2019, 1, 31, tzinfo=UTC),
+    )
+    members(plan, 3, joined=NOV_2018 - datetime.timedelta(days=30))  # waived
+    members(plan, 4)  # paying
+    approved_claim(plan, investigator, amount_fen=101)
+    approved_claim(
+        plan, investigator, amount_fen=777, publicize_at=DEC_7 + datetime.timedelta(hours=1)
+    )
+    first = run(period_for(plan))
+    assert_breakdowns_add_up(first)
+    approved_claim(
+        plan,
+        investigator,
+        amount_fen=5_000,
+        publicize_at=datetime.datetime(2018, 12, 16, tzinfo=UTC),
+    )
+    second = run(period_for(plan, datetime.datetime(2018, 12, 31, tzinfo=UTC)))
+    assert Bill.objects.filter(period=second, year_to_date_before_fen__isnull=False).exists()
+    assert second.sponsor_fen > 0 and Bill.objects.filter(period=second, capped_fen__gt=0).exists()
+    assert_breakdowns_add_up(second)
