@@ -17,7 +17,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Max, Sum
+from django.db.models import F, Max, Min, Sum
 
 from billing.ledger import account_for, ledger_post
 from billing.models import (
@@ -162,7 +162,9 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
     return period
 
 
-def _chunk_sql(cases: list[PeriodCase], *, yearly_cap_can_bind: bool) -> tuple[str, dict]:
+def _chunk_sql(
+    cases: list[PeriodCase], *, yearly_cap_can_bind: bool, dry_run: bool = False
+) -> tuple[str, dict]:
     """One pass over a chunk's memberships, one inline term per case (periods hold few cases),
     so there is no members x cases join. The yearly cap needs no per-case order here: cutting
     the payable shares, taken in claim order, at the remaining headroom sums to
@@ -200,20 +202,23 @@ WITH shares AS (
     SELECT membership_id, cases, {gross} AS gross, {" + ".join(waived_terms) or "0"} AS waived,
            {" + ".join(payable_terms)} AS payable
       FROM shares
-){{year_to_date}}), inserted AS (
+){{year_to_date}}), inserted AS ({{write}})
+SELECT count(*), coalesce(sum(gross_fen), 0), coalesce(sum(charged_fen), 0),
+       coalesce(max(charged_fen), 0)
+  FROM inserted
+"""
+    sql = sql.replace("{year_to_date}", _YEAR_TO_DATE if yearly_cap_can_bind else _NO_YEAR_TO_DATE)
+    return sql.replace("{write}", _DRY_RUN if dry_run else _WRITE_BILLS), params
+
+
+_WRITE_BILLS = """
     INSERT INTO billing_bill (period_id, membership_id, cases_count, gross_fen, waived_fen,
                               capped_fen, charged_fen, year_to_date_before_fen)
     SELECT %(period)s, membership_id, cases, gross, waived, gross - waived - charged, charged, ytd
       FROM bills
     RETURNING gross_fen, charged_fen
-)
-SELECT count(*), coalesce(sum(gross_fen), 0), coalesce(sum(charged_fen), 0),
-       coalesce(max(charged_fen), 0)
-  FROM inserted
 """
-    return sql.replace(
-        "{year_to_date}", _YEAR_TO_DATE if yearly_cap_can_bind else _NO_YEAR_TO_DATE
-    ), params
+_DRY_RUN = "SELECT gross AS gross_fen, charged AS charged_fen FROM bills"
 
 
 _YEAR_TO_DATE = """, year_to_date AS (
@@ -251,6 +256,20 @@ def _year_start(moment: datetime.datetime) -> datetime.datetime:
     return datetime.datetime(local.year, 1, 1, tzinfo=SHANGHAI)
 
 
+def _chunk_params(period: ApportionmentPeriod, first_id: int, last_id: int) -> dict:
+    plan = period.plan
+    return {
+        "plan": plan.pk,
+        "period": period.pk,
+        "cutoff": period.cutoff_at,
+        "lo": first_id,
+        "hi": last_id,
+        "case_cap": plan.per_case_cap_fen,
+        "year_cap": plan.yearly_cap_fen,
+        "year_start": _year_start(period.cutoff_at),
+    }
+
+
 def chunk_apportion(*, chunk_id: int, now: datetime.datetime) -> bool:
     """Bill one id range and post it, in one transaction. The chunk row is locked first and
     marked done in the same transaction, so a second delivery waits, then finds it done and
@@ -266,20 +285,7 @@ def chunk_apportion(*, chunk_id: int, now: datetime.datetime) -> bool:
         cases = list(period.cases.order_by("claim_id"))
         sql, case_params = _chunk_sql(cases, yearly_cap_can_bind=yearly_cap_can_bind(period, cases))
         with connection.cursor() as cursor:
-            cursor.execute(
-                sql,
-                case_params
-                | {
-                    "plan": plan.pk,
-                    "period": period.pk,
-                    "cutoff": period.cutoff_at,
-                    "lo": chunk.first_id,
-                    "hi": chunk.last_id,
-                    "case_cap": plan.per_case_cap_fen,
-                    "year_cap": plan.yearly_cap_fen,
-                    "year_start": _year_start(period.cutoff_at),
-                },
-            )
+            cursor.execute(sql, case_params | _chunk_params(period, chunk.first_id, chunk.last_id))
             members_count, gross, charged, max_charged = cursor.fetchone()
         ledger_post(
             key=f"period:{period.pk}:chunk:{chunk.index}",
@@ -344,6 +350,41 @@ def period_finish(*, period_id: int, now: datetime.datetime) -> ApportionmentPer
     period.status, period.posted_at = PeriodStatus.POSTED, now
     period.save()
     return period
+
+
+def period_preview(*, period_id: int) -> dict:
+    """The period's figures without writing anything: cases, sharers, the exact charges and the
+    sponsor's cover. One pass over the plan's members; everything is rolled back."""
+    with transaction.atomic():
+        period = period_prepare(period_id=period_id)
+        cases = list(period.cases.order_by("claim_id"))
+        figures = {
+            "cases": [
+                {
+                    "claim_id": c.claim_id,
+                    "amount_fen": c.amount_fen,
+                    "fee_fen": c.fee_fen,
+                    "members": c.members_count,
+                    "share_fen": c.base_share_fen,
+                }
+                for c in cases
+            ],
+            "total_fen": period.total_fen,
+            "members": 0,
+            "charged_fen": 0,
+            "sponsor_fen": 0,
+        }
+        chunks = period.chunks.aggregate(low=Min("first_id"), high=Max("last_id"))
+        if cases and chunks["low"] is not None:
+            sql, params = _chunk_sql(
+                cases, yearly_cap_can_bind=yearly_cap_can_bind(period, cases), dry_run=True
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params | _chunk_params(period, chunks["low"], chunks["high"]))
+                members, gross, charged, _max = cursor.fetchone()
+            figures |= {"members": members, "charged_fen": charged, "sponsor_fen": gross - charged}
+        transaction.set_rollback(True)
+    return figures
 
 
 def period_start(*, period_id: int) -> list[int]:

@@ -271,3 +271,21 @@ def test_breakdowns_rebuild_every_bill_with_caps_remainders_and_promotions(inves
     assert Bill.objects.filter(period=second, year_to_date_before_fen__isnull=False).exists()
     assert second.sponsor_fen > 0 and Bill.objects.filter(period=second, capped_fen__gt=0).exists()
     assert_breakdowns_add_up(second)
+
+
+def test_preview_shows_the_exact_figures_and_writes_nothing(investigator):
+    plan = PlanFactory(management_fee_bp=800, per_case_cap_fen=10)
+    members(plan, 9)
+    approved_claim(plan, investigator, amount_fen=1000_00)
+    period = period_for(plan)
+    preview = apportion.period_preview(period_id=period.pk)
+    assert not Bill.objects.exists() and not period.cases.exists() and not period.chunks.exists()
+    assert ApportionmentPeriod.objects.get(pk=period.pk).status == "open"
+    posted = run(period)
+    assert preview["total_fen"] == posted.total_fen == 1080_00
+    assert (preview["members"], preview["charged_fen"], preview["sponsor_fen"]) == (
+        posted.members_count,
+        posted.charged_fen,
+        posted.sponsor_fen,
+    )
+    assert preview["cases"][0]["share_fen"] == 1080_00 // 10
