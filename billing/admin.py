@@ -1,10 +1,21 @@
+import csv
+import itertools
+
 from django.contrib import admin, messages
-from django.db import transaction
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing import tasks
+from billing import apportion, services
 from billing.models import Account, ApportionmentPeriod, Bill, Posting, PostingLine, Promotion
+from members.admin import MembershipAdmin
+from members.models import Membership
 from mutual.admin_tools import FastChangeListMixin
+from mutual.errors import ServiceError
 from mutual.money import format_yuan
 
 
@@ -81,20 +92,23 @@ class PromotionAdmin(admin.ModelAdmin):
 
 @admin.register(ApportionmentPeriod)
 class PeriodAdmin(admin.ModelAdmin):
+    change_form_template = "admin/billing/apportionmentperiod/change_form.html"
     list_display = ["__str__", "status", "progress", "total", "charged", "sponsor", "members_count"]
     list_filter = ["plan", "status"]
-    readonly_fields = [
+    fields = [
+        "plan",
+        "starts_at",
+        "cutoff_at",
         "status",
-        "cases_total_fen",
-        "fee_total_fen",
-        "members_count",
-        "charged_fen",
-        "sponsor_fen",
-        "chunks_total",
         "chunks_done",
+        "chunks_total",
         "posted_at",
     ]
-    actions = ["run_selected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ["status", "chunks_done", "chunks_total", "posted_at"]
+        return self.fields  # a period's figures change only by running it
 
     @admin.display(description=_("progress"))
     def progress(self, period):
@@ -114,8 +128,132 @@ class PeriodAdmin(admin.ModelAdmin):
     def sponsor(self, period):
         return format_yuan(period.sponsor_fen)
 
-    @admin.action(description=_("Run selected periods (Celery)"), permissions=["change"])
-    def run_selected(self, request, queryset):
-        for period_id in queryset.values_list("pk", flat=True):
-            transaction.on_commit(lambda pid=period_id: tasks.run_period.delay(pid))
-        self.message_user(request, _("Queued."), messages.SUCCESS)
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:period_id>/run/", view(self.run_view), name="billing_period_run"),
+            path(
+                "<int:period_id>/preview/", view(self.preview_view), name="billing_period_preview"
+            ),
+            path("<int:period_id>/bills.csv", view(self.csv_view), name="billing_period_csv"),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        if obj is not None:
+            done = obj.chunks_done * 100 // obj.chunks_total if obj.chunks_total else 0
+            context.update(
+                percent=100 if obj.status in ("posted", "paid") else done,
+                money={
+                    "total": format_yuan(obj.total_fen),
+                    "charged": format_yuan(obj.charged_fen),
+                    "sponsor": format_yuan(obj.sponsor_fen),
+                },
+                reconciliation=services.period_reconciliation(obj),
+                can_run=obj.status == "open" and self.has_change_permission(request, obj),
+            )
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+    def run_view(self, request, period_id: int):
+        if request.method != "POST":
+            raise Http404
+        try:
+            services.period_run(period_id=period_id, by=request.user, now=timezone.now())
+        except (ServiceError, PermissionDenied) as error:
+            self.message_user(request, getattr(error, "message", str(error)), messages.ERROR)
+        else:
+            self.message_user(request, _("The period is running."), messages.SUCCESS)
+        return HttpResponseRedirect(
+            reverse("admin:billing_apportionmentperiod_change", args=[period_id])
+        )
+
+    def preview_view(self, request, period_id: int):
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        period = get_object_or_404(ApportionmentPeriod, pk=period_id)
+        figures = apportion.period_preview(period_id=period_id)
+        cases = [
+            case | {"amount": format_yuan(case["amount_fen"]), "fee": format_yuan(case["fee_fen"])}
+            for case in figures["cases"]
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Preview of %(period)s") % {"period": period},
+            "opts": self.model._meta,
+            "original": period,
+            "cases": cases,
+            "members": figures["members"],
+            "total": format_yuan(figures["total_fen"]),
+            "charged": format_yuan(figures["charged_fen"]),
+            "sponsor": format_yuan(figures["sponsor_fen"]),
+        }
+        return TemplateResponse(request, "admin/billing/apportionmentperiod/preview.html", context)
+
+    def csv_view(self, request, period_id: int):
+        if not request.user.has_perm("billing.view_bill"):
+            raise PermissionDenied
+        get_object_or_404(ApportionmentPeriod, pk=period_id)
+        columns = [
+            "membership_id",
+            "cases_count",
+            "gross_fen",
+            "waived_fen",
+            "capped_fen",
+            "charged_fen",
+            "year_to_date_before_fen",
+            "paid_at",
+        ]
+        rows = (
+            Bill.objects.filter(period_id=period_id)
+            .order_by("membership_id")
+            .values_list(*columns)
+            .iterator(chunk_size=5000)
+        )
+        writer = csv.writer(_Echo())
+        response = StreamingHttpResponse(
+            (writer.writerow(row) for row in itertools.chain([columns], rows)),
+            content_type="text/csv",
+        )
+        response["Content-Disposition"] = f'attachment; filename="period-{period_id}-bills.csv"'
+        return response
+
+
+class _Echo:
+    """csv.writer target that hands each line back, for streaming."""
+
+    def write(self, value):
+        return value
+
+
+class BillInline(admin.TabularInline):
+    """A member's last bills, on their membership page."""
+
+    model = Bill
+    fk_name = "membership"
+    fields = [
+        "period",
+        "cases_count",
+        "gross_fen",
+        "waived_fen",
+        "capped_fen",
+        "charged_fen",
+        "paid_at",
+        "debit_attempts",
+    ]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-period_id"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("period__plan")
+
+
+# A membership's page shows its bills; billing depends on members, not the other way round.
+admin.site.unregister(Membership)
+
+
+@admin.register(Membership)
+class MembershipWithBillsAdmin(MembershipAdmin):
+    inlines = [*MembershipAdmin.inlines, BillInline]

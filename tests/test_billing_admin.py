@@ -1,0 +1,77 @@
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from billing.models import ApportionmentPeriod
+from tests.factories import PlanFactory
+from tests.test_billing import approved_claim, members, period_for, run
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def open_period(investigator):
+    plan = PlanFactory(management_fee_bp=800, per_case_cap_fen=10)
+    members(plan, 9)
+    approved_claim(plan, investigator, amount_fen=1000_00)
+    return period_for(plan)
+
+
+def test_finance_previews_then_runs_a_period(
+    client, finance, open_period, django_capture_on_commit_callbacks
+):
+    client.force_login(finance)
+    page = client.get(reverse("admin:billing_apportionmentperiod_change", args=[open_period.pk]))
+    assert page.status_code == 200 and page.context["can_run"]
+    preview = client.post(reverse("admin:billing_period_preview", args=[open_period.pk]))
+    assert preview.status_code == 200
+    assert preview.context["members"] == 10 and preview.context["charged"] == "1.00"
+    assert preview.context["sponsor"] == "1,079.00"
+    assert not open_period.cases.exists()  # the preview wrote nothing
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(
+            reverse("admin:billing_period_run", args=[open_period.pk]), follow=True
+        )
+    assert "The period is running." in [str(m) for m in response.context["messages"]]
+    assert len(callbacks) == 1  # run_period is enqueued once, after the commit
+    assert ApportionmentPeriod.objects.get(pk=open_period.pk).enqueued_at is not None
+    again = client.post(reverse("admin:billing_period_run", args=[open_period.pk]), follow=True)
+    assert any("already" in str(m) for m in again.context["messages"])
+
+
+def test_a_posted_period_shows_progress_reconciliation_and_exports_csv(
+    client, finance, open_period
+):
+    posted = run(open_period)
+    client.force_login(finance)
+    page = client.get(reverse("admin:billing_apportionmentperiod_change", args=[posted.pk]))
+    assert page.context["percent"] == 100
+    assert page.context["reconciliation"]["reconciled"] is True
+    export = client.get(reverse("admin:billing_period_csv", args=[posted.pk]))
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert rows[0][:2] == ["membership_id", "cases_count"]
+    assert len(rows) == 11 and sum(int(r[5]) for r in rows[1:]) == posted.charged_fen
+
+
+def test_a_reviewer_cannot_reach_finance_pages(client, reviewer, open_period):
+    client.force_login(reviewer)
+    page = client.get(reverse("admin:billing_apportionmentperiod_change", args=[open_period.pk]))
+    assert page.status_code == 403
+    run = client.post(reverse("admin:billing_period_run", args=[open_period.pk]), follow=True)
+    assert ApportionmentPeriod.objects.get(pk=open_period.pk).enqueued_at is None
+    assert run.status_code in (200, 403)
+
+
+def test_a_run_before_the_cutoff_is_refused_with_a_message(client, finance, investigator):
+    from django.utils import timezone
+
+    plan = PlanFactory()
+    period = ApportionmentPeriod.objects.create(
+        plan=plan, starts_at=timezone.now(), cutoff_at=timezone.now() + timezone.timedelta(days=3)
+    )
+    client.force_login(finance)
+    response = client.post(reverse("admin:billing_period_run", args=[period.pk]), follow=True)
+    assert any("has not passed" in str(m) for m in response.context["messages"])
