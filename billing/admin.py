@@ -100,14 +100,13 @@ class PeriodAdmin(admin.ModelAdmin):
         "starts_at",
         "cutoff_at",
         "status",
-        "chunks_done",
         "chunks_total",
         "posted_at",
     ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
-            return ["status", "chunks_done", "chunks_total", "posted_at"]
+            return ["status", "chunks_total", "posted_at"]
         return self.fields  # a period's figures change only by running it
 
     @admin.display(description=_("progress"))

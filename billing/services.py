@@ -19,7 +19,7 @@ def period_run(*, period_id: int, by, now: datetime.datetime) -> ApportionmentPe
 
     if not by.has_perm("billing.change_apportionmentperiod"):
         raise PermissionDenied(f"{by} may not run apportionment periods")
-    period = ApportionmentPeriod.objects.select_for_update().get(pk=period_id)
+    period = ApportionmentPeriod.objects.select_for_update(of=("self",)).get(pk=period_id)
     if period.status != PeriodStatus.OPEN:
         raise ServiceError(f"the period is {period.status}, not open", code="not_open")
     if now < period.cutoff_at:

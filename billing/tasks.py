@@ -35,7 +35,9 @@ def apportion_chunk(chunk_id: int, now: str | None = None) -> bool:
 @shared_task(acks_late=True)
 def finish_period(_results, period_id: int, now: str | None = None) -> int:
     apportion.period_finish(period_id=period_id, now=_moment(now))
-    return payouts.period_pay_claims(period_id=period_id, now=_moment(now))
+    paid = payouts.period_pay_claims(period_id=period_id, now=_moment(now))
+    apportion.period_vacuum(period_id=period_id)
+    return paid
 
 
 @shared_task(acks_late=True)

@@ -17,7 +17,9 @@ from mutual.errors import ServiceError
 def dispute_raise(*, claim_id: int, member_id: int, reason: str, now: datetime.datetime) -> Dispute:
     """Any active member of the claim's plan, other than the claimant, objects once, in time."""
     # Locking the claim orders this against the window closer: it cannot close mid-dispute.
-    claim = Claim.objects.select_for_update().select_related("membership").get(pk=claim_id)
+    claim = (
+        Claim.objects.select_for_update(of=("self",)).select_related("membership").get(pk=claim_id)
+    )
     if claim.state != ClaimState.PUBLICIZED or now >= claim.publicity_ends_at:
         raise ServiceError(
             "disputes are accepted only while the publicity window is open", code="window_closed"
@@ -78,7 +80,7 @@ def jury_vote(*, claim_id: int, member_id: int, vote: str, now: datetime.datetim
 
     if vote not in Vote.values:
         raise ServiceError("vote must be approve or reject", code="bad_vote", field="vote")
-    claim = Claim.objects.select_for_update().select_related("plan").get(pk=claim_id)
+    claim = Claim.objects.select_for_update(of=("self",)).select_related("plan").get(pk=claim_id)
     if claim.state != ClaimState.DISPUTED:
         raise ServiceError("this claim is not awaiting a jury", code="not_disputed")
     seat = JurySeat.objects.filter(claim=claim, member_id=member_id).first()

@@ -72,7 +72,7 @@ def evidence_append(
         raise ServiceError(f"unknown evidence kind {kind!r}", code="bad_kind", field="kind")
     content_type = _validated_type(upload)
     # The claim row lock serialises appends, so two uploads cannot take the same position.
-    claim = Claim.objects.select_for_update().get(pk=claim_id)
+    claim = Claim.objects.select_for_update(of=("self",)).get(pk=claim_id)
     if claim.state not in _OPEN_STATES:
         raise ServiceError(
             f"evidence can no longer be added to a {claim.state} claim", code="claim_closed"

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 def _locked(claim_id: int) -> Claim:
     return (
-        Claim.objects.select_for_update()
+        Claim.objects.select_for_update(of=("self",))
         .select_related("membership__member", "plan")
         .get(pk=claim_id)
     )

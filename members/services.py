@@ -74,7 +74,11 @@ def membership_join(
 
 
 def _locked_membership(membership_id: int) -> Membership:
-    return Membership.objects.select_for_update().select_related("member").get(pk=membership_id)
+    return (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("member")
+        .get(pk=membership_id)
+    )
 
 
 @transaction.atomic
@@ -142,7 +146,7 @@ def plan_migrate(
         raise ServiceError("a plan cannot migrate to itself", code="same_plan", field="to_plan")
     if by is not None and not by.has_perm("members.change_membership"):
         raise PermissionDenied(f"{by} may not migrate plans")
-    Plan.objects.select_for_update().filter(pk__in=[from_plan_id, to_plan_id]).count()
+    Plan.objects.select_for_update(of=("self",)).filter(pk__in=[from_plan_id, to_plan_id]).count()
     to_plan = Plan.objects.get(pk=to_plan_id)
     with connection.cursor() as cursor:
         cursor.execute(

@@ -21,7 +21,11 @@ POSTGRES_TUNING = {
     "shared_buffers": "1GB",
     "work_mem": "64MB",
     "maintenance_work_mem": "512MB",
-    "max_wal_size": "4GB",
+    # A period writes gigabytes of WAL: without room, checkpoints are forced mid-run.
+    "max_wal_size": "16GB",
+    "checkpoint_timeout": "30min",
+    "wal_buffers": "64MB",
+    "wal_compression": "on",
     "max_connections": "200",
 }
 
@@ -57,7 +61,12 @@ def ensure_postgres(data_dir: Path, database: str) -> dict[str, str]:
         settings = {"HOST": str(info.socket_dir), "PORT": str(info.port), "USER": "postgres"}
         _wait_until_accepting(settings)
         if _apply_tuning(settings):
-            pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60)
+            pg_ctl(
+                ["-w", "-l", str(server.log), "restart"],
+                pgdata=server.pgdata,
+                user=server.system_user,
+                timeout=60,
+            )
         _create_database(settings, database)
     return {**settings, "NAME": database}
 
