@@ -13,7 +13,7 @@ from billing.models import ApportionmentPeriod, Bill, PostingLine, Promotion
 from billing.payouts import period_pay_claims
 from claims import services
 from claims.models import Claim, ClaimState
-from members.services import membership_lapse
+from members.services import membership_lapse, membership_withdraw
 from tests.claim_steps import after_window, to_publicized
 from tests.factories import ClaimFactory, MembershipFactory, PlanFactory
 
@@ -144,12 +144,14 @@ def test_late_joiners_leavers_and_other_plans_are_not_charged(investigator):
     late = members(plan, 1, joined=DEC_7 + datetime.timedelta(hours=1))[0]
     leaver = members(plan, 1)[0]
     membership_lapse(membership_id=leaver.pk, by=None, now=DEC_7, reason="unpaid")
+    quitter = members(plan, 1)[0]
+    membership_withdraw(membership_id=quitter.pk, by=quitter.member.user, now=DEC_7)
     outsiders = members(other, 5)
     approved_claim(plan, investigator, amount_fen=10_000)
     period = run(period_for(plan))
     billed = set(Bill.objects.filter(period=period).values_list("membership_id", flat=True))
     assert {m.pk for m in stayers} <= billed
-    assert late.pk not in billed and leaver.pk not in billed
+    assert late.pk not in billed and leaver.pk not in billed and quitter.pk not in billed
     assert not billed & {m.pk for m in outsiders}
 
 
