@@ -29,3 +29,26 @@ def test_a_period_runs_through_real_workers_in_chunks_and_pays(celery_worker_pro
     )
     assert Claim.objects.get(pk=claim.pk).state == ClaimState.PAID
     assert ApportionmentPeriod.objects.get(pk=period.pk).charged_fen == 12_345 + 988
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_beat_task_opens_runs_and_pays_a_due_period(celery_worker_process, investigator):
+    from billing.schedule import half_month
+    from billing.tasks import run_due_periods
+
+    plan = PlanFactory(management_fee_bp=800, per_case_cap_fen=10**9, yearly_cap_fen=10**9)
+    members(plan, 5)
+    claim = approved_claim(plan, investigator, amount_fen=10_000)
+    _, cutoff = half_month(claim.decided_at.date())
+    after_cutoff = (cutoff + datetime.timedelta(minutes=1)).isoformat()
+    run_due_periods.delay(claim.decided_at.isoformat()).get(timeout=60)  # opens the period
+    period = ApportionmentPeriod.objects.get(plan=plan, cutoff_at=cutoff)
+    assert period.status == PeriodStatus.OPEN
+    assert run_due_periods.delay(after_cutoff).get(timeout=60) == [period.pk]
+    assert run_due_periods.delay(after_cutoff).get(timeout=60) == []  # claimed only once
+    deadline = datetime.datetime.now() + datetime.timedelta(seconds=60)
+    while datetime.datetime.now() < deadline and period.status != PeriodStatus.PAID:
+        period.refresh_from_db()
+    assert period.status == PeriodStatus.PAID
+    assert Claim.objects.get(pk=claim.pk).state == ClaimState.PAID
