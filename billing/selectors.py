@@ -41,6 +41,9 @@ def bill_breakdown(bill: Bill) -> list[CaseCharge]:
         charged = payable if headroom is None else min(payable, headroom)
         if headroom is not None:
             headroom -= charged
-        rows.append(CaseCharge(case.claim_id, share, waived, share - waived - payable,
-                               payable - charged, charged))  # fmt: skip
+        rows.append(
+            CaseCharge(
+                case.claim_id, share, waived, share - waived - payable, payable - charged, charged
+            )
+        )
     return rows

@@ -1,9 +1,17 @@
-from rest_framework import permissions, serializers, viewsets
+"""Plans (public), my member profile, my memberships: join and withdraw."""
 
-from members.models import CoverBand, Plan
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from members import services
+from members.models import CoverBand, Member, Membership, Plan
+from mutual.api import IsMember, OwnedByMember, current_member
 
 
-class PlanOutputSerializer(serializers.ModelSerializer):
+class PlanOutput(serializers.ModelSerializer):
     class CoverBandOutput(serializers.ModelSerializer):
         class Meta:
             model = CoverBand
@@ -27,6 +35,7 @@ class PlanOutputSerializer(serializers.ModelSerializer):
             "per_case_cap_fen",
             "yearly_cap_fen",
             "publicity_days",
+            "dispute_review",
             "cover_bands",
         ]
 
@@ -35,5 +44,84 @@ class PlanViewSet(viewsets.ReadOnlyModelViewSet):
     """Plans and their rules; public."""
 
     queryset = Plan.objects.prefetch_related("cover_bands").order_by("code")
-    serializer_class = PlanOutputSerializer
+    serializer_class = PlanOutput
     permission_classes = [permissions.AllowAny]
+    filterset_fields = ["accepting_members"]
+
+
+class MemberOutput(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = Member
+        fields = ["id", "username", "full_name", "birth_date", "created_at"]
+
+
+class MembershipOutput(serializers.ModelSerializer):
+    plan_code = serializers.CharField(source="plan.code", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = [
+            "id",
+            "plan",
+            "plan_code",
+            "status",
+            "joined_at",
+            "waiting_until",
+            "cover_fen",
+            "ended_at",
+        ]
+        read_only_fields = fields
+
+
+class JoinInput(serializers.Serializer):
+    plan = serializers.IntegerField(min_value=1)
+
+
+class MembershipViewSet(
+    OwnedByMember, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """My memberships. Joining checks eligibility; a refusal names the rule that failed."""
+
+    queryset = Membership.objects.all()
+    serializer_class = MembershipOutput
+    filterset_fields = ["status", "plan"]
+    throttle_scope = "writes"
+
+    def owned(self, member):
+        return (
+            Membership.objects.filter(member=member).select_related("plan").order_by("-joined_at")
+        )
+
+    @extend_schema(request=JoinInput, responses={201: MembershipOutput})
+    def create(self, request):
+        data = JoinInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        if not Plan.objects.filter(pk=data.validated_data["plan"]).exists():
+            return Response({"plan": ["no such plan"]}, status=status.HTTP_400_BAD_REQUEST)
+        membership = services.membership_join(
+            member_id=current_member(request).pk,
+            plan_id=data.validated_data["plan"],
+            now=timezone.now(),
+        )
+        return Response(MembershipOutput(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: MembershipOutput})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        membership = self.get_object()
+        membership = services.membership_withdraw(
+            membership_id=membership.pk, by=request.user, now=timezone.now()
+        )
+        return Response(MembershipOutput(membership).data)
+
+
+class MeViewSet(viewsets.GenericViewSet):
+    queryset = Member.objects.none()
+    permission_classes = [IsMember]
+    serializer_class = MemberOutput
+
+    @extend_schema(responses={200: MemberOutput})
+    def list(self, request):
+        return Response(MemberOutput(current_member(request)).data)

@@ -1,17 +1,38 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
+from rest_framework.throttling import ScopedRateThrottle
 
-from members.api import PlanViewSet
+from billing.api import MyBillViewSet, PeriodViewSet
+from claims.api import CaseViewSet, ClaimViewSet
+from members.api import MembershipViewSet, MeViewSet, PlanViewSet
 from mutual.health import healthz
+
+
+class ObtainToken(ObtainAuthToken):
+    # DRF's view turns throttling off (throttle_classes = ()); guessing passwords must be slow.
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
 
 router = DefaultRouter()
 router.register("plans", PlanViewSet, basename="plan")
+router.register("memberships", MembershipViewSet, basename="membership")
+router.register("me/bills", MyBillViewSet, basename="my-bill")
+router.register("me", MeViewSet, basename="me")
+router.register("claims", ClaimViewSet, basename="claim")
+router.register("cases", CaseViewSet, basename="case")
+router.register("periods", PeriodViewSet, basename="period")
 
 # Evidence files are medical records: never served from MEDIA_URL, only through permission checks.
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/auth/token/", ObtainToken.as_view(), name="api-token"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include(router.urls)),
 ]

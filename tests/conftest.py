@@ -112,3 +112,21 @@ def run_concurrently(*calls):
     for thread in threads:
         thread.join(60)
     return results
+
+
+class FixedCreditScores700(FixedCreditScores):
+    def __init__(self):
+        super().__init__(700)
+
+
+class FixedCreditScores600(FixedCreditScores):
+    def __init__(self):
+        super().__init__(600)
+
+
+@pytest.fixture(autouse=True)
+def no_throttling(monkeypatch):
+    """Throttle counters live in the shared Redis cache; tests that want throttling set rates."""
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"auth": None, "writes": None})

@@ -1,0 +1,124 @@
+"""My bills with their per-case breakdown, and each period's public report."""
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import permissions, serializers, viewsets
+from rest_framework.response import Response
+
+from billing.models import ApportionmentPeriod, Bill, PeriodStatus
+from billing.selectors import bill_breakdown
+from mutual.api import OwnedByMember
+
+
+class PeriodCaseOutput(serializers.Serializer):
+    claim = serializers.IntegerField(source="claim_id")
+    amount_fen = serializers.IntegerField()
+    fee_fen = serializers.IntegerField()
+    members_count = serializers.IntegerField()
+    base_share_fen = serializers.IntegerField()
+
+
+class PeriodOutput(serializers.ModelSerializer):
+    plan_code = serializers.CharField(source="plan.code", read_only=True)
+    cases = PeriodCaseOutput(many=True, read_only=True)
+    total_fen = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ApportionmentPeriod
+        fields = [
+            "id",
+            "plan",
+            "plan_code",
+            "starts_at",
+            "cutoff_at",
+            "status",
+            "cases_total_fen",
+            "fee_total_fen",
+            "total_fen",
+            "members_count",
+            "charged_fen",
+            "sponsor_fen",
+            "posted_at",
+            "cases",
+        ]
+        read_only_fields = fields
+
+
+class PeriodViewSet(viewsets.ReadOnlyModelViewSet):
+    """Posted periods: the public report of what was shared and how."""
+
+    serializer_class = PeriodOutput
+    permission_classes = [permissions.AllowAny]
+    filterset_fields = ["plan"]
+    queryset = (
+        ApportionmentPeriod.objects.filter(status__in=[PeriodStatus.POSTED, PeriodStatus.PAID])
+        .select_related("plan")
+        .prefetch_related("cases")
+        .order_by("-cutoff_at")
+    )
+
+
+class BreakdownOutput(serializers.Serializer):
+    claim = serializers.IntegerField(source="claim_id")
+    share_fen = serializers.IntegerField()
+    waived_fen = serializers.IntegerField()
+    case_capped_fen = serializers.IntegerField()
+    year_capped_fen = serializers.IntegerField()
+    charged_fen = serializers.IntegerField()
+
+
+class BillOutput(serializers.ModelSerializer):
+    period = PeriodOutput(read_only=True)
+
+    class Meta:
+        model = Bill
+        fields = [
+            "period",
+            "membership",
+            "cases_count",
+            "gross_fen",
+            "waived_fen",
+            "capped_fen",
+            "charged_fen",
+            "paid_at",
+        ]
+        read_only_fields = fields
+
+
+class BillDetailOutput(BillOutput):
+    breakdown = serializers.SerializerMethodField()
+
+    class Meta(BillOutput.Meta):
+        fields = [*BillOutput.Meta.fields, "breakdown"]
+        read_only_fields = fields
+
+    @extend_schema_field(BreakdownOutput(many=True))
+    def get_breakdown(self, bill):
+        return BreakdownOutput(bill_breakdown(bill), many=True).data
+
+
+class MyBillViewSet(OwnedByMember, viewsets.ReadOnlyModelViewSet):
+    """My bills, newest first; `/api/me/bills/{period}/` is one period's bill, broken down."""
+
+    queryset = Bill.objects.all()
+    lookup_field = "period"
+    lookup_value_regex = r"\d+"
+
+    def owned(self, member):
+        return (
+            Bill.objects.filter(membership__member=member)
+            .select_related("period__plan", "membership")
+            .prefetch_related("period__cases")
+            .order_by("-period_id")
+        )
+
+    def get_serializer_class(self):
+        return BillDetailOutput if self.action == "retrieve" else BillOutput
+
+    @extend_schema(responses={200: BillDetailOutput})
+    def retrieve(self, request, period=None):
+        # A period belongs to one plan, so a member has at most one bill in it.
+        bill = self.get_queryset().filter(period_id=period).first()
+        if bill is None:
+            raise Http404
+        return Response(BillDetailOutput(bill).data)

@@ -1,0 +1,228 @@
+"""My claims (with their history and evidence), and the public cases of my plans, anonymised."""
+
+from django.db.models import Count
+from django.utils import timezone
+from django_fsm_log.models import StateLog
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+
+from claims import disputes, evidence, selectors, services
+from claims.models import Claim, EvidenceDocument, EvidenceKind, IncidentKind, Vote
+from members.models import Membership
+from mutual.api import OwnedByMember, current_member
+
+
+class EvidenceOutput(serializers.ModelSerializer):
+    class Meta:
+        model = EvidenceDocument
+        fields = [
+            "position",
+            "kind",
+            "content_type",
+            "size",
+            "sha256",
+            "previous_link",
+            "link_hash",
+            "uploaded_at",
+        ]
+
+
+class HistoryOutput(serializers.Serializer):
+    transition = serializers.CharField()
+    state = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+    description = serializers.CharField(allow_null=True)
+
+
+class ClaimOutput(serializers.ModelSerializer):
+    evidence = EvidenceOutput(many=True, read_only=True)
+    history = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Claim
+        fields = [
+            "id",
+            "membership",
+            "plan",
+            "state",
+            "incident_kind",
+            "incident_date",
+            "diagnosis_date",
+            "diagnosis",
+            "hospital",
+            "amount_requested_fen",
+            "amount_approved_fen",
+            "submitted_at",
+            "publicity_starts_at",
+            "publicity_ends_at",
+            "decided_at",
+            "decision_reason",
+            "paid_at",
+            "evidence",
+            "history",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(HistoryOutput(many=True))
+    def get_history(self, claim):
+        logs = StateLog.objects.for_(claim).order_by("timestamp", "pk")
+        # Staff names are not shown to members: what happened and when.
+        return HistoryOutput(logs, many=True).data
+
+
+class ClaimInput(serializers.Serializer):
+    membership = serializers.IntegerField(min_value=1)
+    incident_kind = serializers.ChoiceField(choices=IncidentKind.choices)
+    incident_date = serializers.DateField()
+    diagnosis_date = serializers.DateField()
+    diagnosis = serializers.CharField(max_length=200)
+    hospital = serializers.CharField(max_length=200)
+    amount_requested_fen = serializers.IntegerField(min_value=1, max_value=10**12)
+
+
+class EvidenceInput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=EvidenceKind.choices)
+    file = serializers.FileField()
+
+
+class ClaimViewSet(
+    OwnedByMember, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """My claims. Another member's claim answers 404."""
+
+    queryset = Claim.objects.all()
+    serializer_class = ClaimOutput
+    filterset_fields = ["state", "plan"]
+    throttle_scope = "writes"
+
+    def owned(self, member):
+        return selectors.claims_of(member).prefetch_related("evidence")
+
+    @extend_schema(request=ClaimInput, responses={201: ClaimOutput})
+    def create(self, request):
+        data = ClaimInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        mine = Membership.objects.filter(member=current_member(request), pk=values["membership"])
+        if not mine.exists():
+            return Response(
+                {"membership": ["not one of your memberships"]}, status=status.HTTP_400_BAD_REQUEST
+            )
+        claim = services.claim_submit(
+            by=request.user, now=timezone.now(), membership_id=values.pop("membership"), **values
+        )
+        return Response(ClaimOutput(claim).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: ClaimOutput})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        claim = services.claim_withdraw(
+            claim_id=self.get_object().pk, by=request.user, now=timezone.now()
+        )
+        return Response(ClaimOutput(claim).data)
+
+    @extend_schema(request={"multipart/form-data": EvidenceInput}, responses={201: EvidenceOutput})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def evidence(self, request, pk=None):
+        claim = self.get_object()
+        data = EvidenceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        document = evidence.evidence_append(
+            claim_id=claim.pk,
+            kind=data.validated_data["kind"],
+            by=request.user,
+            upload=data.validated_data["file"],
+            now=timezone.now(),
+        )
+        return Response(EvidenceOutput(document).data, status=status.HTTP_201_CREATED)
+
+
+class CaseOutput(serializers.ModelSerializer):
+    """A public case: no names, no documents; what members need to judge it."""
+
+    plan_code = serializers.CharField(source="plan.code", read_only=True)
+    evidence = EvidenceOutput(many=True, read_only=True)
+    disputes = serializers.IntegerField(source="dispute_count", read_only=True)
+
+    class Meta:
+        model = Claim
+        fields = [
+            "id",
+            "plan",
+            "plan_code",
+            "state",
+            "incident_kind",
+            "incident_date",
+            "diagnosis_date",
+            "diagnosis",
+            "hospital",
+            "amount_approved_fen",
+            "investigation_summary",
+            "publicity_starts_at",
+            "publicity_ends_at",
+            "decided_at",
+            "disputes",
+            "evidence",
+        ]
+        read_only_fields = fields
+
+
+class DisputeInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class DisputeOutput(serializers.Serializer):
+    case = serializers.IntegerField(source="claim_id")
+    reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class VoteInput(serializers.Serializer):
+    vote = serializers.ChoiceField(choices=Vote.choices)
+
+
+class CaseViewSet(OwnedByMember, viewsets.ReadOnlyModelViewSet):
+    """Publicized and decided cases of the plans I belong to (visible, not owned)."""
+
+    queryset = Claim.objects.all()
+    serializer_class = CaseOutput
+    filterset_fields = ["state", "plan", "incident_kind"]
+    throttle_scope = "writes"
+
+    def owned(self, member):
+        return (
+            selectors.cases_visible_to(member)
+            .annotate(dispute_count=Count("disputes", distinct=True))
+            .select_related("plan")
+            .prefetch_related("evidence")
+        )
+
+    @extend_schema(request=DisputeInput, responses={201: DisputeOutput})
+    @action(detail=True, methods=["post"])
+    def disputes(self, request, pk=None):
+        data = DisputeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        dispute = disputes.dispute_raise(
+            claim_id=self.get_object().pk,
+            member_id=current_member(request).pk,
+            reason=data.validated_data["reason"],
+            now=timezone.now(),
+        )
+        return Response(DisputeOutput(dispute).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=VoteInput, responses={200: CaseOutput})
+    @action(detail=True, methods=["post"])
+    def votes(self, request, pk=None):
+        data = VoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = self.get_object()
+        disputes.jury_vote(
+            claim_id=case.pk,
+            member_id=current_member(request).pk,
+            vote=data.validated_data["vote"],
+            now=timezone.now(),
+        )
+        return Response(CaseOutput(self.get_queryset().get(pk=case.pk)).data)

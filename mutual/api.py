@@ -1,0 +1,63 @@
+"""What every API view shares: errors as JSON with field messages, members-only access."""
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+from rest_framework import permissions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from members.models import Member
+from mutual.errors import ServiceError
+
+
+def exception_handler(exc, context):
+    """Service errors are the client's fault (400 with the field and rule); state conflicts
+    are 409; a missing or foreign object is 404 — never a 500 for bad input."""
+    if isinstance(exc, ServiceError):
+        return Response({**exc.as_dict(), "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, TransitionNotAllowed | ConcurrentTransition):
+        return Response(
+            {"detail": "not possible in the current state", "code": "conflict"},
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, ObjectDoesNotExist):
+        exc = Http404()
+    if isinstance(exc, DjangoPermissionDenied):
+        return Response({"detail": str(exc) or "not allowed"}, status=status.HTTP_403_FORBIDDEN)
+    return drf_exception_handler(exc, context)
+
+
+class IsMember(permissions.BasePermission):
+    message = "this login has no member profile"
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_authenticated and _member(request.user))
+
+
+def _member(user) -> Member | None:
+    try:
+        return user.member
+    except Member.DoesNotExist:
+        return None
+
+
+def current_member(request) -> Member:
+    return request.user.member
+
+
+class OwnedByMember:
+    """A viewset over the current member's own objects: others' ids answer 404. Subclasses set
+    `queryset` (for the schema) and write `owned(member)`."""
+
+    permission_classes = [IsMember]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no member
+            return self.queryset.none()
+        return self.owned(current_member(self.request))
+
+    def get_throttles(self):
+        # Writes are throttled; reads are not.
+        return super().get_throttles() if self.request.method == "POST" else []
