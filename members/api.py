@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from members import services
 from members.models import CoverBand, Member, Membership, Plan
@@ -117,11 +118,11 @@ class MembershipViewSet(
         return Response(MembershipOutput(membership).data)
 
 
-class MeViewSet(viewsets.GenericViewSet):
-    queryset = Member.objects.none()
+class MeView(APIView):
+    """My member profile."""
+
     permission_classes = [IsMember]
-    serializer_class = MemberOutput
 
     @extend_schema(responses={200: MemberOutput})
-    def list(self, request):
+    def get(self, request):
         return Response(MemberOutput(current_member(request)).data)

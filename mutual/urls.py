@@ -7,7 +7,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from billing.api import MyBillViewSet, PeriodViewSet
 from claims.api import CaseViewSet, ClaimViewSet
-from members.api import MembershipViewSet, MeViewSet, PlanViewSet
+from members.api import MembershipViewSet, MeView, PlanViewSet
 from mutual.health import healthz
 
 
@@ -21,7 +21,6 @@ router = DefaultRouter()
 router.register("plans", PlanViewSet, basename="plan")
 router.register("memberships", MembershipViewSet, basename="membership")
 router.register("me/bills", MyBillViewSet, basename="my-bill")
-router.register("me", MeViewSet, basename="me")
 router.register("claims", ClaimViewSet, basename="claim")
 router.register("cases", CaseViewSet, basename="case")
 router.register("periods", PeriodViewSet, basename="period")
@@ -34,5 +33,6 @@ urlpatterns = [
     path("api/auth/token/", ObtainToken.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/me/", MeView.as_view(), name="api-me"),
     path("api/", include(router.urls)),
 ]
