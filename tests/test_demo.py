@@ -36,3 +36,5 @@ def test_demo_admin_prints_working_logins(capsys):
     assert "admin" in out and "mutual-demo" in out
     user = authenticate(username="reviewer", password="mutual-demo")
     assert user is not None and user.has_perm("claims.decide_claim")
+    member = authenticate(username="member", password="mutual-demo")
+    assert member.member.national_id == "DEMO-MEMBER" and not member.member.memberships.exists()

@@ -11,4 +11,6 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Admin logins (password for all: {DEMO_PASSWORD}):"))
         for username, user in users.items():
             role = "superuser" if user.is_superuser else username
+            if username == "member":
+                role = "a member, for the API"
             self.stdout.write(f"  {username:<13} / {DEMO_PASSWORD}   ({role})")
