@@ -244,6 +244,24 @@ class TestCases:
         assert api.post(f"/api/cases/{claim.pk}/votes/", {"vote": "maybe"}).status_code == 400
 
 
+def test_a_drawn_juror_votes_through_the_api(investigator):
+    from members.models import DisputeReview
+
+    plan = PlanFactory(dispute_review=DisputeReview.JURY, jury_size=1, jury_quorum=1)
+    claimant, objector, juror = (MembershipFactory(plan=plan) for _ in range(3))
+    claim = ClaimFactory(membership=claimant)
+    now = datetime.datetime.now(datetime.UTC)
+    claim = to_publicized(claim, investigator=investigator, now=now)
+    from claims.disputes import dispute_raise
+    from claims.services import claims_close_due_windows
+
+    dispute_raise(claim_id=claim.pk, member_id=objector.member_id, reason="doubt", now=now)
+    claims_close_due_windows(now=claim.publicity_ends_at)
+    assert list(claim.jury.values_list("member_id", flat=True)) == [juror.member_id]
+    response = api_for(juror.member).post(f"/api/cases/{claim.pk}/votes/", {"vote": "approve"})
+    assert response.status_code == 200 and response.json()["state"] == "approved"
+
+
 class TestBills:
     def test_my_bills_with_breakdown_and_the_public_period(self, investigator):
         plan = PlanFactory(management_fee_bp=800, per_case_cap_fen=10)
