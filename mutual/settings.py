@@ -129,6 +129,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
             ],
+            "libraries": {"mutual_dashboard": "mutual.templatetags.mutual_dashboard"},
         },
     },
 ]

@@ -1,0 +1,32 @@
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+
+from mutual.dashboard import bar_chart
+from tests.claim_steps import to_publicized
+from tests.factories import ClaimFactory, MembershipFactory
+from tests.test_billing import DEC_7, approved_claim, members, period_for, run
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_admin_index_shows_the_dashboard_with_svg_charts(admin_client, plan, investigator):
+    members(plan, 3)
+    to_publicized(
+        ClaimFactory(membership=MembershipFactory(plan=plan)), investigator=investigator, now=DEC_7
+    )
+    approved_claim(plan, investigator, amount_fen=10_000)
+    run(period_for(plan))
+    cache.delete("dashboard")
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert 'id="dashboard"' in page and page.count('class="dash-chart"') == 3
+    assert f"{plan.code} · active" in page
+    assert "publicized" in page and "No period posted yet." not in page
+    assert "cdn" not in page.lower()
+
+
+def test_bar_chart_scales_to_the_largest_value_and_escapes_labels():
+    svg = str(bar_chart([("<b>a</b>", 10), ("b", 5)], width=420))
+    assert "&lt;b&gt;" in svg and "<b>" not in svg
+    widths = [int(w) for w in __import__("re").findall(r'<rect [^>]*width="(\d+)"', svg)]
+    assert widths[0] == 2 * widths[1]
