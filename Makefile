@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_MEMBERS ?= 2000
 PORT ?= 8000
 
-.PHONY: install run test lint format stop bench clean
+.PHONY: install run test lint format stop bench clean browser
 
 # Re-install only when the dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -36,8 +36,15 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The browser tests drive Debian's Chromium: installed here when missing (as root), otherwise
+# those tests are skipped with this message.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null \
+	  && apt-get install -y -q chromium >/dev/null; } \
+	  || echo "Chromium could not be installed: the browser tests will be skipped."
+
 # Tests use their own embedded servers (var/test) and queue, apart from a running `make run`.
-test: lint
+test: lint browser
 	MUTUAL_DATA_DIR=$(CURDIR)/var/test MUTUAL_CELERY_QUEUE=test $(BIN)/pytest $(PYTEST_ARGS)
 
 # Stops the embedded PostgreSQL and Redis (they outlive `make run` so that restarts are fast).

@@ -150,6 +150,10 @@ class PeriodAdmin(admin.ModelAdmin):
                 },
                 reconciliation=services.period_reconciliation(obj),
                 can_run=obj.status == "open" and self.has_change_permission(request, obj),
+                # Nothing on an existing period is edited by hand: no save buttons.
+                show_save=False,
+                show_save_and_continue=False,
+                show_save_and_add_another=False,
             )
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 

@@ -174,7 +174,7 @@ def claim_publicize(
         starts_at=now,
         ends_at=ends_at,
         amount_fen=amount,
-        description=f"publicity until {ends_at:%Y-%m-%d %H:%M %Z}",
+        description=f"publicity until {timezone.localtime(ends_at):%Y-%m-%d %H:%M} (Shanghai)",
     )
     claim.save()
     return claim

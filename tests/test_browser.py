@@ -1,0 +1,179 @@
+"""The seed's case end to end in a real browser (Chromium, driven by Playwright) against a live
+server on the real PostgreSQL, with a real Celery worker. Screenshots of every step are saved
+under test-artifacts/ (git-ignored)."""
+
+import datetime
+import json
+import shutil
+import urllib.request
+from pathlib import Path
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from billing.ledger import ledger_verify
+from billing.models import ApportionmentPeriod
+from claims.models import Claim, ClaimState
+from claims.tasks import close_publicity_windows
+from tests.claim_steps import pdf, to_publicized
+from tests.factories import ClaimFactory, MembershipFactory, PlanFactory
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+START = datetime.datetime(2030, 12, 7, 2, 0, tzinfo=datetime.UTC)  # 10:00 in Shanghai
+
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine: `apt-get install "
+                                                 "chromium` (make test does it as root)"),
+]  # fmt: skip
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are
+    # still synchronous (Django and pytest-playwright document this switch for tests).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )  # fmt: skip
+        yield chromium
+        chromium.close()
+
+
+class Operator:
+    """One staff member's browser session in the admin."""
+
+    def __init__(self, browser, live_server, username, step_prefix):
+        self.page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        self.base, self.prefix, self.step = live_server.url, step_prefix, 0
+        self.page.goto(f"{self.base}/admin/login/")
+        self.page.fill("#id_username", username)
+        self.page.fill("#id_password", "pw")
+        self.page.click("input[type=submit]")
+
+    def open(self, path):
+        self.page.goto(f"{self.base}{path}")
+
+    def press(self, action, **fields):
+        form = self.page.locator(f"form[data-action='{action}']")
+        for name, value in fields.items():
+            target = form.locator(f"[name='{name}']")
+            if name == "file":
+                target.set_input_files(value)
+            elif name in ("investigator", "kind"):
+                target.select_option(value)
+            else:
+                target.fill(value)
+        form.locator("input[type=submit]").click()
+
+    def shot(self, name):
+        self.step += 1
+        self.page.screenshot(path=ARTIFACTS / f"{self.prefix}-{self.step:02d}-{name}.png",
+                             full_page=True)  # fmt: skip
+
+    def messages(self) -> str:
+        return self.page.locator("ul.messagelist").inner_text()
+
+
+def api_dispute(base, member, case_id, reason):
+    def post(path, data, token=None):
+        request = urllib.request.Request(f"{base}{path}", json.dumps(data).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        if token:
+            request.add_header("Authorization", f"Token {token}")
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read())
+
+    _, body = post("/api/auth/token/", {"username": member.user.username, "password": "pw"})
+    return post(f"/api/cases/{case_id}/disputes/", {"reason": reason}, body["token"])
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_seed_case_from_submission_to_payment(
+    browser, live_server, celery_worker_process, investigator, reviewer, finance, tmp_path
+):
+    plan = PlanFactory(management_fee_bp=800)
+    MembershipFactory.create_batch(6, plan=plan)
+    seed_case = ClaimFactory(membership=MembershipFactory(plan=plan), diagnosis="craniotomy")
+    other_case = ClaimFactory(membership=MembershipFactory(plan=plan), diagnosis="fracture")
+    objector = MembershipFactory(plan=plan).member
+    report = tmp_path / "investigation-report.pdf"
+    report.write_bytes(pdf().read())
+    period = ApportionmentPeriod.objects.create(
+        plan=plan, starts_at=START - datetime.timedelta(days=1),
+        cutoff_at=START + datetime.timedelta(days=5),
+    )  # fmt: skip
+
+    with time_machine.travel(START, tick=True):
+        # The investigator takes the seed's case, uploads the report, sends it to publicity.
+        inv = Operator(browser, live_server, investigator.username, "investigator")
+        inv.open(f"/admin/claims/claim/{seed_case.pk}/change/")
+        inv.shot("submitted")
+        inv.press("start_investigation", investigator=str(investigator.pk))
+        inv.press("add_evidence", kind="investigation_report", file=str(report))
+        assert "SHA-256" in inv.messages()
+        inv.press("record_investigation", summary="Family interviewed, hospital visited.")
+        inv.press("publicize")
+        assert "Publicized until" in inv.messages()
+        inv.shot("publicized")
+        assert Claim.objects.get(pk=seed_case.pk).state == ClaimState.PUBLICIZED
+
+        # A member disputes the other case through the API.
+        to_publicized(other_case, investigator=investigator, now=timezone.now())
+        status, _ = api_dispute(live_server.url, objector, other_case.pk, "Dates differ.")
+        assert status == 201
+
+    after_window = START + datetime.timedelta(days=3, hours=1)
+    with time_machine.travel(after_window, tick=True):
+        # The worker closes the windows: one approved, one disputed.
+        result = close_publicity_windows.delay(after_window.isoformat()).get(timeout=60)
+        assert result == {"approved": 1, "disputed": 1}
+
+        # The reviewer resolves the dispute; the investigator was never offered approval.
+        rev = Operator(browser, live_server, reviewer.username, "reviewer")
+        rev.open(f"/admin/claims/claim/{other_case.pk}/change/")
+        rev.shot("disputed")
+        rev.press("approve", reason="Hospital confirmed the dates.")
+        assert "Claim approved." in rev.messages()
+        rev.shot("approved")
+        inv.open(f"/admin/claims/claim/{seed_case.pk}/change/")
+        assert inv.page.locator("form[data-action='approve']").count() == 0
+
+    with time_machine.travel(START + datetime.timedelta(days=6), tick=True):
+        # Finance previews and runs the period, and watches it reach 100%.
+        fin = Operator(browser, live_server, finance.username, "finance")
+        fin.open(f"/admin/billing/apportionmentperiod/{period.pk}/change/")
+        fin.page.click("input[name='_preview']")
+        assert fin.page.locator("#period-preview").is_visible()
+        fin.shot("preview")
+        fin.open(f"/admin/billing/apportionmentperiod/{period.pk}/change/")
+        fin.page.click("input[name='_run']")
+        fin.page.wait_for_function(
+            "document.querySelector('#period-percent') &&"
+            " document.querySelector('#period-percent').textContent.trim() === '100%'",
+            timeout=60_000,
+        )
+        fin.shot("posted")
+        assert "✗" not in fin.page.locator("#period-panel").inner_text()
+
+    period.refresh_from_db()
+    assert period.status in ("posted", "paid")
+    deadline = datetime.datetime.now() + datetime.timedelta(seconds=30)
+    while Claim.objects.filter(pk__in=[seed_case.pk, other_case.pk], state="paid").count() < 2:
+        assert datetime.datetime.now() < deadline, "claims were not paid"
+    assert ledger_verify() == []
+    # A reviewer has no finance pages.
+    response = rev.page.goto(
+        f"{live_server.url}/admin/billing/apportionmentperiod/{period.pk}/change/"
+    )
+    assert response.status == 403
