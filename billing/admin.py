@@ -54,6 +54,20 @@ class AccountAdmin(ReadOnlyAdmin):
     list_filter = ["plan", "role"]
 
 
+class PeriodFilter(admin.SimpleListFilter):
+    """The latest periods, named with their plan in one query (not one query per period)."""
+
+    title = _("period")
+    parameter_name = "period"
+
+    def lookups(self, request, model_admin):
+        periods = ApportionmentPeriod.objects.select_related("plan").order_by("-cutoff_at")[:24]
+        return [(period.pk, str(period)) for period in periods]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(period_id=self.value()) if self.value() else queryset
+
+
 @admin.register(Bill)
 class BillAdmin(FastChangeListMixin, ReadOnlyAdmin):
     list_display = [
@@ -65,8 +79,9 @@ class BillAdmin(FastChangeListMixin, ReadOnlyAdmin):
         "waived",
         "capped",
     ]
-    list_filter = ["period"]
+    list_filter = [PeriodFilter]
     search_fields = ["=membership__id"]
+    list_select_related = ["period__plan"]
 
     @admin.display(description=_("gross (yuan)"))
     def gross(self, bill):

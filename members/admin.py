@@ -116,8 +116,8 @@ class MemberAdmin(FastChangeListMixin, admin.ModelAdmin):
     list_filter = [AgeBandFilter]
     list_select_related = ["user"]
     # Exact id and name prefix: both can use an index on a ten-million-row table.
-    search_fields = ["=national_id", "^full_name", "=user__username"]
-    search_help_text = _("Exact national id or username, or the start of the name.")
+    search_fields = ["=national_id", "^full_name"]
+    search_help_text = _("Exact national id, or the start of the name.")
     raw_id_fields = ["user"]
     inlines = [MembershipInline]
 
@@ -136,8 +136,8 @@ class MembershipAdmin(FastChangeListMixin, admin.ModelAdmin):
     ]
     list_filter = ["plan", "status", AgeBandFilter, WaitingPeriodFilter]
     list_select_related = ["member", "plan"]
-    search_fields = ["=member__national_id", "^member__full_name", "=member__user__username"]
-    search_help_text = _("Exact national id or username, or the start of the member's name.")
+    search_fields = ["=member__national_id", "^member__full_name"]
+    search_help_text = _("Exact national id, or the start of the member's name.")
     raw_id_fields = ["member", "migrated_from"]
     readonly_fields = ["status", "ended_at", "migrated_from", "in_pool_since"]
     actions = ["withdraw_selected"]

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
@@ -112,6 +114,14 @@ class Member(models.Model):
     class Meta:
         verbose_name = _("member")
         verbose_name_plural = _("members")
+        # The admin searches with UPPER(...) = and UPPER(...) LIKE 'x%': index exactly that.
+        indexes = [
+            models.Index(Upper("national_id"), name="member_national_id_upper"),
+            models.Index(
+                OpClass(Upper("full_name"), name="varchar_pattern_ops"),
+                name="member_name_upper_prefix",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.full_name
@@ -174,7 +184,9 @@ class Membership(ConcurrentTransitionMixin, models.Model):
             ),
             models.CheckConstraint(condition=Q(cover_fen__gt=0), name="membership_cover_positive"),
         ]
-        indexes = [models.Index(fields=["plan", "status"], name="membership_plan_status")]
+        # (plan, status, id): a plan's active members, newest first, without a backwards scan
+        # through every other plan's rows.
+        indexes = [models.Index(fields=["plan", "status", "id"], name="membership_plan_status_id")]
 
     def __str__(self) -> str:
         return f"{self.member} in {self.plan}"

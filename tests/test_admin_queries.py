@@ -1,6 +1,7 @@
 """Changelists stay fast at millions of rows: a bounded number of queries per page, and no
 COUNT(*) over a whole table (the paginator asks the planner for an estimate instead)."""
 
+import datetime
 import re
 
 import pytest
@@ -8,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from billing.models import ApportionmentPeriod
 from mutual import admin_tools
 from tests.factories import ClaimFactory, MembershipFactory, PlanFactory
 from tests.test_billing import approved_claim, members, period_for, run
@@ -30,6 +32,14 @@ def data(investigator):
     ClaimFactory.create_batch(5, membership=MembershipFactory(plan=plan))
     approved_claim(plan, investigator, amount_fen=10_000)
     run(period_for(plan))
+    # Many periods: a sidebar filter naming each one must not cost a query per period.
+    ApportionmentPeriod.objects.bulk_create(
+        ApportionmentPeriod(plan=plan, starts_at=day - datetime.timedelta(days=15), cutoff_at=day)
+        for day in (
+            datetime.datetime(2019, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(days=16 * i)
+            for i in range(20)
+        )
+    )
 
 
 @pytest.mark.parametrize("changelist", [
