@@ -7,27 +7,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('members', '0001_initial'),
+        ("members", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='membership',
-            name='membership_plan_status',
+            model_name="membership",
+            name="membership_plan_status",
         ),
         migrations.AddIndex(
-            model_name='member',
-            index=models.Index(django.db.models.functions.text.Upper('national_id'), name='member_national_id_upper'),
+            model_name="member",
+            index=models.Index(
+                django.db.models.functions.text.Upper("national_id"),
+                name="member_national_id_upper",
+            ),
         ),
         migrations.AddIndex(
-            model_name='member',
-            index=models.Index(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Upper('full_name'), name='varchar_pattern_ops'), name='member_name_upper_prefix'),
+            model_name="member",
+            index=models.Index(
+                django.contrib.postgres.indexes.OpClass(
+                    django.db.models.functions.text.Upper("full_name"), name="varchar_pattern_ops"
+                ),
+                name="member_name_upper_prefix",
+            ),
         ),
         migrations.AddIndex(
-            model_name='membership',
-            index=models.Index(fields=['plan', 'status', 'id'], name='membership_plan_status_id'),
+            model_name="membership",
+            index=models.Index(fields=["plan", "status", "id"], name="membership_plan_status_id"),
         ),
     ]
