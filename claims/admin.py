@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -193,8 +194,15 @@ class ClaimAdmin(FastChangeListMixin, admin.ModelAdmin):
             context["evidence_count"] = obj.evidence.count()
             context["requested_yuan"] = format_yuan(obj.amount_requested_fen)
             context["evidence_kinds"] = EvidenceKind.choices
+            # Everyone who may investigate (investigators and reviewers), as the service checks.
             context["investigators"] = (
-                get_user_model().objects.filter(groups__name="investigator").order_by("username")
+                get_user_model()
+                .objects.filter(
+                    Q(groups__permissions__codename="investigate_claim")
+                    | Q(user_permissions__codename="investigate_claim")
+                )
+                .distinct()
+                .order_by("username")
             )
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 

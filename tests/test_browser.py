@@ -177,3 +177,29 @@ def test_the_seed_case_from_submission_to_payment(
         f"{live_server.url}/admin/billing/apportionmentperiod/{period.pk}/change/"
     )
     assert response.status == 403
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_roles_reviewer_sees_no_finance_and_cannot_decide_what_they_investigated(
+    browser, live_server, reviewer, investigator, tmp_path
+):
+    claim = ClaimFactory()
+    with time_machine.travel(START, tick=True):
+        rev = Operator(browser, live_server, reviewer.username, "roles-reviewer")
+        rev.open("/admin/")
+        assert rev.page.locator("a[href*='/admin/billing/']").count() == 0
+        response = rev.page.goto(f"{live_server.url}/admin/billing/apportionmentperiod/")
+        assert response.status == 403
+        # The reviewer investigates this claim themselves...
+        rev.open(f"/admin/claims/claim/{claim.pk}/change/")
+        rev.press("start_investigation", investigator=str(reviewer.pk))
+        rev.press("record_investigation", summary="I went myself.")
+        rev.press("publicize")
+    with time_machine.travel(START + datetime.timedelta(days=3, hours=1), tick=True):
+        # ...so after the window, four eyes: no Approve or Reject for them.
+        rev.open(f"/admin/claims/claim/{claim.pk}/change/")
+        rev.shot("no-decision-on-own-investigation")
+        actions = rev.page.locator("form[data-action]")
+        names = {actions.nth(i).get_attribute("data-action") for i in range(actions.count())}
+        assert not names & {"approve", "reject"}
+        assert Claim.objects.get(pk=claim.pk).state == ClaimState.PUBLICIZED
