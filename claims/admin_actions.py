@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from django.utils.translation import gettext_lazy as _
+
 from claims import evidence, services
 from claims.models import Claim, ClaimState
 from mutual.errors import ServiceError
@@ -24,13 +26,13 @@ class ClaimAction:
 ACTIONS = {
     action.name: action
     for action in [
-        ClaimAction("start_investigation", "Start investigation", ("investigator",)),
-        ClaimAction("record_investigation", "Record findings", ("summary",)),
-        ClaimAction("add_evidence", "Upload evidence", ("kind", "file")),
-        ClaimAction("publicize", "Send to publicity", ("amount_yuan",)),
-        ClaimAction("open_dispute_review", "Open dispute review"),
-        ClaimAction("approve", "Approve", ("reason",), style="default"),
-        ClaimAction("reject", "Reject", ("reason",), style="danger"),
+        ClaimAction("start_investigation", _("Start investigation"), ("investigator",)),
+        ClaimAction("record_investigation", _("Record findings"), ("summary",)),
+        ClaimAction("add_evidence", _("Upload evidence"), ("kind", "file")),
+        ClaimAction("publicize", _("Send to publicity"), ("amount_yuan",)),
+        ClaimAction("open_dispute_review", _("Open dispute review")),
+        ClaimAction("approve", _("Approve"), ("reason",), style="default"),
+        ClaimAction("reject", _("Reject"), ("reason",), style="danger"),
     ]
 }
 
@@ -74,12 +76,12 @@ def perform(action: str, *, claim_id: int, user, now, data, files) -> str:
         services.claim_start_investigation(
             claim_id=claim_id, investigator_id=investigator_id, by=user, now=now
         )
-        return "Investigation started."
+        return str(_("Investigation started."))
     if action == "record_investigation":
         services.claim_record_investigation(
             claim_id=claim_id, summary=data.get("summary", ""), by=user, now=now
         )
-        return "Findings recorded."
+        return str(_("Findings recorded."))
     if action == "add_evidence":
         upload = files.get("file")
         if upload is None:
@@ -95,11 +97,11 @@ def perform(action: str, *, claim_id: int, user, now, data, files) -> str:
         return f"Publicized until {claim.publicity_ends_at:%Y-%m-%d %H:%M}."
     if action == "open_dispute_review":
         services.claim_open_dispute_review(claim_id=claim_id, by=user, now=now)
-        return "Dispute review opened."
+        return str(_("Dispute review opened."))
     if action == "approve":
         services.claim_approve(claim_id=claim_id, by=user, now=now, reason=data.get("reason", ""))
-        return "Claim approved."
+        return str(_("Claim approved."))
     if action == "reject":
         services.claim_reject(claim_id=claim_id, by=user, now=now, reason=data.get("reason", ""))
-        return "Claim rejected."
+        return str(_("Claim rejected."))
     raise ServiceError(f"unknown action {action!r}")

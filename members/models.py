@@ -43,7 +43,9 @@ class Plan(models.Model):
         _("accident waiting period (days)"), default=0
     )
     management_fee_bp = models.PositiveIntegerField(
-        _("management fee (basis points)"), default=800, help_text=_("800 = 8% of each payout")
+        _("management fee (basis points)"),
+        default=800,
+        help_text=_("800 = 8 per cent of each payout"),
     )
     per_case_cap_fen = models.BigIntegerField(_("per-case share cap (fen)"), default=10)
     yearly_cap_fen = models.BigIntegerField(_("yearly share cap (fen)"), default=18_800)
