@@ -1,5 +1,7 @@
 """My bills with their per-case breakdown, and each period's public report."""
 
+from decimal import Decimal
+
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, viewsets
@@ -58,13 +60,25 @@ class PeriodViewSet(viewsets.ReadOnlyModelViewSet):
     )
 
 
+class ExactFen(serializers.DecimalField):
+    """An exact amount of fen (a fraction), shown to a millionth of a fen."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=24, decimal_places=6, **kwargs)
+
+    def to_representation(self, value):
+        return super().to_representation(Decimal(value.numerator) / Decimal(value.denominator))
+
+
 class BreakdownOutput(serializers.Serializer):
-    claim = serializers.IntegerField(source="claim_id")
-    share_fen = serializers.IntegerField()
-    waived_fen = serializers.IntegerField()
-    case_capped_fen = serializers.IntegerField()
-    year_capped_fen = serializers.IntegerField()
-    charged_fen = serializers.IntegerField()
+    """One case of a bill, or (claim null) the rounding of the exact total to whole fen."""
+
+    claim = serializers.IntegerField(source="claim_id", allow_null=True)
+    share_fen = ExactFen()
+    waived_fen = ExactFen()
+    case_capped_fen = ExactFen()
+    year_capped_fen = ExactFen()
+    charged_fen = ExactFen()
 
 
 class BillOutput(serializers.ModelSerializer):

@@ -1,46 +1,48 @@
-"""Apportionment: every eligible member's exact share of a period's approved cases.
+"""Apportionment at scale: the rules of billing/rules.py applied to millions of members in SQL.
 
-Rounding rule (deterministic, documented in the README): a case's total T = payout + fee,
-fee = payout x fee_bp / 10000 rounded half up. With n eligible members, everyone pays
-floor(T / n) and the T mod n memberships with the lowest ids pay one fen more, so the shares add
-up to T exactly. Caps and promotions then move part of a share to the sponsor.
+Three phases: `period_prepare` (gather the cases, count the members of each cohort per chunk of
+ids in one pass, compute the cohorts' exact shares and each group's extra fen in Python, cut the
+chunks), `chunk_apportion` (one INSERT ... SELECT per chunk of membership ids, one ledger posting,
+idempotent), `period_finish` (reconcile and post the cases to the fund and fee income).
 
-Three phases, all set-based SQL: `period_prepare` (gather cases, count sharers per chunk in one
-pass, fix each case's base share and extra-fen threshold, cut chunks), `chunk_apportion` (one
-INSERT ... SELECT per membership id range, one ledger posting; idempotent), `period_finish`
-(reconcile and post the cases to the fund and fee income)."""
+No statement grows with the number of cases: a member's cohort is two binary searches
+(`width_bucket`) over arrays passed as parameters, and their amounts are array lookups. The year
+to date is carried on each bill, so a period reads only the bills of the one before it."""
 
 from __future__ import annotations
 
 import datetime
-import zoneinfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Min, Sum
+from django.db.models import Max, Sum
 
+from billing import rules
 from billing.ledger import account_for, ledger_post
 from billing.models import (
+    FINISHED,
     AccountRole,
     ApportionmentPeriod,
     PeriodCase,
     PeriodChunk,
+    PeriodCohort,
     PeriodStatus,
     Promotion,
 )
 from claims.models import Claim, ClaimState
-from mutual.errors import ServiceError
+from mutual.errors import InvariantError, ServiceError
+from mutual.timezones import year_start
 
-SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+fee_for = rules.fee_for
 
 _ELIGIBLE = """
     m.plan_id = %(plan)s AND m.in_pool_since <= %(cutoff)s
     AND (m.ended_at IS NULL OR m.ended_at > %(cutoff)s)
 """
-
-
-def fee_for(amount_fen: int, fee_bp: int) -> int:
-    return (amount_fen * fee_bp + 5_000) // 10_000
+_COHORT = """
+    width_bucket(m.in_pool_since, %(publicity)s::timestamptz[]) * %(classes)s
+    + width_bucket(m.joined_at, %(waivers)s::timestamptz[])
+"""
 
 
 def _gather_cases(period: ApportionmentPeriod) -> None:
@@ -52,19 +54,27 @@ def _gather_cases(period: ApportionmentPeriod) -> None:
         decided_at__lt=period.cutoff_at,
         period_case__isnull=True,
     )
-    promotions = list(Promotion.objects.filter(plan=plan))
-    for claim in claims:
-        waivers = [
-            p.joined_before for p in promotions if claim.publicity_starts_at < p.cases_before
-        ]
-        PeriodCase.objects.create(
+    promotions = list(
+        Promotion.objects.filter(plan=plan).values_list("joined_before", "cases_before")
+    )
+    PeriodCase.objects.bulk_create(
+        PeriodCase(
             period=period,
             claim=claim,
             publicized_at=claim.publicity_starts_at,
             amount_fen=claim.amount_approved_fen,
-            fee_fen=fee_for(claim.amount_approved_fen, plan.management_fee_bp),
-            waive_if_joined_before=max(waivers) if waivers else None,
+            fee_fen=rules.fee_for(claim.amount_approved_fen, plan.management_fee_bp),
+            waive_if_joined_before=rules.waiver_date(claim.publicity_starts_at, promotions),
         )
+        for claim in claims
+    )
+
+
+def period_rule_cases(period: ApportionmentPeriod) -> list[rules.Case]:
+    return [
+        rules.Case(c.claim_id, c.publicized_at, c.amount_fen, c.fee_fen, c.waive_if_joined_before)
+        for c in period.cases.order_by("publicized_at", "claim_id")
+    ]
 
 
 def _create_bill_partition(period_id: int) -> None:
@@ -76,44 +86,44 @@ def _create_bill_partition(period_id: int) -> None:
         )
 
 
-def _counts_per_bucket(period, cases, low_id) -> dict[int, list[int]]:
-    """One scan of the plan's memberships: sharers of every case, per chunk of ids."""
-    filters = ", ".join(
-        f"count(*) FILTER (WHERE m.in_pool_since < %(pub{i})s)" for i in range(len(cases))
+def previous_period(period: ApportionmentPeriod) -> ApportionmentPeriod | None:
+    """The period whose bills carry this one's year to date: the plan's last period this year
+    that billed anyone. Every earlier period must be finished first."""
+    earlier = ApportionmentPeriod.objects.filter(
+        plan_id=period.plan_id, cutoff_at__lt=period.cutoff_at
     )
-    params = {
-        "plan": period.plan_id,
-        "cutoff": period.cutoff_at,
-        "low": low_id,
-        "size": settings.APPORTION_CHUNK_IDS,
-        **{f"pub{i}": c.publicized_at for i, c in enumerate(cases)},
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT (m.id - %(low)s) / %(size)s AS bucket, {filters} "
-            f"FROM members_membership m WHERE {_ELIGIBLE} GROUP BY 1 ORDER BY 1",
-            params,
+    unfinished = earlier.exclude(status__in=FINISHED).order_by("cutoff_at").first()
+    if unfinished is not None:
+        raise ServiceError(
+            f"the earlier period {unfinished} is {unfinished.status}: periods are billed in order",
+            code="earlier_period_unfinished",
         )
-        return {row[0]: list(row[1:]) for row in cursor.fetchall()}
+    return (
+        earlier.filter(cutoff_at__gte=year_start(period.cutoff_at), members_count__gt=0)
+        .order_by("-cutoff_at")
+        .first()
+    )
 
 
-def _threshold_id(period, case, bucket_low, bucket_high, offset) -> int:
-    """The id of the offset-th (1-based) sharer of `case` inside one chunk of ids."""
+def _members_per_group(
+    period: ApportionmentPeriod, calendar: rules.Calendar, low_id: int
+) -> dict[tuple[int, int], int]:
+    """One pass over the plan's memberships: eligible members per (chunk, cohort)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT m.id FROM members_membership m WHERE {_ELIGIBLE} "
-            "AND m.in_pool_since < %(pub)s AND m.id >= %(lo)s AND m.id < %(hi)s "
-            "ORDER BY m.id OFFSET %(skip)s LIMIT 1",
+            f"SELECT (m.id - %(low)s) / %(size)s, {_COHORT}, count(*) "
+            f"FROM members_membership m WHERE {_ELIGIBLE} GROUP BY 1, 2",
             {
                 "plan": period.plan_id,
                 "cutoff": period.cutoff_at,
-                "pub": case.publicized_at,
-                "lo": bucket_low,
-                "hi": bucket_high,
-                "skip": offset - 1,
+                "low": low_id,
+                "size": settings.APPORTION_CHUNK_IDS,
+                "publicity": list(calendar.publicity),
+                "waivers": list(calendar.waivers),
+                "classes": calendar.classes,
             },
         )
-        return cursor.fetchone()[0]
+        return {(chunk, cohort): count for chunk, cohort, count in cursor.fetchall()}
 
 
 @transaction.atomic
@@ -126,160 +136,172 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
     )
     if period.status != PeriodStatus.OPEN:
         return period
+    plan = period.plan
+    period.previous_period = previous_period(period)
     _gather_cases(period)
     _create_bill_partition(period.pk)
-    cases = list(period.cases.order_by("claim_id"))
+    cases = period_rule_cases(period)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT min(id) FROM members_membership WHERE plan_id = %s", [period.plan_id]
-        )
+        cursor.execute("SELECT min(id) FROM members_membership WHERE plan_id = %s", [plan.pk])
         (low_id,) = cursor.fetchone()
-    if not cases or low_id is None:
-        period.status = PeriodStatus.RUNNING
+    period.status = PeriodStatus.RUNNING
+    if not cases:
         period.save()
         return period
-    counts = _counts_per_bucket(period, cases, low_id)
-    for index, case in enumerate(cases):
-        total = case.amount_fen + case.fee_fen
-        sharers = sum(bucket[index] for bucket in counts.values())
-        if sharers == 0:
-            raise ServiceError(f"claim {case.claim_id} has no eligible members to share it")
-        case.members_count = sharers
-        case.base_share_fen, remainder = divmod(total, sharers)
-        case.extra_fen_up_to_id = 0
-        for bucket, bucket_counts in sorted(counts.items()):
-            if remainder <= bucket_counts[index]:
-                if remainder > 0:
-                    lo = low_id + bucket * settings.APPORTION_CHUNK_IDS
-                    case.extra_fen_up_to_id = _threshold_id(
-                        period, case, lo, lo + settings.APPORTION_CHUNK_IDS, remainder
-                    )
-                break
-            remainder -= bucket_counts[index]
-        case.save()
+    calendar = rules.Calendar.of(cases)
+    groups = _members_per_group(period, calendar, low_id) if low_id is not None else {}
+    per_cohort: dict[int, int] = {}
+    for (_chunk, cohort), count in groups.items():
+        per_cohort[cohort] = per_cohort.get(cohort, 0) + count
+    sharers = rules.sharers_per_case(cases, calendar, per_cohort)
+    for case, n in zip(cases, sharers, strict=True):
+        if n == 0:
+            raise InvariantError(f"claim {case.claim_id} has no eligible members to share it")
+    shares = rules.cohort_shares(
+        cases, calendar, sharers, per_case_cap_fen=plan.per_case_cap_fen, cohorts=per_cohort
+    )
+    no_case = len(calendar.publicity) * calendar.classes
+    extras = rules.group_extras(
+        shares,
+        {key: count for key, count in groups.items() if key[1] < no_case},
+        total_fen=sum(c.total_fen for c in cases),
+        period_id=period.pk,
+    )
+    _save_shares(period, cases, sharers, calendar, shares, per_cohort)
+    chunk_extras: dict[int, list[list[int]]] = {chunk: [] for chunk, _ in groups}
+    for (chunk, cohort), extra in sorted(extras.items()):
+        if extra.gross or extra.net or extra.payable:
+            chunk_extras[chunk].append([cohort, extra.gross, extra.net, extra.payable])
+    size = settings.APPORTION_CHUNK_IDS
     PeriodChunk.objects.bulk_create(
         PeriodChunk(
             period=period,
             index=i,
-            first_id=low_id + b * settings.APPORTION_CHUNK_IDS,
-            last_id=low_id + (b + 1) * settings.APPORTION_CHUNK_IDS - 1,
+            first_id=low_id + chunk * size,
+            last_id=low_id + (chunk + 1) * size - 1,
+            extras=chunk_extras[chunk],
         )
-        for i, b in enumerate(sorted(counts))
+        for i, chunk in enumerate(sorted(chunk_extras))
     )
     period.cases_total_fen = sum(c.amount_fen for c in cases)
     period.fee_total_fen = sum(c.fee_fen for c in cases)
-    period.chunks_total = len(counts)
-    period.status = PeriodStatus.RUNNING
+    period.chunks_total = len(chunk_extras)
     period.save()
     return period
 
 
-def _chunk_sql(
-    cases: list[PeriodCase], *, yearly_cap_can_bind: bool, dry_run: bool = False
-) -> tuple[str, dict]:
-    """One pass over a chunk's memberships, one inline term per case (periods hold few cases),
-    so there is no members x cases join. The yearly cap needs no per-case order here: cutting
-    the payable shares, taken in claim order, at the remaining headroom sums to
-    least(payable, headroom); the order only matters when a bill is broken down by case.
-    When the cap cannot bind this period, the year-to-date lookup is skipped (stored as NULL)."""
-    params: dict = {}
-    share_terms, waived_terms, payable_terms, count_terms = [], [], [], []
-    for i, case in enumerate(cases):
-        params |= {
-            f"pub{i}": case.publicized_at,
-            f"base{i}": case.base_share_fen,
-            f"upto{i}": case.extra_fen_up_to_id,
-        }
-        share = (
-            f"(CASE WHEN m.in_pool_since < %(pub{i})s "
-            f"THEN %(base{i})s + (m.id <= %(upto{i})s)::int ELSE 0 END)"
+def _save_shares(period, cases, sharers, calendar, shares, per_cohort) -> None:
+    by_claim = {case.claim_id: n for case, n in zip(cases, sharers, strict=True)}
+    period_cases = list(period.cases.all())
+    for case in period_cases:
+        case.members_count = by_claim[case.claim_id]
+        case.base_share_fen = (case.amount_fen + case.fee_fen) // case.members_count
+    PeriodCase.objects.bulk_update(period_cases, ["members_count", "base_share_fen"])
+    PeriodCohort.objects.bulk_create(
+        PeriodCohort(
+            period=period,
+            index=cohort,
+            members_count=per_cohort[cohort],
+            cases_count=share.cases_count,
+            gross_base_fen=shares.base(share.gross),
+            net_base_fen=shares.base(share.net),
+            payable_base_fen=shares.base(share.payable),
+            gross_share_fen=shares.display(share.gross),
+            payable_share_fen=shares.display(share.payable),
+            **calendar.bounds(cohort),
         )
-        share_terms.append(f"{share} AS s{i}")
-        count_terms.append(f"(m.in_pool_since < %(pub{i})s)::int")
-        if case.waive_if_joined_before is not None:
-            params[f"waive{i}"] = case.waive_if_joined_before
-            share_terms.append(f"(m.joined_at < %(waive{i})s) AS w{i}")
-            waived_terms.append(f"(CASE WHEN w{i} THEN s{i} ELSE 0 END)")
-            payable_terms.append(f"(CASE WHEN w{i} THEN 0 ELSE least(s{i}, %(case_cap)s) END)")
-        else:
-            payable_terms.append(f"least(s{i}, %(case_cap)s)")
-    params["last_pub"] = max(case.publicized_at for case in cases)
-    gross = " + ".join(f"s{i}" for i in range(len(cases)))
-    sql = f"""
-WITH shares AS (
-    SELECT m.id AS membership_id, {" + ".join(count_terms)} AS cases, {", ".join(share_terms)}
+        for cohort, share in sorted(shares.cohorts.items())
+    )
+
+
+_CHUNK_SQL = """
+WITH eligible AS (
+    SELECT m.id AS membership_id, {cohort} + 1 AS cohort
       FROM members_membership m
-     WHERE {_ELIGIBLE} AND m.id BETWEEN %(lo)s AND %(hi)s AND m.in_pool_since < %(last_pub)s
-), totals AS (
-    SELECT membership_id, cases, {gross} AS gross, {" + ".join(waived_terms) or "0"} AS waived,
-           {" + ".join(payable_terms)} AS payable
-      FROM shares
-){{year_to_date}}), inserted AS ({{write}})
+     WHERE {eligible} AND m.id BETWEEN %(lo)s AND %(hi)s
+), drawn AS (
+    SELECT e.membership_id, e.cohort, {year_to_date} AS ytd,
+           row_number() OVER (
+               PARTITION BY e.cohort
+               ORDER BY hashint8extended(e.membership_id, %(period)s), e.membership_id
+           ) AS draw
+      FROM eligible e {previous_bills}
+), amounts AS (
+    SELECT membership_id, ytd,
+           (%(cases)s::int[])[cohort] AS cases,
+           (%(gross)s::bigint[])[cohort] + (draw <= (%(x_gross)s::int[])[cohort])::int AS gross,
+           (%(net)s::bigint[])[cohort] + (draw <= (%(x_net)s::int[])[cohort])::int AS net,
+           (%(payable)s::bigint[])[cohort] + (draw <= (%(x_payable)s::int[])[cohort])::int
+               AS payable
+      FROM drawn
+), bills AS (
+    SELECT membership_id, cases, gross, net, ytd,
+           least(payable, greatest(0, %(year_cap)s - ytd)) AS charged
+      FROM amounts
+     WHERE cases > 0 OR ytd > 0
+), inserted AS ({write})
 SELECT count(*), coalesce(sum(gross_fen), 0), coalesce(sum(charged_fen), 0),
        coalesce(max(charged_fen), 0)
   FROM inserted
 """
-    sql = sql.replace("{year_to_date}", _YEAR_TO_DATE if yearly_cap_can_bind else _NO_YEAR_TO_DATE)
-    return sql.replace("{write}", _DRY_RUN if dry_run else _WRITE_BILLS), params
-
-
 _WRITE_BILLS = """
     INSERT INTO billing_bill (period_id, membership_id, cases_count, gross_fen, waived_fen,
                               capped_fen, charged_fen, year_to_date_before_fen)
-    SELECT %(period)s, membership_id, cases, gross, waived, gross - waived - charged, charged, ytd
+    SELECT %(period)s, membership_id, cases, gross, gross - net, net - charged, charged, ytd
       FROM bills
     RETURNING gross_fen, charged_fen
 """
 _DRY_RUN = "SELECT gross AS gross_fen, charged AS charged_fen FROM bills"
-
-
-_YEAR_TO_DATE = """, year_to_date AS (
-    SELECT b.membership_id, sum(b.charged_fen) AS charged
-      FROM billing_bill b JOIN billing_apportionmentperiod p ON p.id = b.period_id
-     WHERE p.plan_id = %(plan)s AND p.id <> %(period)s AND p.cutoff_at >= %(year_start)s
-       AND p.cutoff_at < %(cutoff)s AND b.membership_id BETWEEN %(lo)s AND %(hi)s
-     GROUP BY b.membership_id
-), bills AS (
-    SELECT t.*, coalesce(y.charged, 0) AS ytd,
-           least(t.payable, greatest(0, %(year_cap)s - coalesce(y.charged, 0))) AS charged
-      FROM totals t LEFT JOIN year_to_date y USING (membership_id)
-"""
-_NO_YEAR_TO_DATE = """, bills AS (
-    SELECT t.*, NULL::bigint AS ytd, t.payable AS charged FROM totals t
+_PREVIOUS_BILLS = """
+      LEFT JOIN billing_bill p
+        ON p.period_id = %(previous)s AND p.membership_id = e.membership_id
 """
 
 
-def yearly_cap_can_bind(period: ApportionmentPeriod, cases: list[PeriodCase]) -> bool:
-    """False when no member can reach the yearly cap: the largest charge of each earlier
-    period this year plus the most anyone can pay now stays within it. Exact, not a guess."""
-    plan = period.plan
-    earlier = ApportionmentPeriod.objects.filter(
-        plan=plan, cutoff_at__gte=_year_start(period.cutoff_at), cutoff_at__lt=period.cutoff_at
-    ).exclude(pk=period.pk)
-    if earlier.exclude(status__in=[PeriodStatus.POSTED, PeriodStatus.PAID]).exists():
-        return True  # an unfinished earlier period: its largest charge is not known yet
-    paid_before = earlier.aggregate(total=Sum("max_charged_fen"))["total"] or 0
-    most_now = sum(min(case.base_share_fen + 1, plan.per_case_cap_fen) for case in cases)
-    return paid_before + most_now > plan.yearly_cap_fen
-
-
-def _year_start(moment: datetime.datetime) -> datetime.datetime:
-    local = moment.astimezone(SHANGHAI)
-    return datetime.datetime(local.year, 1, 1, tzinfo=SHANGHAI)
-
-
-def _chunk_params(period: ApportionmentPeriod, first_id: int, last_id: int) -> dict:
-    plan = period.plan
-    return {
-        "plan": plan.pk,
+def _chunk_statement(
+    period: ApportionmentPeriod, chunk: PeriodChunk, *, dry_run: bool = False
+) -> tuple[str, dict]:
+    cases = period_rule_cases(period)
+    calendar = rules.Calendar.of(cases)
+    size = calendar.size
+    arrays = {name: [0] * size for name in ("cases", "gross", "net", "payable")}
+    for row in PeriodCohort.objects.filter(period=period).values_list(
+        "index", "cases_count", "gross_base_fen", "net_base_fen", "payable_base_fen"
+    ):
+        index = row[0]
+        for name, value in zip(("cases", "gross", "net", "payable"), row[1:], strict=True):
+            arrays[name][index] = value
+    extras = {name: [0] * size for name in ("x_gross", "x_net", "x_payable")}
+    for cohort, gross, net, payable in chunk.extras:
+        extras["x_gross"][cohort], extras["x_net"][cohort] = gross, net
+        extras["x_payable"][cohort] = payable
+    has_previous = period.previous_period_id is not None
+    sql = _CHUNK_SQL.format(
+        cohort=_COHORT,
+        eligible=_ELIGIBLE,
+        year_to_date=(
+            "coalesce(p.year_to_date_before_fen, 0) + coalesce(p.charged_fen, 0)"
+            if has_previous
+            else "0::bigint"
+        ),
+        previous_bills=_PREVIOUS_BILLS if has_previous else "",
+        write=_DRY_RUN if dry_run else _WRITE_BILLS,
+    )
+    params = {
+        "plan": period.plan_id,
         "period": period.pk,
+        "previous": period.previous_period_id,
         "cutoff": period.cutoff_at,
-        "lo": first_id,
-        "hi": last_id,
-        "case_cap": plan.per_case_cap_fen,
-        "year_cap": plan.yearly_cap_fen,
-        "year_start": _year_start(period.cutoff_at),
+        "lo": chunk.first_id,
+        "hi": chunk.last_id,
+        "publicity": list(calendar.publicity),
+        "waivers": list(calendar.waivers),
+        "classes": calendar.classes,
+        "year_cap": period.plan.yearly_cap_fen,
+        **arrays,
+        **extras,
     }
+    return sql, params
 
 
 def chunk_apportion(*, chunk_id: int, now: datetime.datetime) -> bool:
@@ -300,10 +322,9 @@ def chunk_apportion(*, chunk_id: int, now: datetime.datetime) -> bool:
         if chunk.done_at is not None:
             return False
         period, plan = chunk.period, chunk.period.plan
-        cases = list(period.cases.order_by("claim_id"))
-        sql, case_params = _chunk_sql(cases, yearly_cap_can_bind=yearly_cap_can_bind(period, cases))
+        sql, params = _chunk_statement(period, chunk)
         with connection.cursor() as cursor:
-            cursor.execute(sql, case_params | _chunk_params(period, chunk.first_id, chunk.last_id))
+            cursor.execute(sql, params)
             members_count, gross, charged, max_charged = cursor.fetchone()
         ledger_post(
             key=f"period:{period.pk}:chunk:{chunk.index}",
@@ -333,8 +354,10 @@ def period_finish(*, period_id: int, now: datetime.datetime) -> ApportionmentPer
         .select_related("plan")
         .get(pk=period_id)
     )
-    if period.status in (PeriodStatus.POSTED, PeriodStatus.PAID):
+    if period.status in FINISHED:
         return period
+    if period.status != PeriodStatus.RUNNING:
+        raise ServiceError(f"the period is {period.status}, not running", code="not_running")
     if period.chunks.filter(done_at__isnull=True).exists():
         raise ServiceError("chunks are still running", code="chunks_pending")
     # Each chunk recorded what it billed, in the transaction that billed it.
@@ -346,10 +369,9 @@ def period_finish(*, period_id: int, now: datetime.datetime) -> ApportionmentPer
     )
     gross, charged = totals["gross"] or 0, totals["charged"] or 0
     if gross != period.total_fen:
-        raise ServiceError(
+        raise InvariantError(
             f"period {period.pk} does not reconcile: members' shares {gross} "
-            f"!= cases and fees {period.total_fen}",
-            code="not_exact",
+            f"!= cases and fees {period.total_fen}"
         )
     plan = period.plan
     if period.total_fen:
@@ -367,13 +389,14 @@ def period_finish(*, period_id: int, now: datetime.datetime) -> ApportionmentPer
     period.max_charged_fen = totals["max_charged"] or 0
     period.charged_fen, period.sponsor_fen = charged, gross - charged
     period.status, period.posted_at = PeriodStatus.POSTED, now
+    period.failed_at, period.failure = None, ""
     period.save()
     return period
 
 
 def period_preview(*, period_id: int) -> dict:
     """The period's figures without writing anything: cases, sharers, the exact charges and the
-    sponsor's cover. One pass over the plan's members; everything is rolled back."""
+    sponsor's cover, by the same SQL as a run; everything is rolled back."""
     with transaction.atomic():
         period = period_prepare(period_id=period_id)
         cases = list(period.cases.order_by("claim_id"))
@@ -393,22 +416,23 @@ def period_preview(*, period_id: int) -> dict:
             "charged_fen": 0,
             "sponsor_fen": 0,
         }
-        chunks = period.chunks.aggregate(low=Min("first_id"), high=Max("last_id"))
-        if cases and chunks["low"] is not None:
-            sql, params = _chunk_sql(
-                cases, yearly_cap_can_bind=yearly_cap_can_bind(period, cases), dry_run=True
-            )
+        for chunk in period.chunks.order_by("index"):
+            sql, params = _chunk_statement(period, chunk, dry_run=True)
             with connection.cursor() as cursor:
-                cursor.execute(sql, params | _chunk_params(period, chunks["low"], chunks["high"]))
+                cursor.execute(sql, params)
                 members, gross, charged, _max = cursor.fetchone()
-            figures |= {"members": members, "charged_fen": charged, "sponsor_fen": gross - charged}
+            figures["members"] += members
+            figures["charged_fen"] += charged
+            figures["sponsor_fen"] += gross - charged
         transaction.set_rollback(True)
     return figures
 
 
-def period_start(*, period_id: int) -> list[int]:
-    """Prepare (once) and return the chunks still to bill: a resumed run gets only those."""
-    period_prepare(period_id=period_id)
+def period_pending_chunks(*, period_id: int) -> list[int] | None:
+    """Prepare (once) and return the chunks still to bill: a resumed run gets only those.
+    None when there is nothing to run: the period is finished, or failed (finance retries)."""
+    if period_prepare(period_id=period_id).status != PeriodStatus.RUNNING:
+        return None
     pending = PeriodChunk.objects.filter(period_id=period_id, done_at__isnull=True)
     return list(pending.order_by("index").values_list("pk", flat=True))
 
@@ -421,8 +445,8 @@ def period_vacuum(*, period_id: int) -> None:
         cursor.execute(f"VACUUM (ANALYZE) billing_bill_p{int(period_id)}")
 
 
-def period_run_inline(*, period_id: int, now: datetime.datetime) -> ApportionmentPeriod:
-    """Prepare, every chunk, finish, in this process (tests, small plans, the preview)."""
-    for chunk_id in period_start(period_id=period_id):
+def period_bill_inline(*, period_id: int, now: datetime.datetime) -> ApportionmentPeriod:
+    """Prepare, every chunk, finish, in this process (tests, small plans)."""
+    for chunk_id in period_pending_chunks(period_id=period_id) or []:
         chunk_apportion(chunk_id=chunk_id, now=now)
     return period_finish(period_id=period_id, now=now)

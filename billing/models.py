@@ -7,12 +7,15 @@ lines. Posted rows are immutable (database triggers), and every posting must bal
 
 from __future__ import annotations
 
+import datetime
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from claims.models import Claim
 from members.models import Membership, Plan
+from mutual.timezones import local_date
 
 
 class AccountKind(models.TextChoices):
@@ -117,6 +120,10 @@ class PeriodStatus(models.TextChoices):
     RUNNING = "running", _("running")
     POSTED = "posted", _("posted")
     PAID = "paid", _("paid")
+    FAILED = "failed", _("failed")
+
+
+FINISHED = (PeriodStatus.POSTED, PeriodStatus.PAID)
 
 
 class ApportionmentPeriod(models.Model):
@@ -137,6 +144,19 @@ class ApportionmentPeriod(models.Model):
     enqueued_at = models.DateTimeField(
         null=True, blank=True, help_text=_("When a run was last handed to the workers.")
     )
+    runs_at = models.DateTimeField(
+        _("runs and pays at"), help_text=_("The cutoff plus the plan's payout delay.")
+    )
+    previous_period = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The earlier period of the same year whose bills carry the year to date."),
+    )
+    failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
+    failure = models.TextField(_("failure"), blank=True, default="")
 
     class Meta:
         verbose_name = _("apportionment period")
@@ -150,7 +170,12 @@ class ApportionmentPeriod(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.plan.code} to {self.cutoff_at:%Y-%m-%d}"
+        return f"{self.plan.code} to {local_date(self.cutoff_at):%Y-%m-%d}"
+
+    def save(self, *args, **kwargs):
+        if self.runs_at is None and self.cutoff_at is not None:
+            self.runs_at = self.cutoff_at + datetime.timedelta(days=self.plan.payout_delay_days)
+        super().save(*args, **kwargs)
 
     @property
     def chunks_done(self) -> int:
@@ -163,8 +188,8 @@ class ApportionmentPeriod(models.Model):
 
 
 class PeriodCase(models.Model):
-    """An approved claim in a period, with what each of its `members_count` sharers pays:
-    `base_share_fen`, plus one fen for eligible memberships with id <= `extra_fen_up_to_id`."""
+    """An approved claim in a period: each of its `members_count` sharers owes exactly
+    (amount + fee) / members_count fen (`base_share_fen` is that, rounded down, for display)."""
 
     period = models.ForeignKey(ApportionmentPeriod, on_delete=models.PROTECT, related_name="cases")
     claim = models.OneToOneField(Claim, on_delete=models.PROTECT, related_name="period_case")
@@ -173,7 +198,6 @@ class PeriodCase(models.Model):
     fee_fen = models.BigIntegerField()
     members_count = models.BigIntegerField(default=0)
     base_share_fen = models.BigIntegerField(default=0)
-    extra_fen_up_to_id = models.BigIntegerField(default=0)
     waive_if_joined_before = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -183,6 +207,39 @@ class PeriodCase(models.Model):
 
     def __str__(self) -> str:
         return f"claim {self.claim_id} in {self.period}"
+
+
+class PeriodCohort(models.Model):
+    """Members who share exactly the same cases with the same waivers: those who entered the
+    pool in [`in_pool_from`, `in_pool_before`) and joined in [`joined_from`, `joined_before`).
+    Each member of a cohort owes the same exact amounts; the bases are those rounded down, and
+    the chunks' `extras` say how many of its members pay one fen more (see billing/rules.py)."""
+
+    period = models.ForeignKey(
+        ApportionmentPeriod, on_delete=models.PROTECT, related_name="cohorts"
+    )
+    index = models.PositiveIntegerField(help_text=_("cases skipped x waiver classes + class"))
+    in_pool_from = models.DateTimeField(null=True, blank=True)
+    in_pool_before = models.DateTimeField(null=True, blank=True)
+    joined_from = models.DateTimeField(null=True, blank=True)
+    joined_before = models.DateTimeField(null=True, blank=True)
+    members_count = models.BigIntegerField()
+    cases_count = models.PositiveIntegerField()
+    gross_base_fen = models.BigIntegerField()
+    net_base_fen = models.BigIntegerField(help_text=_("gross less waived"))
+    payable_base_fen = models.BigIntegerField(help_text=_("net less the per-case cap"))
+    # The exact shares, to a millionth of a fen, for reports (the bills use the exact fractions).
+    gross_share_fen = models.DecimalField(max_digits=30, decimal_places=6)
+    payable_share_fen = models.DecimalField(max_digits=30, decimal_places=6)
+
+    class Meta:
+        verbose_name = _("cohort in period")
+        verbose_name_plural = _("cohorts in period")
+        ordering = ["period", "index"]
+        constraints = [models.UniqueConstraint(fields=["period", "index"], name="one_cohort_index")]
+
+    def __str__(self) -> str:
+        return f"cohort {self.index} of period {self.period_id}"
 
 
 class PeriodChunk(models.Model):
@@ -197,6 +254,9 @@ class PeriodChunk(models.Model):
     gross_fen = models.BigIntegerField(default=0)
     charged_fen = models.BigIntegerField(default=0)
     max_charged_fen = models.BigIntegerField(default=0)
+    # [[cohort index, extra gross, extra net, extra payable], ...]: how many of the cohort's
+    # members in this chunk (those with the lowest draw keys) pay one fen more.
+    extras = models.JSONField(default=list)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["period", "index"], name="one_chunk_index")]

@@ -1,57 +1,79 @@
-"""Which periods exist and which are due: twice a month per plan, in Shanghai calendar days.
+"""Which periods exist and which are due, by each plan's calendar (Shanghai days): a period
+closes at midnight on one of the plan's cutoff days, and is billed and paid `payout_delay_days`
+later.
 
 Claiming a period for a run is a conditional UPDATE (healthchecks' pattern): of two beats at
-once only one touches the row, and a run that died is claimed again once it is stale."""
+once only one touches the row, and a run that died is claimed again once it is stale. A plan's
+periods run in order (each carries the year to date to the next), so a period waits while an
+earlier one is unfinished or failed."""
 
 from __future__ import annotations
 
 import datetime
-import zoneinfo
+import logging
 
 from django.db.models import Q
 
-from billing.models import ApportionmentPeriod, PeriodStatus
+from billing.models import FINISHED, ApportionmentPeriod, PeriodStatus
 from members.models import Plan
+from mutual.timezones import local_date, local_midnight
 
-SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+logger = logging.getLogger(__name__)
 STALE_RUN = datetime.timedelta(minutes=15)
 
 
-def half_month(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
-    """The half month holding `day`: the 1st to the 16th, or the 16th to the next 1st."""
-    if day.day < 16:
-        start, end = day.replace(day=1), day.replace(day=16)
-    else:
-        start = day.replace(day=16)
-        end = (day.replace(day=28) + datetime.timedelta(days=4)).replace(day=1)
-    midnight = datetime.time(0)
-    return (
-        datetime.datetime.combine(start, midnight, tzinfo=SHANGHAI),
-        datetime.datetime.combine(end, midnight, tzinfo=SHANGHAI),
+def _month_start(day: datetime.date, months: int) -> datetime.date:
+    index = day.year * 12 + day.month - 1 + months
+    return datetime.date(index // 12, index % 12 + 1, 1)
+
+
+def period_bounds(plan: Plan, day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    """The period holding the local day `day`: from the last cutoff on or before it to the next
+    cutoff after it, both at local midnight."""
+    days = sorted(set(plan.cutoff_days))
+    cutoffs = [_month_start(day, months).replace(day=d) for months in (-1, 0, 1) for d in days]
+    start = max(c for c in cutoffs if c <= day)
+    end = min(c for c in cutoffs if c > day)
+    return local_midnight(start), local_midnight(end)
+
+
+def period_for(plan: Plan, *, now: datetime.datetime) -> ApportionmentPeriod:
+    """The plan's period holding `now`, created when missing (idempotent)."""
+    starts_at, cutoff_at = period_bounds(plan, local_date(now))
+    period, _ = ApportionmentPeriod.objects.get_or_create(
+        plan=plan,
+        cutoff_at=cutoff_at,
+        defaults={
+            "starts_at": starts_at,
+            "runs_at": cutoff_at + datetime.timedelta(days=plan.payout_delay_days),
+        },
     )
+    return period
 
 
 def periods_ensure(*, now: datetime.datetime) -> int:
-    """Create the current half-month period of every plan (idempotent). Returns how many new."""
-    starts_at, cutoff_at = half_month(now.astimezone(SHANGHAI).date())
-    created = 0
+    """Create the current period of every plan (idempotent). Returns how many are new."""
+    before = ApportionmentPeriod.objects.count()
     for plan in Plan.objects.all():
-        _, made = ApportionmentPeriod.objects.get_or_create(
-            plan=plan, cutoff_at=cutoff_at, defaults={"starts_at": starts_at}
-        )
-        created += made
-    return created
+        period_for(plan, now=now)
+    return ApportionmentPeriod.objects.count() - before
 
 
 def periods_claim_due(*, now: datetime.datetime) -> list[int]:
-    """Periods to hand to the workers now: past their cutoff and never enqueued, or running
-    but last enqueued long ago (a crashed run, resumed). Each id is returned to one caller."""
-    claimable = Q(status=PeriodStatus.OPEN, cutoff_at__lte=now, enqueued_at__isnull=True) | Q(
+    """Periods to hand to the workers now: due and never enqueued, or running but last enqueued
+    long ago (a crashed run, resumed). Each id is returned to one caller."""
+    claimable = Q(status=PeriodStatus.OPEN, runs_at__lte=now, enqueued_at__isnull=True) | Q(
         status=PeriodStatus.RUNNING, enqueued_at__lt=now - STALE_RUN
     )
     claimed = []
-    for period_id in ApportionmentPeriod.objects.filter(claimable).values_list("pk", flat=True):
+    for period in ApportionmentPeriod.objects.filter(claimable).order_by("cutoff_at"):
+        earlier = ApportionmentPeriod.objects.filter(
+            plan_id=period.plan_id, cutoff_at__lt=period.cutoff_at
+        ).exclude(status__in=FINISHED)
+        if earlier.exists():
+            logger.warning("period %s waits for an earlier unfinished period", period.pk)
+            continue
         # Only the caller whose UPDATE matches still-claimable state gets the period.
-        if ApportionmentPeriod.objects.filter(claimable, pk=period_id).update(enqueued_at=now):
-            claimed.append(period_id)
+        if ApportionmentPeriod.objects.filter(claimable, pk=period.pk).update(enqueued_at=now):
+            claimed.append(period.pk)
     return claimed

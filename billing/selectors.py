@@ -1,43 +1,48 @@
-"""Reads for billing: a bill broken down by case, recomputed from the period's cases and the
-membership by the same rules as apportion.py (no members x cases rows are stored)."""
+"""Reads for billing: a bill broken down by case, from the period's cases and the membership by
+the rules of billing/rules.py (no members x cases rows are stored)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 from billing.models import Bill
 
 
 @dataclass(frozen=True)
 class CaseCharge:
-    claim_id: int
-    share_fen: int  # the member's exact share of payout + fee
-    waived_fen: int  # by a promotion, paid by the sponsor
-    case_capped_fen: int  # above the per-case cap, paid by the sponsor
-    year_capped_fen: int  # above the yearly cap, paid by the sponsor
-    charged_fen: int  # what the member pays
+    """One line of a bill, in exact fen. `claim_id` None is the rounding line: what rounding
+    the member's exact total to whole fen added or took (always less than 1 fen charged)."""
+
+    claim_id: int | None
+    share_fen: Fraction  # the member's exact share of payout + fee
+    waived_fen: Fraction  # by a promotion, paid by the sponsor
+    case_capped_fen: Fraction  # above the per-case cap, paid by the sponsor
+    year_capped_fen: Fraction  # above the yearly cap, paid by the sponsor
+    charged_fen: Fraction  # what the member pays
 
 
 def bill_breakdown(bill: Bill) -> list[CaseCharge]:
-    """Cases in claim order; the yearly cap is applied in that order."""
+    """The cases the member shared, in claim order (the yearly cap is applied in that order),
+    then a rounding line when the exact lines do not add up to the bill's whole fen."""
     membership, period = bill.membership, bill.period
     plan = period.plan
     headroom = (
         None
         if bill.year_to_date_before_fen is None
-        else max(0, plan.yearly_cap_fen - bill.year_to_date_before_fen)
+        else Fraction(max(0, plan.yearly_cap_fen - bill.year_to_date_before_fen))
     )
     rows = []
     for case in period.cases.order_by("claim_id"):
         if membership.in_pool_since >= case.publicized_at:
             continue
-        share = case.base_share_fen + (1 if membership.pk <= case.extra_fen_up_to_id else 0)
+        share = Fraction(case.amount_fen + case.fee_fen, case.members_count)
         waived = (
             share
             if case.waive_if_joined_before and membership.joined_at < case.waive_if_joined_before
-            else 0
+            else Fraction(0)
         )
-        payable = 0 if waived else min(share, plan.per_case_cap_fen)
+        payable = Fraction(0) if waived else min(share, Fraction(plan.per_case_cap_fen))
         charged = payable if headroom is None else min(payable, headroom)
         if headroom is not None:
             headroom -= charged
@@ -46,4 +51,15 @@ def bill_breakdown(bill: Bill) -> list[CaseCharge]:
                 case.claim_id, share, waived, share - waived - payable, payable - charged, charged
             )
         )
+    rounding = CaseCharge(
+        None,
+        bill.gross_fen - sum((r.share_fen for r in rows), Fraction(0)),
+        bill.waived_fen - sum((r.waived_fen for r in rows), Fraction(0)),
+        bill.capped_fen - sum((r.case_capped_fen + r.year_capped_fen for r in rows), Fraction(0)),
+        Fraction(0),
+        bill.charged_fen - sum((r.charged_fen for r in rows), Fraction(0)),
+    )
+    if any((rounding.share_fen, rounding.waived_fen, rounding.case_capped_fen,
+            rounding.charged_fen)):  # fmt: skip
+        rows.append(rounding)
     return rows

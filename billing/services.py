@@ -1,24 +1,37 @@
-"""Staff actions on periods; the admin's buttons call these."""
+"""Staff actions on periods (the admin's buttons call these) and the record of failed runs."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import logging
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Sum
 
-from billing.models import ApportionmentPeriod, PeriodStatus, PostingLine
+from billing import apportion
+from billing.models import FINISHED, ApportionmentPeriod, PeriodChunk, PeriodStatus, PostingLine
 from mutual.errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+
+def _check_may_run(by) -> None:
+    if not by.has_perm("billing.change_apportionmentperiod"):
+        raise PermissionDenied(f"{by} may not run apportionment periods")
+
+
+def _enqueue_run(period_id: int) -> None:
+    from billing.tasks import run_period
+
+    transaction.on_commit(lambda: run_period.delay(period_id))
 
 
 @transaction.atomic
 def period_run(*, period_id: int, by, now: datetime.datetime) -> ApportionmentPeriod:
     """Hand an open period whose cutoff has passed to the workers, once."""
-    from billing.tasks import run_period
-
-    if not by.has_perm("billing.change_apportionmentperiod"):
-        raise PermissionDenied(f"{by} may not run apportionment periods")
+    _check_may_run(by)
     period = ApportionmentPeriod.objects.select_for_update(of=("self",)).get(pk=period_id)
     if period.status != PeriodStatus.OPEN:
         raise ServiceError(f"the period is {period.status}, not open", code="not_open")
@@ -29,10 +42,69 @@ def period_run(*, period_id: int, by, now: datetime.datetime) -> ApportionmentPe
         )
     if period.enqueued_at is not None:
         raise ServiceError("this period was already handed to the workers", code="enqueued")
+    apportion.previous_period(period)  # refuses while an earlier period is unfinished
     period.enqueued_at = now
     period.save(update_fields=["enqueued_at"])
-    transaction.on_commit(lambda: run_period.delay(period_id))
+    _enqueue_run(period_id)
     return period
+
+
+@transaction.atomic
+def period_retry(*, period_id: int, by, now: datetime.datetime) -> ApportionmentPeriod:
+    """Run a failed period again once its cause is fixed: chunks already billed stay billed."""
+    _check_may_run(by)
+    period = ApportionmentPeriod.objects.select_for_update(of=("self",)).get(pk=period_id)
+    if period.status != PeriodStatus.FAILED:
+        raise ServiceError(f"the period is {period.status}, not failed", code="not_failed")
+    prepared = PeriodChunk.objects.filter(period=period).exists()
+    period.status = PeriodStatus.RUNNING if prepared else PeriodStatus.OPEN
+    period.enqueued_at = now
+    logger.warning("period %s retried by %s after: %s", period.pk, by, period.failure)
+    period.failed_at, period.failure = None, ""
+    period.save(update_fields=["status", "enqueued_at", "failed_at", "failure"])
+    _enqueue_run(period_id)
+    return period
+
+
+def period_record_failure(*, period_id: int, error: BaseException, now: datetime.datetime) -> None:
+    """Mark an unfinished period failed, with the error: shown in the admin and on the
+    dashboard, never re-run by beat until finance retries it. Its own transaction, since the
+    run's own was rolled back."""
+    logger.error("period %s failed: %r", period_id, error)
+    ApportionmentPeriod.objects.filter(pk=period_id).exclude(status__in=FINISHED).update(
+        status=PeriodStatus.FAILED,
+        failed_at=now,
+        failure=f"{type(error).__name__}: {error}"[:2000],
+    )
+
+
+@contextlib.contextmanager
+def failures_recorded(*, period_id: int, now: datetime.datetime):
+    """Record any error of a run step on its period, then let it propagate."""
+    try:
+        yield
+    except Exception as error:
+        period_record_failure(period_id=period_id, error=error, now=now)
+        raise
+
+
+def period_bill_chunk(*, chunk_id: int, now: datetime.datetime) -> bool:
+    """Bill one chunk (a worker's share of a run); a failure marks its period failed."""
+    period_id = PeriodChunk.objects.values_list("period_id", flat=True).get(pk=chunk_id)
+    with failures_recorded(period_id=period_id, now=now):
+        return apportion.chunk_apportion(chunk_id=chunk_id, now=now)
+
+
+def period_start(*, period_id: int, now: datetime.datetime) -> list[int] | None:
+    """Prepare a run and return the chunks still to bill (see apportion)."""
+    with failures_recorded(period_id=period_id, now=now):
+        return apportion.period_pending_chunks(period_id=period_id)
+
+
+def period_close(*, period_id: int, now: datetime.datetime) -> ApportionmentPeriod:
+    """Reconcile and post a period whose chunks are all billed."""
+    with failures_recorded(period_id=period_id, now=now):
+        return apportion.period_finish(period_id=period_id, now=now)
 
 
 def period_reconciliation(period: ApportionmentPeriod) -> dict[str, object]:
@@ -49,7 +121,7 @@ def period_reconciliation(period: ApportionmentPeriod) -> dict[str, object]:
         "shares equal cases and fees": shares == period.total_fen,
         "charged + sponsor = total": (
             period.charged_fen + period.sponsor_fen == period.total_fen
-            if period.status in (PeriodStatus.POSTED, PeriodStatus.PAID)
+            if period.status in FINISHED
             else None
         ),
         "clearing nets to zero": cleared == 0 if period.posted_at else None,

@@ -1,15 +1,19 @@
 """Celery entry points, thin callers of the billing services. Each is idempotent: chunks mark
 themselves done in the transaction that bills them, postings carry idempotency keys, periods
-are claimed with a conditional UPDATE, finished periods are left alone."""
+are claimed with a conditional UPDATE, finished periods are left alone. A step that raises
+marks its period failed (billing.services.failures_recorded)."""
 
 import datetime
+import logging
 
 from celery import chord, shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from billing import apportion, collections, payouts, schedule
-from billing.models import ApportionmentPeriod, PeriodStatus
+from billing import apportion, collections, payouts, schedule, services
+from billing.models import FINISHED, ApportionmentPeriod, PeriodStatus
+
+logger = logging.getLogger(__name__)
 
 
 def _moment(now: str | None) -> datetime.datetime:
@@ -19,7 +23,9 @@ def _moment(now: str | None) -> datetime.datetime:
 @shared_task(acks_late=True)
 def run_period(period_id: int, now: str | None = None) -> int:
     """Prepare, then fan the chunks not yet done out to any number of workers."""
-    ids = apportion.period_start(period_id=period_id)
+    ids = services.period_start(period_id=period_id, now=_moment(now))
+    if ids is None:
+        return 0
     if not ids:
         finish_period.delay(None, period_id, now)
         return 0
@@ -29,12 +35,14 @@ def run_period(period_id: int, now: str | None = None) -> int:
 
 @shared_task(acks_late=True)
 def apportion_chunk(chunk_id: int, now: str | None = None) -> bool:
-    return apportion.chunk_apportion(chunk_id=chunk_id, now=_moment(now))
+    return services.period_bill_chunk(chunk_id=chunk_id, now=_moment(now))
 
 
 @shared_task(acks_late=True)
 def finish_period(_results, period_id: int, now: str | None = None) -> int:
-    apportion.period_finish(period_id=period_id, now=_moment(now))
+    period = services.period_close(period_id=period_id, now=_moment(now))
+    if period.status not in FINISHED:
+        return 0
     paid = payouts.period_pay_claims(period_id=period_id, now=_moment(now))
     apportion.period_vacuum(period_id=period_id)
     return paid
@@ -42,10 +50,14 @@ def finish_period(_results, period_id: int, now: str | None = None) -> int:
 
 @shared_task(acks_late=True)
 def run_due_periods(now: str | None = None) -> list[int]:
-    """Beat, every five minutes: open this half month's periods, run those past their cutoff,
-    resume stale runs, pay posted periods whose payout did not finish."""
+    """Beat, every five minutes: open the current periods, run those due, resume stale runs,
+    pay posted periods whose payout did not finish. Failed periods wait for finance; they are
+    logged as errors on every beat, never skipped silently."""
     moment = _moment(now)
     schedule.periods_ensure(now=moment)
+    for period in ApportionmentPeriod.objects.filter(status=PeriodStatus.FAILED):
+        logger.error("period %s (%s) failed and waits for a retry: %s", period.pk, period,
+                     period.failure)  # fmt: skip
     with transaction.atomic():
         claimed = schedule.periods_claim_due(now=moment)
         for period_id in claimed:
@@ -61,9 +73,7 @@ def run_due_periods(now: str | None = None) -> list[int]:
 def collect_due(now: str | None = None) -> int:
     """Beat, hourly: debit due bills chunk by chunk (tasks), then lapse the unpaid past grace."""
     moment = _moment(now)
-    periods = ApportionmentPeriod.objects.filter(
-        status__in=[PeriodStatus.POSTED, PeriodStatus.PAID]
-    ).order_by("-cutoff_at")[:24]
+    periods = ApportionmentPeriod.objects.filter(status__in=FINISHED).order_by("-cutoff_at")[:24]
     enqueued = 0
     for period in periods:
         for chunk_id in period.chunks.values_list("pk", flat=True):

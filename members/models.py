@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import OpClass
 from django.db import models
 from django.db.models import Q
@@ -20,6 +21,10 @@ def years_before(day: datetime.date, years: int) -> datetime.date:
         return day.replace(year=day.year - years)
     except ValueError:
         return day.replace(year=day.year - years, day=28)
+
+
+def default_cutoff_days() -> list[int]:
+    return [1, 16]
 
 
 class DisputeReview(models.TextChoices):
@@ -56,6 +61,20 @@ class Plan(models.Model):
     jury_size = models.PositiveSmallIntegerField(_("jury size"), default=7)
     jury_quorum = models.PositiveSmallIntegerField(_("jury quorum"), default=5)
     payment_grace_days = models.PositiveSmallIntegerField(_("payment grace (days)"), default=15)
+    cutoff_days = ArrayField(
+        models.PositiveSmallIntegerField(),
+        verbose_name=_("period cutoff days"),
+        default=default_cutoff_days,
+        help_text=_(
+            "Days of the month (1-28) on which a period closes at midnight, Shanghai time: "
+            "1,16 is twice a month; the mutual treasure closed on the 14th and 28th."
+        ),
+    )
+    payout_delay_days = models.PositiveSmallIntegerField(
+        _("payout delay (days)"),
+        default=0,
+        help_text=_("Days after the cutoff when the period is billed and its claims are paid."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -68,6 +87,12 @@ class Plan(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(management_fee_bp__lte=10_000), name="plan_fee_at_most_100_percent"
+            ),
+            # Sorted, distinct days that every month has (so 1..28).
+            models.CheckConstraint(
+                condition=Q(cutoff_days__len__gte=1)
+                & Q(cutoff_days__contained_by=list(range(1, 29))),
+                name="plan_cutoff_days_in_every_month",
             ),
         ]
 

@@ -11,3 +11,8 @@ class ServiceError(Exception):
 
     def as_dict(self) -> dict[str, list[str]]:
         return {self.field or "non_field_errors": [self.message]}
+
+
+class InvariantError(Exception):
+    """A rule of the books is broken (an unbalanced posting, a period that does not reconcile,
+    a case with no sharers): a bug or tampering, never the caller's mistake. Not a 4xx."""

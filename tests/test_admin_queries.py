@@ -34,7 +34,9 @@ def data(investigator):
     run(period_for(plan))
     # Many periods: a sidebar filter naming each one must not cost a query per period.
     ApportionmentPeriod.objects.bulk_create(
-        ApportionmentPeriod(plan=plan, starts_at=day - datetime.timedelta(days=15), cutoff_at=day)
+        ApportionmentPeriod(
+            plan=plan, starts_at=day - datetime.timedelta(days=15), cutoff_at=day, runs_at=day
+        )
         for day in (
             datetime.datetime(2019, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(days=16 * i)
             for i in range(20)

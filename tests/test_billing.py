@@ -42,7 +42,7 @@ def members(plan, count, joined=NOV_2018):
 
 
 def run(period):
-    return apportion.period_run_inline(period_id=period.pk, now=period.cutoff_at)
+    return apportion.period_bill_inline(period_id=period.pk, now=period.cutoff_at)
 
 
 def sums(period):
@@ -91,18 +91,17 @@ def test_per_case_cap_binds_in_a_small_plan_and_the_sponsor_takes_the_rest(inves
     assert sums(period)["capped"] == 1080_00 - 100
 
 
-def test_remainders_are_distributed_exactly_to_the_lowest_ids(investigator):
+def test_remainders_go_to_the_lowest_draw_keys_of_the_period(investigator):
+    from billing.draw import draw_key
+
     plan = PlanFactory(management_fee_bp=0, per_case_cap_fen=10**9, yearly_cap_fen=10**9)
     members(plan, 6)
     approved_claim(plan, investigator, amount_fen=100)  # 100 fen over 7 sharers: 14 x 7 + 2
     period = run(period_for(plan))
-    shares = list(
-        Bill.objects.filter(period=period)
-        .order_by("membership_id")
-        .values_list("charged_fen", flat=True)
-    )
-    assert shares == [15, 15, 14, 14, 14, 14, 14]
-    assert sum(shares) == 100
+    shares = dict(Bill.objects.filter(period=period).values_list("membership_id", "charged_fen"))
+    by_draw = sorted(shares, key=lambda m: draw_key(membership_id=m, period_id=period.pk))
+    assert [shares[m] for m in by_draw] == [15, 15, 14, 14, 14, 14, 14]
+    assert sum(shares.values()) == 100
 
 
 def test_exact_across_several_chunks(investigator, settings):
@@ -224,15 +223,34 @@ def test_ledger_post_refuses_unbalanced_lines_before_writing():
     assert not Posting.objects.filter(idempotency_key="k").exists()
 
 
-def test_year_to_date_is_not_looked_up_when_the_cap_cannot_bind(investigator):
-    plan = PlanFactory(management_fee_bp=800, per_case_cap_fen=10, yearly_cap_fen=18_800)
-    members(plan, 5)
-    approved_claim(plan, investigator, amount_fen=10_000)
-    period = run(period_for(plan))
-    assert set(
-        Bill.objects.filter(period=period).values_list("year_to_date_before_fen", flat=True)
-    ) == {None}
-    assert period.max_charged_fen == 10
+def test_the_year_to_date_is_carried_from_the_last_period_only(investigator):
+    plan = PlanFactory(management_fee_bp=0, per_case_cap_fen=10**9, yearly_cap_fen=10**9)
+    members(plan, 4)
+    approved_claim(plan, investigator, amount_fen=1_000)  # 200 fen each
+    first = run(period_for(plan))
+    empty = run(period_for(plan, datetime.datetime(2018, 12, 31, tzinfo=UTC)))  # no case
+    approved_claim(
+        plan, investigator, amount_fen=600, publicize_at=datetime.datetime(2019, 1, 2, tzinfo=UTC)
+    )
+    approved_claim(  # the year ends: the year to date starts again
+        plan, investigator, amount_fen=700, publicize_at=datetime.datetime(2019, 1, 3, tzinfo=UTC)
+    )
+    third = period_for(plan, datetime.datetime(2019, 1, 15, tzinfo=UTC))
+    assert empty.members_count == 0
+    assert set(first.bills.values_list("year_to_date_before_fen", flat=True)) == {0}
+    third = run(third)
+    assert third.previous_period is None
+    assert set(third.bills.values_list("year_to_date_before_fen", flat=True)) == {0}
+    approved_claim(
+        plan, investigator, amount_fen=800, publicize_at=datetime.datetime(2019, 1, 20, tzinfo=UTC)
+    )
+    fourth = run(period_for(plan, datetime.datetime(2019, 1, 31, tzinfo=UTC)))
+    assert fourth.previous_period_id == third.pk
+    carried = dict(third.bills.values_list("membership_id", "charged_fen"))
+    for membership_id, before in fourth.bills.values_list(
+        "membership_id", "year_to_date_before_fen"
+    ):
+        assert before == carried.get(membership_id, 0)
 
 
 def assert_breakdowns_add_up(period):
@@ -240,7 +258,9 @@ def assert_breakdowns_add_up(period):
 
     for bill in Bill.objects.filter(period=period).select_related("membership", "period__plan"):
         rows = bill_breakdown(bill)
-        assert len(rows) == bill.cases_count
+        assert len([r for r in rows if r.claim_id is not None]) == bill.cases_count
+        rounding = [r for r in rows if r.claim_id is None]
+        assert all(abs(r.charged_fen) < 1 for r in rounding)  # under a fen
         assert sum(r.share_fen for r in rows) == bill.gross_fen
         assert sum(r.waived_fen for r in rows) == bill.waived_fen
         assert sum(r.case_capped_fen + r.year_capped_fen for r in rows) == bill.capped_fen

@@ -34,13 +34,13 @@ def test_a_period_runs_through_real_workers_in_chunks_and_pays(celery_worker_pro
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_beat_task_opens_runs_and_pays_a_due_period(celery_worker_process, investigator):
-    from billing.schedule import half_month
+    from billing.schedule import period_bounds
     from billing.tasks import run_due_periods
 
     plan = PlanFactory(management_fee_bp=800, per_case_cap_fen=10**9, yearly_cap_fen=10**9)
     members(plan, 5)
     claim = approved_claim(plan, investigator, amount_fen=10_000)
-    _, cutoff = half_month(claim.decided_at.date())
+    _, cutoff = period_bounds(plan, claim.decided_at.date())
     after_cutoff = (cutoff + datetime.timedelta(minutes=1)).isoformat()
     run_due_periods.delay(claim.decided_at.isoformat()).get(timeout=60)  # opens the period
     period = ApportionmentPeriod.objects.get(plan=plan, cutoff_at=cutoff)

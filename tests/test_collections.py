@@ -6,7 +6,7 @@ from django_fsm_log.models import StateLog
 from billing.collections import DebitResult, collect_chunk, lapse_unpaid
 from billing.ledger import account_balance, account_for
 from billing.models import ApportionmentPeriod, Bill, PeriodStatus
-from billing.schedule import half_month, periods_claim_due, periods_ensure
+from billing.schedule import periods_claim_due, periods_ensure
 from members.models import Membership, MembershipStatus
 from tests.factories import PlanFactory
 from tests.test_billing import approved_claim, members, period_for, run
@@ -78,14 +78,6 @@ def test_a_declined_debit_is_retried_the_next_day_then_lapses_after_grace(posted
     assert membership.status == MembershipStatus.LAPSED
     assert StateLog.objects.for_(membership).get().transition == "lapse"
     assert Membership.objects.filter(plan=posted.plan, status="active").count() == 4
-
-
-def test_half_months_in_shanghai_days():
-    start, end = half_month(datetime.date(2018, 12, 7))
-    assert (start.day, end.day, end.month) == (1, 16, 12)
-    start, end = half_month(datetime.date(2018, 12, 20))
-    assert (start.day, end.day, end.month, end.year) == (16, 1, 1, 2019)
-    assert start.utcoffset() == datetime.timedelta(hours=8)
 
 
 def test_due_periods_are_claimed_once_and_stale_runs_again():
