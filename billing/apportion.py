@@ -45,7 +45,8 @@ _COHORT = """
 """
 
 
-def _gather_cases(period: ApportionmentPeriod) -> None:
+def _gather_cases(period: ApportionmentPeriod) -> list[PeriodCase]:
+    """The claims approved in the period, as unsaved cases in publicity order."""
     plan = period.plan
     claims = Claim.objects.filter(
         plan=plan,
@@ -53,28 +54,33 @@ def _gather_cases(period: ApportionmentPeriod) -> None:
         decided_at__gte=period.starts_at,
         decided_at__lt=period.cutoff_at,
         period_case__isnull=True,
-    )
+    ).order_by("publicity_starts_at", "pk")
     promotions = list(
         Promotion.objects.filter(plan=plan).values_list("joined_before", "cases_before")
     )
-    PeriodCase.objects.bulk_create(
+    return [
         PeriodCase(
             period=period,
-            claim=claim,
-            publicized_at=claim.publicity_starts_at,
-            amount_fen=claim.amount_approved_fen,
-            fee_fen=rules.fee_for(claim.amount_approved_fen, plan.management_fee_bp),
-            waive_if_joined_before=rules.waiver_date(claim.publicity_starts_at, promotions),
+            claim_id=claim_id,
+            publicized_at=publicized_at,
+            amount_fen=amount_fen,
+            fee_fen=rules.fee_for(amount_fen, plan.management_fee_bp),
+            waive_if_joined_before=rules.waiver_date(publicized_at, promotions),
         )
-        for claim in claims
+        for claim_id, publicized_at, amount_fen in claims.values_list(
+            "pk", "publicity_starts_at", "amount_approved_fen"
+        )
+    ]
+
+
+def _rule_case(c: PeriodCase) -> rules.Case:
+    return rules.Case(
+        c.claim_id, c.publicized_at, c.amount_fen, c.fee_fen, c.waive_if_joined_before
     )
 
 
 def period_rule_cases(period: ApportionmentPeriod) -> list[rules.Case]:
-    return [
-        rules.Case(c.claim_id, c.publicized_at, c.amount_fen, c.fee_fen, c.waive_if_joined_before)
-        for c in period.cases.order_by("publicized_at", "claim_id")
-    ]
+    return [_rule_case(c) for c in period.cases.order_by("publicized_at", "claim_id")]
 
 
 def _create_bill_partition(period_id: int) -> None:
@@ -138,9 +144,9 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
         return period
     plan = period.plan
     period.previous_period = previous_period(period)
-    _gather_cases(period)
+    period_cases = _gather_cases(period)
     _create_bill_partition(period.pk)
-    cases = period_rule_cases(period)
+    cases = [_rule_case(c) for c in period_cases]
     with connection.cursor() as cursor:
         cursor.execute("SELECT min(id) FROM members_membership WHERE plan_id = %s", [plan.pk])
         (low_id,) = cursor.fetchone()
@@ -148,8 +154,10 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
     if not cases:
         period.save()
         return period
+    if low_id is None:
+        raise InvariantError(f"period {period.pk} has cases but its plan has no members")
     calendar = rules.Calendar.of(cases)
-    groups = _members_per_group(period, calendar, low_id) if low_id is not None else {}
+    groups = _members_per_group(period, calendar, low_id)
     per_cohort: dict[int, int] = {}
     for (_chunk, cohort), count in groups.items():
         per_cohort[cohort] = per_cohort.get(cohort, 0) + count
@@ -167,7 +175,7 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
         total_fen=sum(c.total_fen for c in cases),
         period_id=period.pk,
     )
-    _save_shares(period, cases, sharers, calendar, shares, per_cohort)
+    _save_shares(period, period_cases, sharers, calendar, shares, per_cohort)
     chunk_extras: dict[int, list[list[int]]] = {chunk: [] for chunk, _ in groups}
     for (chunk, cohort), extra in sorted(extras.items()):
         if extra.gross or extra.net or extra.payable:
@@ -190,13 +198,11 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
     return period
 
 
-def _save_shares(period, cases, sharers, calendar, shares, per_cohort) -> None:
-    by_claim = {case.claim_id: n for case, n in zip(cases, sharers, strict=True)}
-    period_cases = list(period.cases.all())
-    for case in period_cases:
-        case.members_count = by_claim[case.claim_id]
-        case.base_share_fen = (case.amount_fen + case.fee_fen) // case.members_count
-    PeriodCase.objects.bulk_update(period_cases, ["members_count", "base_share_fen"])
+def _save_shares(period, period_cases, sharers, calendar, shares, per_cohort) -> None:
+    for case, n in zip(period_cases, sharers, strict=True):
+        case.members_count = n
+        case.base_share_fen = (case.amount_fen + case.fee_fen) // n
+    PeriodCase.objects.bulk_create(period_cases, batch_size=5_000)
     PeriodCohort.objects.bulk_create(
         PeriodCohort(
             period=period,
@@ -255,6 +261,7 @@ _DRY_RUN = "SELECT gross AS gross_fen, charged AS charged_fen FROM bills"
 _PREVIOUS_BILLS = """
       LEFT JOIN billing_bill p
         ON p.period_id = %(previous)s AND p.membership_id = e.membership_id
+       AND p.membership_id BETWEEN %(lo)s AND %(hi)s
 """
 
 
@@ -314,6 +321,10 @@ def chunk_apportion(*, chunk_id: int, now: datetime.datetime) -> bool:
             # Don't wait for this chunk's WAL to reach disk: if a crash loses the commit, it
             # loses the chunk's done mark with it, and the resumed run bills the chunk again.
             cursor.execute("SET LOCAL synchronous_commit = off")
+            # The workers already keep every core busy with one chunk each: no parallel plan.
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            # Members and last period's bills are both read in id order: merge, don't hash.
+            cursor.execute("SET LOCAL enable_hashjoin = off")
         chunk = (
             PeriodChunk.objects.select_for_update(of=("self",))
             .select_related("period__plan")
