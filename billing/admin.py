@@ -3,15 +3,29 @@ import itertools
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from billing import apportion, services
-from billing.models import Account, ApportionmentPeriod, Bill, Posting, PostingLine, Promotion
+from billing.models import (
+    Account,
+    ApportionmentPeriod,
+    Bill,
+    PeriodChunk,
+    PeriodCohort,
+    PeriodStatus,
+    Posting,
+    PostingLine,
+    Promotion,
+)
 from members.admin import MembershipAdmin
 from members.models import Membership
 from mutual.admin_tools import FastChangeListMixin
@@ -105,30 +119,132 @@ class PromotionAdmin(admin.ModelAdmin):
     list_display = ["name", "plan", "joined_before", "cases_before"]
 
 
+class FirstRowsFormSet(BaseInlineFormSet):
+    """Only the first `max_rows` related rows: a period can have thousands of cohorts."""
+
+    max_rows = 50
+
+    def get_queryset(self):
+        if not hasattr(self, "_queryset"):
+            self._queryset = super().get_queryset()[: self.max_rows]
+        return self._queryset
+
+
+class PeriodCohortInline(admin.TabularInline):
+    """A period's cohorts, read-only (they are computed by a run). Shares are exact, in fen."""
+
+    model = PeriodCohort
+    formset = FirstRowsFormSet
+    verbose_name_plural = format_lazy(
+        _("cohorts in period (the first {n})"), n=FirstRowsFormSet.max_rows
+    )
+    fields = [
+        "index",
+        "in_pool_from",
+        "in_pool_before",
+        "joined_from",
+        "joined_before",
+        "members_count",
+        "cases_count",
+        "gross_share",
+        "payable_share",
+    ]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["index"]
+
+    @admin.display(description=_("gross share (fen, exact)"))
+    def gross_share(self, cohort):
+        return cohort.gross_share_fen
+
+    @admin.display(description=_("payable share (fen, exact)"))
+    def payable_share(self, cohort):
+        return cohort.payable_share_fen
+
+    # Part of the period: whoever may see the period sees its cohorts (no grant of its own).
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("billing.view_apportionmentperiod")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(ApportionmentPeriod)
 class PeriodAdmin(admin.ModelAdmin):
     change_form_template = "admin/billing/apportionmentperiod/change_form.html"
-    list_display = ["__str__", "status", "progress", "total", "charged", "sponsor", "members_count"]
+    list_display = [
+        "__str__",
+        "state",
+        "progress",
+        "total",
+        "charged",
+        "sponsor",
+        "members_count",
+        "failed_at",
+    ]
     list_filter = ["plan", "status"]
     fields = [
         "plan",
         "starts_at",
         "cutoff_at",
+        "runs_at",
+        "previous_period",
         "status",
         "chunks_total",
         "posted_at",
+        "failed_at",
     ]
+    inlines = [PeriodCohortInline]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
-            return ["status", "chunks_total", "posted_at"]
+            # runs_at follows from the cutoff and the plan's payout delay (model save).
+            return [
+                field for field in self.fields if field not in ("plan", "starts_at", "cutoff_at")
+            ]
         return self.fields  # a period's figures change only by running it
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # a new period has no cohorts yet
+
+    def get_queryset(self, request):
+        # Chunks done counted in the same query, not one COUNT per row of the list.
+        done = (
+            PeriodChunk.objects.filter(period=OuterRef("pk"), done_at__isnull=False)
+            .order_by()
+            .values("period")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("plan", "previous_period__plan")
+            .annotate(done_chunks=Subquery(done, output_field=IntegerField()))
+        )
+
+    @admin.display(description=_("status"), ordering="status")
+    def state(self, period):
+        if period.status == PeriodStatus.FAILED:
+            return format_html(
+                '<strong style="color: var(--error-fg, #ba2121)">{}</strong>',
+                period.get_status_display(),
+            )
+        return period.get_status_display()
 
     @admin.display(description=_("progress"))
     def progress(self, period):
         if not period.chunks_total:
             return "—"
-        return f"{period.chunks_done}/{period.chunks_total}"
+        return f"{period.done_chunks or 0}/{period.chunks_total}"
 
     @admin.display(description=_("total (yuan)"))
     def total(self, period):
@@ -150,6 +266,7 @@ class PeriodAdmin(admin.ModelAdmin):
                 "<int:period_id>/preview/", view(self.preview_view), name="billing_period_preview"
             ),
             path("<int:period_id>/bills.csv", view(self.csv_view), name="billing_period_csv"),
+            path("<int:period_id>/retry/", view(self.retry_view), name="billing_period_retry"),
             *super().get_urls(),
         ]
 
@@ -165,6 +282,8 @@ class PeriodAdmin(admin.ModelAdmin):
                 },
                 reconciliation=services.period_reconciliation(obj),
                 can_run=obj.status == "open" and self.has_change_permission(request, obj),
+                can_retry=obj.status == PeriodStatus.FAILED
+                and self.has_change_permission(request, obj),
                 # Nothing on an existing period is edited by hand: no save buttons.
                 show_save=False,
                 show_save_and_continue=False,
@@ -181,6 +300,26 @@ class PeriodAdmin(admin.ModelAdmin):
             self.message_user(request, getattr(error, "message", str(error)), messages.ERROR)
         else:
             self.message_user(request, _("The period is running."), messages.SUCCESS)
+        return HttpResponseRedirect(
+            reverse("admin:billing_apportionmentperiod_change", args=[period_id])
+        )
+
+    def retry_view(self, request, period_id: int):
+        """Run a failed period again (the service checks the permission and the status)."""
+        if request.method != "POST":
+            raise Http404
+        try:
+            services.period_retry(period_id=period_id, by=request.user, now=timezone.now())
+        except (ServiceError, PermissionDenied) as error:
+            self.message_user(request, getattr(error, "message", str(error)), messages.ERROR)
+        except ApportionmentPeriod.DoesNotExist:
+            raise Http404 from None
+        else:
+            self.message_user(
+                request, _("The period is handed to the workers again."), messages.SUCCESS
+            )
+        if not self.has_view_or_change_permission(request):
+            return HttpResponseRedirect(reverse("admin:index"))  # where the message shows
         return HttpResponseRedirect(
             reverse("admin:billing_apportionmentperiod_change", args=[period_id])
         )

@@ -1,6 +1,14 @@
-"""Set-up for `bench_apportion`: a plan of N members built inside PostgreSQL, and approved cases.
+"""Set-up for `bench_apportion`: the real product's workload, built inside PostgreSQL.
 
-The plan is kept (code `bench-N`) so that a second run measures again without rebuilding it."""
+- A plan of N members (code `bench-N-cK`, kept so that later runs reuse it) in K cohorts:
+  K - 1 entry dates spread over the two years before the plan's anchor (its creation), and the
+  last cohort joining one by one through the fortnight before it, so that late joiners share
+  only the cases publicized after they came (every case then has its own sharer count).
+- Cases publicized evenly through that fortnight, approved now.
+- A promotion: members of the first quarter of the cohorts pay nothing for the cases of the
+  fortnight's first half (the sponsor does).
+- An earlier posted period this year, whose bills put members' year to date anywhere from
+  0 to 199 yuan, so that the 188-yuan yearly cap binds for some of them."""
 
 from __future__ import annotations
 
@@ -9,34 +17,53 @@ import datetime
 from django.db import connection, transaction
 from tqdm import tqdm
 
+from billing.apportion import _create_bill_partition
+from billing.models import ApportionmentPeriod, PeriodStatus, Promotion
 from claims.models import Claim, ClaimState
 from members.models import CoverBand, Membership, Plan
 
 BATCH = 500_000
+HISTORY = datetime.timedelta(days=730)
+WINDOW = datetime.timedelta(days=15)
 
+# Member i of N (1-based, in id order) is in cohort (i - 1) * K / N; the last cohort joins
+# one by one through the window before the anchor.
 _MEMBERS_SQL = """
 WITH users AS (
     INSERT INTO auth_user (username, password, is_superuser, first_name, last_name, email,
                            is_staff, is_active, date_joined)
-    SELECT %(prefix)s || i, '!', false, '', '', '', false, true, %(joined)s
+    SELECT %(prefix)s || i, '!', false, '', '', '', false, true, %(anchor)s
       FROM generate_series(%(first)s, %(last)s) AS i
-    RETURNING id
+    RETURNING id, username
 ), people AS (
     INSERT INTO members_member (user_id, full_name, national_id, birth_date, created_at)
-    SELECT id, 'Bench member', %(prefix)s || id, DATE '1990-01-01', %(joined)s FROM users
-    RETURNING id
+    SELECT id, 'Bench member', username, DATE '1990-01-01', %(anchor)s FROM users
+    RETURNING id, national_id
+), numbered AS (
+    SELECT id AS member_id, substr(national_id, length(%(prefix)s) + 1)::bigint AS i FROM people
+), joined AS (
+    SELECT member_id, i,
+           CASE WHEN %(cohorts)s = 1 THEN %(anchor)s - %(history)s
+                WHEN (i - 1) * %(cohorts)s / %(total)s < %(cohorts)s - 1
+                THEN %(anchor)s - %(history)s + (%(history)s - %(window)s)
+                     * ((i - 1) * %(cohorts)s / %(total)s) / (%(cohorts)s - 1)
+                ELSE %(anchor)s
+                     - %(window)s * (%(total)s - i + 1) / (%(total)s - %(last_first)s + 1)
+           END AS at
+      FROM numbered
 )
 INSERT INTO members_membership (member_id, plan_id, status, joined_at, in_pool_since,
                                 waiting_until, cover_fen)
-SELECT id, %(plan)s, 'active', %(joined)s, %(joined)s, %(joined)s + interval '90 days', 30000000
-  FROM people
+SELECT member_id, %(plan)s, 'active', at, at, at + interval '90 days', 30000000
+  FROM joined ORDER BY i
 """
 
 
-def bench_plan(*, members: int, joined: datetime.datetime) -> tuple[Plan, bool]:
-    """The plan `bench-N` with N active members; (plan, True) when it had to be built."""
+def bench_plan(*, members: int, cohorts: int) -> tuple[Plan, bool]:
+    """The plan `bench-N-cK` with N active members; (plan, True) when it had to be built."""
     plan, created = Plan.objects.get_or_create(
-        code=f"bench-{members}", defaults={"name": f"Benchmark, {members:,} members"}
+        code=f"bench-{members}-c{cohorts}",
+        defaults={"name": f"Benchmark, {members:,} members in {cohorts} cohorts"},
     )
     if created:
         CoverBand.objects.create(plan=plan, max_age_years=59, cover_fen=300_000_00)
@@ -47,6 +74,7 @@ def bench_plan(*, members: int, joined: datetime.datetime) -> tuple[Plan, bool]:
         raise RuntimeError(
             f"{plan.code} holds {have} memberships, not {members}: drop it or use another size"
         )
+    last_first = (cohorts - 1) * members // cohorts + 1  # first member of the last cohort
     with tqdm(total=members, unit="members") as progress:
         for first in range(1, members + 1, BATCH):
             last = min(first + BATCH - 1, members)
@@ -57,8 +85,13 @@ def bench_plan(*, members: int, joined: datetime.datetime) -> tuple[Plan, bool]:
                         "prefix": f"bench{plan.pk}-",
                         "first": first,
                         "last": last,
+                        "total": members,
+                        "cohorts": cohorts,
+                        "last_first": last_first,
                         "plan": plan.pk,
-                        "joined": joined,
+                        "anchor": plan.created_at,
+                        "history": HISTORY,
+                        "window": WINDOW,
                     },
                 )
             progress.update(last - first + 1)
@@ -67,30 +100,73 @@ def bench_plan(*, members: int, joined: datetime.datetime) -> tuple[Plan, bool]:
     return plan, True
 
 
-def approved_cases(*, plan: Plan, count: int, now: datetime.datetime) -> list[Claim]:
-    """`count` claims approved just now (a benchmark stand-in for the lifecycle, which has its
-    own tests), publicized after every member joined so that everyone shares them."""
-    claimants = Membership.objects.filter(plan=plan).order_by("pk")[:count]
-    claims = []
-    for index, membership in enumerate(claimants):
-        amount = (300_000_00, 100_000_00, 123_456_78)[index % 3]
-        claims.append(
-            Claim.objects.create(
-                membership=membership,
-                plan=plan,
-                state=ClaimState.APPROVED,
-                incident_kind="accident",
-                incident_date=now.date(),
-                diagnosis_date=now.date(),
-                diagnosis="benchmark case",
-                hospital="benchmark",
-                cover_fen=membership.cover_fen,
-                amount_requested_fen=amount,
-                amount_approved_fen=amount,
-                submitted_at=now,
-                publicity_starts_at=now,
-                publicity_ends_at=now,
-                decided_at=now,
-            )
+def promotion(plan: Plan) -> Promotion:
+    """Members of the first quarter of the cohorts pay nothing for the window's first half."""
+    anchor = plan.created_at
+    promo, _ = Promotion.objects.get_or_create(
+        plan=plan,
+        name="benchmark promotion",
+        defaults={
+            "joined_before": anchor - HISTORY + (HISTORY - WINDOW) / 4,
+            "cases_before": anchor - WINDOW / 2,
+        },
+    )
+    return promo
+
+
+def earlier_period(plan: Plan, *, cutoff_at: datetime.datetime) -> ApportionmentPeriod:
+    """A posted period this year whose bills put each member's year to date at 0-199 yuan
+    (written directly: this is the history the benchmark reads, not what it measures)."""
+    period = ApportionmentPeriod.objects.create(
+        plan=plan,
+        starts_at=cutoff_at - WINDOW,
+        cutoff_at=cutoff_at,
+        status=PeriodStatus.POSTED,
+        posted_at=cutoff_at,
+    )
+    _create_bill_partition(period.pk)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO billing_bill (period_id, membership_id, cases_count, gross_fen,
+                                      waived_fen, capped_fen, charged_fen,
+                                      year_to_date_before_fen)
+            SELECT %(period)s, id, 1, c, 0, 0, c, 0
+              FROM (SELECT id, (id * 7919 %% 200) * 100 AS c
+                      FROM members_membership WHERE plan_id = %(plan)s) m
+            """,
+            {"period": period.pk, "plan": plan.pk},
         )
-    return claims
+        members = cursor.rowcount
+    ApportionmentPeriod.objects.filter(pk=period.pk).update(members_count=members)
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) billing_bill_p{period.pk}")
+    return period
+
+
+def approved_cases(*, plan: Plan, count: int, now: datetime.datetime) -> list[Claim]:
+    """`count` claims approved just now (a stand-in for the lifecycle, which has its own tests),
+    publicized evenly through the window before the plan's anchor."""
+    claimant = Membership.objects.filter(plan=plan).order_by("pk").first()
+    start = plan.created_at - WINDOW
+    amounts = (300_000_00, 100_000_00, 123_456_78)
+    return Claim.objects.bulk_create(
+        Claim(
+            membership=claimant,
+            plan=plan,
+            state=ClaimState.APPROVED,
+            incident_kind="accident",
+            incident_date=now.date(),
+            diagnosis_date=now.date(),
+            diagnosis="benchmark case",
+            hospital="benchmark",
+            cover_fen=claimant.cover_fen,
+            amount_requested_fen=amounts[index % 3],
+            amount_approved_fen=amounts[index % 3],
+            submitted_at=now,
+            publicity_starts_at=start + WINDOW * index / count,
+            publicity_ends_at=start + WINDOW * index / count,
+            decided_at=now,
+        )
+        for index in range(count)
+    )

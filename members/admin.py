@@ -36,6 +36,16 @@ class PlanAdmin(admin.ModelAdmin):
             {"fields": ["management_fee_bp", "per_case_cap_fen", "yearly_cap_fen"]},
         ),
         (
+            _("Billing calendar"),
+            {
+                "fields": ["cutoff_days", "payout_delay_days"],
+                "description": _(
+                    "Cutoff days as a comma-separated list, e.g. 1,16 or 14,28. A change applies "
+                    "to periods created from now on; existing periods keep their dates."
+                ),
+            },
+        ),
+        (
             _("Claims"),
             {"fields": ["publicity_days", "dispute_review", "jury_size", "jury_quorum"]},
         ),

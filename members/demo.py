@@ -26,7 +26,12 @@ def ensure_demo_plans() -> tuple[Plan, Plan]:
             "management_fee_bp": 1000,
         },
     )
-    new, _ = Plan.objects.get_or_create(code=NEW_PLAN, defaults={"name": "Mutual Treasure"})
+    # Xiang Hu Bao apportioned on the 14th and the 28th and paid the same day: the seed's case,
+    # public from 7 to 10 December 2018, was paid on the 14th.
+    new, _ = Plan.objects.get_or_create(
+        code=NEW_PLAN,
+        defaults={"name": "Mutual Treasure", "cutoff_days": [14, 28], "payout_delay_days": 0},
+    )
     for plan in (old, new):
         CoverBand.objects.get_or_create(
             plan=plan, max_age_years=39, defaults={"cover_fen": 300_000_00}

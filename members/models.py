@@ -7,6 +7,7 @@ import datetime
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import OpClass
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
@@ -88,7 +89,7 @@ class Plan(models.Model):
             models.CheckConstraint(
                 condition=Q(management_fee_bp__lte=10_000), name="plan_fee_at_most_100_percent"
             ),
-            # Sorted, distinct days that every month has (so 1..28).
+            # Days that every month has (so 1..28); Plan.clean() sorts them and refuses repeats.
             models.CheckConstraint(
                 condition=Q(cutoff_days__len__gte=1)
                 & Q(cutoff_days__contained_by=list(range(1, 29))),
@@ -98,6 +99,27 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Cutoff days: at least one, each a day every month has (1..28), no repeats; stored
+        sorted (the admin form calls this; the database constraint is the last line)."""
+        super().clean()
+        days = list(self.cutoff_days or [])
+        if not days:
+            raise ValidationError({"cutoff_days": _("Give at least one cutoff day.")})
+        outside = sorted({day for day in days if not 1 <= day <= 28})
+        if outside:
+            raise ValidationError(
+                {
+                    "cutoff_days": _(
+                        "Cutoff days must be between 1 and 28 (every month has them): %(days)s."
+                    )
+                    % {"days": ", ".join(map(str, outside))}
+                }
+            )
+        if len(set(days)) != len(days):
+            raise ValidationError({"cutoff_days": _("Each cutoff day may be given only once.")})
+        self.cutoff_days = sorted(days)
 
     def cover_for_age(self, age_years: int) -> int | None:
         """Cover in fen for a member of this age, or None when no band covers it."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.core.cache import cache
 from django.db.models import Count
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -15,6 +16,7 @@ from members.models import Membership
 from mutual.money import format_yuan
 
 CACHE_SECONDS = 60
+FAILURE_CHARS = 200
 
 
 def dashboard_figures() -> dict:
@@ -49,6 +51,32 @@ def _compute() -> dict:
         .order_by("-cutoff_at")[:6]
     ]  # fmt: skip
     return {"memberships": memberships, "claims": claims, "windows": windows, "periods": periods}
+
+
+def failed_periods(*, limit: int = 10) -> dict:
+    """Periods whose run failed, newest first, for the "needs attention" box. Not cached (a
+    retry must clear it at once); one query, whatever the number of failed periods."""
+    rows = list(
+        ApportionmentPeriod.objects.filter(status=PeriodStatus.FAILED)
+        .select_related("plan")
+        .only("pk", "cutoff_at", "failed_at", "failure", "plan__code")
+        .order_by("-failed_at", "-pk")[: limit + 1]
+    )
+    return {
+        "periods": [
+            {
+                "period": str(period),
+                "failed_at": period.failed_at,
+                "failure": period.failure[:FAILURE_CHARS]
+                + ("…" if len(period.failure) > FAILURE_CHARS else ""),
+                "url": reverse("admin:billing_apportionmentperiod_change", args=[period.pk]),
+            }
+            for period in rows[:limit]
+        ],
+        "more": len(rows) > limit,
+        "list_url": reverse("admin:billing_apportionmentperiod_changelist")
+        + f"?status__exact={PeriodStatus.FAILED}",
+    }
 
 
 def bar_chart(items: list[tuple[str, float]], *, unit: str = "", width: int = 420) -> SafeString:

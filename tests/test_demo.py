@@ -1,9 +1,14 @@
+import datetime
+
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
+from billing.schedule import period_for
 from claims.models import Claim, ClaimState
+from members.demo import ensure_demo_plans
 from members.models import Member, Membership
+from mutual.timezones import local_date, local_midnight
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +26,17 @@ def test_seed_demo_is_reproducible_idempotent_and_has_claims_in_every_state():
     seed_case = Claim.objects.get(hospital__startswith="Xinhua")
     assert seed_case.state == ClaimState.PUBLICIZED and seed_case.evidence.count() == 4
     assert Membership.objects.filter(plan__code="mutual-protection").exists()
+
+
+def test_the_demo_treasure_plan_pays_the_seed_case_on_the_14th_like_xiang_hu_bao():
+    _, treasure = ensure_demo_plans()
+    assert treasure.cutoff_days == [14, 28] and treasure.payout_delay_days == 0
+    # The seed's case was public from 7 to 10 December 2018, approved when the window closed.
+    approved = local_midnight(datetime.date(2018, 12, 10)) + datetime.timedelta(hours=10)
+    period = period_for(treasure, now=approved)
+    assert local_date(period.starts_at) == datetime.date(2018, 11, 28)
+    assert local_date(period.cutoff_at) == datetime.date(2018, 12, 14)
+    assert period.runs_at == period.cutoff_at  # billed and paid on the 14th
 
 
 def test_seed_demo_refuses_a_negative_count():

@@ -1,6 +1,6 @@
 from django import template
 
-from mutual.dashboard import bar_chart, dashboard_figures
+from mutual.dashboard import bar_chart, dashboard_figures, failed_periods
 
 register = template.Library()
 
@@ -8,6 +8,15 @@ register = template.Library()
 @register.simple_tag
 def dashboard() -> dict:
     return dashboard_figures()
+
+
+@register.simple_tag(takes_context=True)
+def needs_attention(context) -> dict | None:
+    """Failed periods, for users who may see periods (finance); None for the others."""
+    user = context.get("user")
+    if user is None or not user.has_perm("billing.view_apportionmentperiod"):
+        return None
+    return failed_periods()
 
 
 @register.simple_tag

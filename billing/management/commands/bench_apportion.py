@@ -1,5 +1,9 @@
 """Apportion one period over N members through real Celery workers; print one JSON line.
 
+The workload is the real product's (billing/bench.py): members in cohorts over two years and
+joining through the period, thousands of cases publicized across it, a promotion, and an
+earlier posted period this year so that the yearly cap binds for some members.
+
 `seconds` is the apportionment alone: from enqueueing the period to its ledger posting (the
 member set-up and the worker start are not timed). Peak RSS is sampled every 0.1 s."""
 
@@ -16,7 +20,7 @@ from django.utils import timezone
 
 from billing import bench
 from billing.ledger import account_balance, account_for, ledger_verify
-from billing.models import AccountRole, ApportionmentPeriod, PeriodStatus
+from billing.models import FINISHED, AccountRole, ApportionmentPeriod, PeriodStatus
 from billing.tasks import run_period
 from mutual.worker_process import start_worker, stop_worker
 
@@ -47,16 +51,34 @@ class Command(BaseCommand):
         parser.add_argument("--members", type=int, required=True)
         parser.add_argument("--cases", type=int, default=3)
         parser.add_argument(
+            "--cohorts",
+            type=int,
+            default=48,
+            help="entry cohorts over two years, the last joining through the period",
+        )
+        parser.add_argument(
+            "--simple",
+            action="store_true",
+            help="no promotion and no earlier period this year (the easy workload)",
+        )
+        parser.add_argument(
             "--concurrency", type=int, default=2, help="worker processes sharing the chunks"
         )
         parser.add_argument("--timeout", type=int, default=900)
 
-    def handle(self, *args, members, cases, concurrency, timeout, **options):
-        if members < cases + 1 or cases < 1:
-            raise CommandError("need at least one case and more members than cases")
-        now = timezone.now()
+    def handle(self, *args, members, cases, cohorts, simple, concurrency, timeout, **options):
+        if members < cohorts or cases < 1 or cohorts < 1:
+            raise CommandError("need at least one case and one cohort, and a member per cohort")
         started = time.monotonic()
-        plan, built = bench.bench_plan(members=members, joined=now - datetime.timedelta(days=1))
+        plan, built = bench.bench_plan(members=members, cohorts=cohorts)
+        unfinished = ApportionmentPeriod.objects.filter(plan=plan).exclude(status__in=FINISHED)
+        if unfinished.exists():
+            raise CommandError(f"{plan.code} has an unfinished period from an earlier run: drop it")
+        now = timezone.now()
+        if not simple:
+            bench.promotion(plan)
+            bench.earlier_period(plan, cutoff_at=now - datetime.timedelta(seconds=1))
+        now = timezone.now()
         bench.approved_cases(plan=plan, count=cases, now=now)
         period = ApportionmentPeriod.objects.create(
             plan=plan,
@@ -73,7 +95,7 @@ class Command(BaseCommand):
             run_period.delay(period.pk, period.cutoff_at.isoformat())
             while time.monotonic() - began < timeout:
                 period.refresh_from_db()
-                if period.status in (PeriodStatus.POSTED, PeriodStatus.PAID):
+                if period.status in (*FINISHED, PeriodStatus.FAILED):
                     break
                 time.sleep(0.05)
             seconds = time.monotonic() - began
@@ -81,13 +103,20 @@ class Command(BaseCommand):
             sampler.running = False
             sampler.join()
             stop_worker(worker)
-        if period.status not in (PeriodStatus.POSTED, PeriodStatus.PAID):
+        if period.status == PeriodStatus.FAILED:
+            raise CommandError(f"period {period.pk} failed: {period.failure}")
+        if period.status not in FINISHED:
             raise CommandError(f"period {period.pk} did not post within {timeout} s")
 
-        exact = self._exact(period, expected_members=members)
+        exact = self._exact(period)
         figures = {
             "members": members,
+            "bills": period.members_count,
             "cases": cases,
+            "cohorts": cohorts,
+            "workload": "simple" if simple else "promotion, earlier period, yearly cap",
+            "member_cohorts": period.cohorts.count(),
+            **self._biting(period),
             "chunks": period.chunks_total,
             "concurrency": concurrency,
             "seconds": round(seconds, 2),
@@ -105,7 +134,25 @@ class Command(BaseCommand):
         if not exact:
             raise CommandError("apportionment was not exact")
 
-    def _exact(self, period: ApportionmentPeriod, *, expected_members: int) -> bool:
+    def _biting(self, period: ApportionmentPeriod) -> dict[str, int]:
+        """How many bills the promotion, the caps and the year to date touched."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FILTER (WHERE waived_fen > 0), "
+                "count(*) FILTER (WHERE capped_fen > 0), "
+                "count(*) FILTER (WHERE year_to_date_before_fen > 0) "
+                "FROM billing_bill WHERE period_id = %s",
+                [period.pk],
+            )
+            waived, capped, with_year_to_date = cursor.fetchone()
+        return {
+            "bills_waived": waived,
+            "bills_capped": capped,
+            "bills_with_year_to_date": with_year_to_date,
+            "sponsor_fen": period.sponsor_fen,
+        }
+
+    def _exact(self, period: ApportionmentPeriod) -> bool:
         """Bills recounted from the table, against the cases, the chunks and the ledger."""
         with connection.cursor() as cursor:
             cursor.execute(
@@ -115,7 +162,7 @@ class Command(BaseCommand):
             )
             count, gross, charged = cursor.fetchone()
         return (
-            count == period.members_count == expected_members
+            count == period.members_count
             and gross == period.total_fen == period.charged_fen + period.sponsor_fen
             and charged == period.charged_fen
             and account_balance(account_for(period.plan, AccountRole.CLEARING)) == 0
