@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -26,11 +26,12 @@ from billing.models import (
     PostingLine,
     Promotion,
 )
+from billing.selectors import bill_breakdown
 from members.admin import MembershipAdmin
 from members.models import Membership
 from mutual.admin_tools import FastChangeListMixin
 from mutual.errors import ServiceError
-from mutual.money import format_yuan
+from mutual.money import format_exact_fen, format_yuan
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -96,6 +97,37 @@ class BillAdmin(FastChangeListMixin, ReadOnlyAdmin):
     list_filter = [PeriodFilter]
     search_fields = ["=membership__id"]
     list_select_related = ["period__plan"]
+    fields = [
+        "period",
+        "membership",
+        "cases_count",
+        "gross_fen",
+        "waived_fen",
+        "capped_fen",
+        "charged_fen",
+        "year_to_date_before_fen",
+        "paid_at",
+        "breakdown",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("by case (exact fen)"))
+    def breakdown(self, bill):
+        header = format_html(
+            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            _("claim"), _("share"), _("waived"), _("case cap"), _("yearly cap"), _("charged"),
+        )  # fmt: skip
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (line.claim_id or _("rounding"), *map(format_exact_fen, (
+                    line.share_fen, line.waived_fen, line.case_capped_fen,
+                    line.year_capped_fen, line.charged_fen)))
+                for line in bill_breakdown(bill)
+            ),
+        )  # fmt: skip
+        return format_html("<table>{}{}</table>", header, rows)
 
     @admin.display(description=_("gross (yuan)"))
     def gross(self, bill):

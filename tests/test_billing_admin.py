@@ -75,3 +75,22 @@ def test_a_run_before_the_cutoff_is_refused_with_a_message(client, finance, inve
     client.force_login(finance)
     response = client.post(reverse("admin:billing_period_run", args=[period.pk]), follow=True)
     assert any("has not passed" in str(m) for m in response.context["messages"])
+
+
+def test_a_bill_page_breaks_the_bill_down_by_case_with_exact_shares_and_the_rounding(
+    client, finance, investigator
+):
+    from billing.models import Bill
+
+    plan = PlanFactory(management_fee_bp=0, per_case_cap_fen=10**9, yearly_cap_fen=10**9)
+    members(plan, 2)
+    claim = approved_claim(plan, investigator, amount_fen=100)  # 100 fen over 3: 33.333333 each
+    period = run(period_for(plan))
+    client.force_login(finance)
+    for bill in Bill.objects.filter(period=period):
+        page = client.get(reverse("admin:billing_bill_change", args=[bill.pk]))
+        assert page.status_code == 200
+        body = page.content.decode()
+        assert f"<td>{claim.pk}</td><td>33.333333</td>" in body
+        rounding = "0.666667" if bill.charged_fen == 34 else "-0.333333"
+        assert f"<td>rounding</td><td>{rounding}</td>" in body
