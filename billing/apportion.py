@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Sum
 
-from billing import rules
+from billing import partitions, rules
 from billing.ledger import account_for, ledger_post
 from billing.models import (
     FINISHED,
@@ -83,15 +83,6 @@ def period_rule_cases(period: ApportionmentPeriod) -> list[rules.Case]:
     return [_rule_case(c) for c in period.cases.order_by("publicized_at", "claim_id")]
 
 
-def _create_bill_partition(period_id: int) -> None:
-    """Each period's bills get their own partition (see migration 0008)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS billing_bill_p{int(period_id)} "
-            f"PARTITION OF billing_bill FOR VALUES IN ({int(period_id)})"
-        )
-
-
 def previous_period(period: ApportionmentPeriod) -> ApportionmentPeriod | None:
     """The period whose bills carry this one's year to date: the plan's last period this year
     that billed anyone. Every earlier period must be finished first."""
@@ -145,7 +136,6 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
     plan = period.plan
     period.previous_period = previous_period(period)
     period_cases = _gather_cases(period)
-    _create_bill_partition(period.pk)
     cases = [_rule_case(c) for c in period_cases]
     with connection.cursor() as cursor:
         cursor.execute("SELECT min(id) FROM members_membership WHERE plan_id = %s", [plan.pk])
@@ -156,6 +146,7 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
         return period
     if low_id is None:
         raise InvariantError(f"period {period.pk} has cases but its plan has no members")
+    partitions.bills_table_create(period.pk)
     calendar = rules.Calendar.of(cases)
     groups = _members_per_group(period, calendar, low_id)
     per_cohort: dict[int, int] = {}
@@ -251,7 +242,7 @@ SELECT count(*), coalesce(sum(gross_fen), 0), coalesce(sum(charged_fen), 0),
   FROM inserted
 """
 _WRITE_BILLS = """
-    INSERT INTO billing_bill (period_id, membership_id, cases_count, gross_fen, waived_fen,
+    INSERT INTO {table} (period_id, membership_id, cases_count, gross_fen, waived_fen,
                               capped_fen, charged_fen, year_to_date_before_fen)
     SELECT %(period)s, membership_id, cases, gross, gross - net, net - charged, charged, ytd
       FROM bills
@@ -292,7 +283,7 @@ def _chunk_statement(
             else "0::bigint"
         ),
         previous_bills=_PREVIOUS_BILLS if has_previous else "",
-        write=_DRY_RUN if dry_run else _WRITE_BILLS,
+        write=_DRY_RUN if dry_run else _WRITE_BILLS.format(table=partitions.bills_table(period.pk)),
     )
     params = {
         "plan": period.plan_id,
@@ -323,8 +314,10 @@ def chunk_apportion(*, chunk_id: int, now: datetime.datetime) -> bool:
             cursor.execute("SET LOCAL synchronous_commit = off")
             # The workers already keep every core busy with one chunk each: no parallel plan.
             cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-            # Members and last period's bills are both read in id order: merge, don't hash.
+            # Members and last period's bills are both read in id order: merge, don't hash,
+            # and read the bills through their index (already sorted), not a bitmap and a sort.
             cursor.execute("SET LOCAL enable_hashjoin = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
         chunk = (
             PeriodChunk.objects.select_for_update(of=("self",))
             .select_related("period__plan")
@@ -384,6 +377,7 @@ def period_finish(*, period_id: int, now: datetime.datetime) -> ApportionmentPer
             f"period {period.pk} does not reconcile: members' shares {gross} "
             f"!= cases and fees {period.total_fen}"
         )
+    partitions.bills_table_attach(period.pk)
     plan = period.plan
     if period.total_fen:
         ledger_post(
@@ -452,12 +446,22 @@ def period_vacuum(*, period_id: int) -> None:
     """VACUUM (ANALYZE) the period's fresh partition once it is posted: statistics, the
     visibility map and frozen rows now, rather than autovacuum at a random later moment,
     perhaps in the middle of the next run. Needs autocommit (not inside a transaction)."""
+    table = partitions.bills_table(period_id)
     with connection.cursor() as cursor:
-        cursor.execute(f"VACUUM (ANALYZE) billing_bill_p{int(period_id)}")
+        cursor.execute("SELECT to_regclass(%s)", [table])
+        if cursor.fetchone()[0] is not None:  # a period with no case has no bills
+            cursor.execute(f"VACUUM (ANALYZE) {table}")
+
+
+def period_index_bills(*, period_id: int) -> None:
+    """Index the run's bills once every chunk is done (before `period_finish` attaches them)."""
+    if not PeriodChunk.objects.filter(period_id=period_id, done_at__isnull=True).exists():
+        partitions.bills_table_index(period_id)
 
 
 def period_bill_inline(*, period_id: int, now: datetime.datetime) -> ApportionmentPeriod:
     """Prepare, every chunk, finish, in this process (tests, small plans)."""
     for chunk_id in period_pending_chunks(period_id=period_id) or []:
         chunk_apportion(chunk_id=chunk_id, now=now)
+    period_index_bills(period_id=period_id)
     return period_finish(period_id=period_id, now=now)

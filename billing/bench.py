@@ -17,8 +17,8 @@ import datetime
 from django.db import connection, transaction
 from tqdm import tqdm
 
-from billing.apportion import _create_bill_partition
 from billing.models import ApportionmentPeriod, PeriodStatus, Promotion
+from billing.partitions import bills_partition_create
 from claims.models import Claim, ClaimState
 from members.models import CoverBand, Membership, Plan
 
@@ -124,7 +124,7 @@ def earlier_period(plan: Plan, *, cutoff_at: datetime.datetime) -> Apportionment
         status=PeriodStatus.POSTED,
         posted_at=cutoff_at,
     )
-    _create_bill_partition(period.pk)
+    bills_partition_create(period.pk)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             """

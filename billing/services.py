@@ -104,6 +104,7 @@ def period_start(*, period_id: int, now: datetime.datetime) -> list[int] | None:
 def period_close(*, period_id: int, now: datetime.datetime) -> ApportionmentPeriod:
     """Reconcile and post a period whose chunks are all billed."""
     with failures_recorded(period_id=period_id, now=now):
+        apportion.period_index_bills(period_id=period_id)
         return apportion.period_finish(period_id=period_id, now=now)
 
 

@@ -87,7 +87,7 @@ def posted_period_with_bills(
     plan: Plan, *, cutoff_at: datetime.datetime, charged: dict[int, int]
 ) -> ApportionmentPeriod:
     """An earlier period, posted, whose bills say what each membership paid (year to date)."""
-    from billing.apportion import _create_bill_partition
+    from billing.partitions import bills_partition_create
 
     period = ApportionmentPeriod.objects.create(
         plan=plan,
@@ -97,7 +97,7 @@ def posted_period_with_bills(
         posted_at=cutoff_at,
         members_count=len(charged),
     )
-    _create_bill_partition(period.pk)
+    bills_partition_create(period.pk)
     Bill.objects.bulk_create(
         Bill(
             period=period,
