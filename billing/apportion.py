@@ -189,26 +189,41 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
     return period
 
 
+def _copy_rows(model, columns: list[str], rows) -> None:
+    """Write many rows with COPY: thousands of cases and cohorts, without the ORM's per-row
+    cost (a second at three thousand cases)."""
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
 def _save_shares(period, period_cases, sharers, calendar, shares, per_cohort) -> None:
-    for case, n in zip(period_cases, sharers, strict=True):
-        case.members_count = n
-        case.base_share_fen = (case.amount_fen + case.fee_fen) // n
-    PeriodCase.objects.bulk_create(period_cases, batch_size=5_000)
-    PeriodCohort.objects.bulk_create(
-        PeriodCohort(
-            period=period,
-            index=cohort,
-            members_count=per_cohort[cohort],
-            cases_count=share.cases_count,
-            gross_base_fen=shares.base(share.gross),
-            net_base_fen=shares.base(share.net),
-            payable_base_fen=shares.base(share.payable),
-            gross_share_fen=shares.display(share.gross),
-            payable_share_fen=shares.display(share.payable),
-            **calendar.bounds(cohort),
-        )
-        for cohort, share in sorted(shares.cohorts.items())
-    )
+    _copy_rows(
+        PeriodCase,
+        ["period_id", "claim_id", "publicized_at", "amount_fen", "fee_fen", "members_count",
+         "base_share_fen", "waive_if_joined_before"],
+        (
+            (period.pk, c.claim_id, c.publicized_at, c.amount_fen, c.fee_fen, n,
+             (c.amount_fen + c.fee_fen) // n, c.waive_if_joined_before)
+            for c, n in zip(period_cases, sharers, strict=True)
+        ),
+    )  # fmt: skip
+    bounds = ["in_pool_from", "in_pool_before", "joined_from", "joined_before"]
+    _copy_rows(
+        PeriodCohort,
+        ["period_id", "index", "members_count", "cases_count", "gross_base_fen", "net_base_fen",
+         "payable_base_fen", "gross_share_fen", "payable_share_fen", *bounds],
+        (
+            (period.pk, cohort, per_cohort[cohort], share.cases_count,
+             shares.base(share.gross), shares.base(share.net), shares.base(share.payable),
+             shares.display(share.gross), shares.display(share.payable),
+             *(calendar.bounds(cohort)[name] for name in bounds))
+            for cohort, share in sorted(shares.cohorts.items())
+        ),
+    )  # fmt: skip
 
 
 _CHUNK_SQL = """

@@ -98,6 +98,10 @@ class Calendar:
     def size(self) -> int:
         return (len(self.publicity) + 1) * self.classes
 
+    def positions(self) -> dict[datetime.datetime, int]:
+        """Each publicity instant's place in the sorted list."""
+        return {instant: i for i, instant in enumerate(self.publicity)}
+
     def cohort_of(self, *, in_pool_since: datetime.datetime, joined_at: datetime.datetime) -> int:
         """SQL: width_bucket(in_pool_since, publicity) * classes + width_bucket(joined_at, ...)."""
         skipped = bisect.bisect_right(self.publicity, in_pool_since)
@@ -125,7 +129,8 @@ def sharers_per_case(
     before = [0]  # before[i]: members who skipped fewer than i publicity instants
     for count in per_skipped:
         before.append(before[-1] + count)
-    return [before[calendar.publicity.index(c.publicized_at) + 1] for c in cases]
+    position = calendar.positions()
+    return [before[position[c.publicized_at] + 1] for c in cases]
 
 
 @dataclass(frozen=True)
@@ -171,15 +176,13 @@ def cohort_shares(
         raise InvariantError("every case needs at least one sharer")
     denominator = math.lcm(*set(sharers)) if sharers else 1
     by_instant: list[list[tuple[int, int, int | None]]] = [[] for _ in calendar.publicity]
+    position = calendar.positions()
+    waiver_position = {date: i for i, date in enumerate(calendar.waivers)}
     for case, n in zip(cases, sharers, strict=True):
         share = case.total_fen * (denominator // n)
         capped = min(share, per_case_cap_fen * denominator)
-        waiver = (
-            None
-            if case.waive_if_joined_before is None
-            else calendar.waivers.index(case.waive_if_joined_before)
-        )
-        by_instant[calendar.publicity.index(case.publicized_at)].append((share, capped, waiver))
+        waiver = waiver_position.get(case.waive_if_joined_before)
+        by_instant[position[case.publicized_at]].append((share, capped, waiver))
     wanted = set(cohorts)
     result: dict[int, CohortShare] = {}
     gross = [0] * calendar.classes
