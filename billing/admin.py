@@ -360,7 +360,13 @@ class PeriodAdmin(admin.ModelAdmin):
         if request.method != "POST" or not self.has_change_permission(request):
             raise PermissionDenied
         period = get_object_or_404(ApportionmentPeriod, pk=period_id)
-        figures = apportion.period_preview(period_id=period_id)
+        try:
+            figures = apportion.period_preview(period_id=period_id)
+        except ServiceError as error:  # e.g. an earlier period is still running
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(
+                reverse("admin:billing_apportionmentperiod_change", args=[period_id])
+            )
         cases = [
             case | {"amount": format_yuan(case["amount_fen"]), "fee": format_yuan(case["fee_fen"])}
             for case in figures["cases"]

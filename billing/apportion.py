@@ -64,7 +64,7 @@ def _gather_cases(period: ApportionmentPeriod) -> list[PeriodCase]:
             claim_id=claim_id,
             publicized_at=publicized_at,
             amount_fen=amount_fen,
-            fee_fen=rules.fee_for(amount_fen, plan.management_fee_bp),
+            fee_fen=rules.fee_for(amount_fen, period.management_fee_bp),
             waive_if_joined_before=rules.waiver_date(publicized_at, promotions),
         )
         for claim_id, publicized_at, amount_fen in claims.values_list(
@@ -89,6 +89,14 @@ def previous_period(period: ApportionmentPeriod) -> ApportionmentPeriod | None:
     earlier = ApportionmentPeriod.objects.filter(
         plan_id=period.plan_id, cutoff_at__lt=period.cutoff_at
     )
+    later = ApportionmentPeriod.objects.filter(
+        plan_id=period.plan_id, cutoff_at__gt=period.cutoff_at, status__in=FINISHED
+    ).first()
+    if later is not None:
+        raise ServiceError(
+            f"the later period {later} is already posted: a period cannot be billed before it",
+            code="later_period_posted",
+        )
     unfinished = earlier.exclude(status__in=FINISHED).order_by("cutoff_at").first()
     if unfinished is not None:
         raise ServiceError(
@@ -135,6 +143,9 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
         return period
     plan = period.plan
     period.previous_period = previous_period(period)
+    period.management_fee_bp = plan.management_fee_bp
+    period.per_case_cap_fen = plan.per_case_cap_fen
+    period.yearly_cap_fen = plan.yearly_cap_fen
     period_cases = _gather_cases(period)
     cases = [_rule_case(c) for c in period_cases]
     with connection.cursor() as cursor:
@@ -157,7 +168,7 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
         if n == 0:
             raise InvariantError(f"claim {case.claim_id} has no eligible members to share it")
     shares = rules.cohort_shares(
-        cases, calendar, sharers, per_case_cap_fen=plan.per_case_cap_fen, cohorts=per_cohort
+        cases, calendar, sharers, per_case_cap_fen=period.per_case_cap_fen, cohorts=per_cohort
     )
     no_case = len(calendar.publicity) * calendar.classes
     extras = rules.group_extras(
@@ -310,7 +321,7 @@ def _chunk_statement(
         "publicity": list(calendar.publicity),
         "waivers": list(calendar.waivers),
         "classes": calendar.classes,
-        "year_cap": period.plan.yearly_cap_fen,
+        "year_cap": period.yearly_cap_fen,
         **arrays,
         **extras,
     }
@@ -469,9 +480,22 @@ def period_vacuum(*, period_id: int) -> None:
 
 
 def period_index_bills(*, period_id: int) -> None:
-    """Index the run's bills once every chunk is done (before `period_finish` attaches them)."""
-    if not PeriodChunk.objects.filter(period_id=period_id, done_at__isnull=True).exists():
-        partitions.bills_table_index(period_id)
+    """Index the run's bills once every chunk is done (before `period_finish` attaches them).
+    Two finishers at once (a redelivered task) take turns: CREATE INDEX IF NOT EXISTS does not
+    see an index that another session is still building."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_INDEX_LOCK, period_id])
+    try:
+        period = ApportionmentPeriod.objects.get(pk=period_id)
+        pending = period.chunks.filter(done_at__isnull=True).exists()
+        if period.status == PeriodStatus.RUNNING and not pending:
+            partitions.bills_table_index(period_id)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_INDEX_LOCK, period_id])
+
+
+_INDEX_LOCK = 7_001  # advisory lock class: indexing a period's bills
 
 
 def period_bill_inline(*, period_id: int, now: datetime.datetime) -> ApportionmentPeriod:

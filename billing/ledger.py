@@ -6,6 +6,7 @@ import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
+from psycopg.errors import UniqueViolation
 
 from billing.models import ROLE_KINDS, Account, Posting, PostingLine
 from members.models import Plan
@@ -46,7 +47,9 @@ def ledger_post(
                 PostingLine(posting=posting, account=account, debit_fen=debit, credit_fen=credit)
                 for account, debit, credit in lines
             )
-    except IntegrityError:
+    except IntegrityError as error:
+        if not isinstance(error.__cause__, UniqueViolation):
+            raise  # a line the database refuses: the real cause, not a missing posting
         # Another worker posted the same key between our check and our insert.
         return Posting.objects.get(idempotency_key=key)
     return posting

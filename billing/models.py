@@ -155,6 +155,11 @@ class ApportionmentPeriod(models.Model):
         related_name="+",
         help_text=_("The earlier period of the same year whose bills carry the year to date."),
     )
+    # The plan's money rules as they stood when the period was prepared: every chunk, a retry
+    # and every later breakdown of its bills use these, whatever the plan says afterwards.
+    management_fee_bp = models.PositiveIntegerField(null=True, blank=True)
+    per_case_cap_fen = models.BigIntegerField(null=True, blank=True)
+    yearly_cap_fen = models.BigIntegerField(null=True, blank=True)
     failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
     failure = models.TextField(_("failure"), blank=True, default="")
 

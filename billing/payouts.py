@@ -6,7 +6,7 @@ from django.db import transaction
 
 from billing.ledger import account_for, ledger_post
 from billing.models import AccountRole, ApportionmentPeriod, PeriodStatus
-from claims.models import ClaimState
+from claims.models import Claim, ClaimState
 from claims.services import claim_mark_paid
 
 
@@ -19,6 +19,10 @@ def period_pay_claims(*, period_id: int, now: datetime.datetime) -> int:
     paid = 0
     for case in period.cases.select_related("claim").filter(claim__state=ClaimState.APPROVED):
         with transaction.atomic():
+            # The finisher and beat may pay the same period at once: the claim row decides.
+            claim = Claim.objects.select_for_update(of=("self",)).get(pk=case.claim_id)
+            if claim.state != ClaimState.APPROVED:
+                continue
             ledger_post(
                 key=f"claim:{case.claim_id}:payout",
                 description=f"payout of claim {case.claim_id}",

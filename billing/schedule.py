@@ -60,11 +60,15 @@ def periods_ensure(*, now: datetime.datetime) -> int:
 
 
 def periods_claim_due(*, now: datetime.datetime) -> list[int]:
-    """Periods to hand to the workers now: due and never enqueued, or running but last enqueued
-    long ago (a crashed run, resumed). Each id is returned to one caller."""
-    claimable = Q(status=PeriodStatus.OPEN, runs_at__lte=now, enqueued_at__isnull=True) | Q(
-        status=PeriodStatus.RUNNING, enqueued_at__lt=now - STALE_RUN
-    )
+    """Periods to hand to the workers now: due and never enqueued, or enqueued long ago and
+    still open or running (a lost message or a crashed run, resumed). Each id is returned to
+    one caller."""
+    # A message lost on its way to the workers (an OPEN period enqueued long ago) is sent again,
+    # like a run that died; a second delivery of a live run finds its work done and stops.
+    stale = Q(enqueued_at__lt=now - STALE_RUN)
+    claimable = Q(status=PeriodStatus.OPEN, runs_at__lte=now) & (
+        Q(enqueued_at__isnull=True) | stale
+    ) | (Q(status=PeriodStatus.RUNNING) & stale)
     claimed = []
     for period in ApportionmentPeriod.objects.filter(claimable).order_by("cutoff_at"):
         earlier = ApportionmentPeriod.objects.filter(

@@ -26,11 +26,12 @@ def bill_breakdown(bill: Bill) -> list[CaseCharge]:
     """The cases the member shared, in claim order (the yearly cap is applied in that order),
     then a rounding line when the exact lines do not add up to the bill's whole fen."""
     membership, period = bill.membership, bill.period
-    plan = period.plan
+    # The rules the period was billed under, not the plan's rules of today.
+    per_case_cap_fen, yearly_cap_fen = period.per_case_cap_fen, period.yearly_cap_fen
     headroom = (
         None
         if bill.year_to_date_before_fen is None
-        else Fraction(max(0, plan.yearly_cap_fen - bill.year_to_date_before_fen))
+        else Fraction(max(0, yearly_cap_fen - bill.year_to_date_before_fen))
     )
     rows = []
     for case in period.cases.order_by("claim_id"):
@@ -42,7 +43,7 @@ def bill_breakdown(bill: Bill) -> list[CaseCharge]:
             if case.waive_if_joined_before and membership.joined_at < case.waive_if_joined_before
             else Fraction(0)
         )
-        payable = Fraction(0) if waived else min(share, Fraction(plan.per_case_cap_fen))
+        payable = Fraction(0) if waived else min(share, Fraction(per_case_cap_fen))
         charged = payable if headroom is None else min(payable, headroom)
         if headroom is not None:
             headroom -= charged

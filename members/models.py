@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import OpClass
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
@@ -53,8 +54,12 @@ class Plan(models.Model):
         default=800,
         help_text=_("800 = 8 per cent of each payout"),
     )
-    per_case_cap_fen = models.BigIntegerField(_("per-case share cap (fen)"), default=10)
-    yearly_cap_fen = models.BigIntegerField(_("yearly share cap (fen)"), default=18_800)
+    per_case_cap_fen = models.BigIntegerField(
+        _("per-case share cap (fen)"), default=10, validators=[MinValueValidator(0)]
+    )
+    yearly_cap_fen = models.BigIntegerField(
+        _("yearly share cap (fen)"), default=18_800, validators=[MinValueValidator(0)]
+    )
     publicity_days = models.PositiveSmallIntegerField(_("publicity window (days)"), default=3)
     dispute_review = models.CharField(
         _("dispute review"), max_length=16, choices=DisputeReview, default=DisputeReview.REVIEWER
@@ -88,6 +93,10 @@ class Plan(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(management_fee_bp__lte=10_000), name="plan_fee_at_most_100_percent"
+            ),
+            models.CheckConstraint(
+                condition=Q(per_case_cap_fen__gte=0) & Q(yearly_cap_fen__gte=0),
+                name="plan_caps_not_negative",
             ),
             # Days that every month has (so 1..28); Plan.clean() sorts them and refuses repeats.
             models.CheckConstraint(
