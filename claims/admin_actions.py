@@ -55,24 +55,51 @@ def available_actions(claim: Claim, user, now) -> list[ClaimAction]:
     return [ACTIONS[name] for name in ACTIONS if name in names]
 
 
+# Yuan as staff type them: at most this many characters, and less than this many yuan (far
+# above any cover), so that no input reaches Decimal arithmetic that could overflow or trap.
+_AMOUNT_MAX_CHARS = 32
+_AMOUNT_MAX_YUAN = Decimal(10) ** 10
+
+
 def _amount_fen(raw: str) -> int | None:
-    if not raw.strip():
+    """Yuan typed in a form to integer fen, exactly (Decimal, never float)."""
+    text = raw.strip()
+    if not text:
         return None
+    not_a_number = ServiceError(
+        "amount must be a number of yuan, like 300000.00", field="amount_yuan"
+    )
+    if len(text) > _AMOUNT_MAX_CHARS:
+        raise not_a_number
     try:
-        yuan = Decimal(raw.strip())
+        yuan = Decimal(text)
     except InvalidOperation:
-        raise ServiceError(
-            "amount must be a number of yuan, like 300000.00", field="amount_yuan"
-        ) from None
+        raise not_a_number from None
+    if not yuan.is_finite():  # Infinity, NaN, sNaN: every comparison with them traps or lies
+        raise not_a_number
+    if abs(yuan) >= _AMOUNT_MAX_YUAN:
+        raise ServiceError("amount is too large", field="amount_yuan")
     if yuan != yuan.quantize(Decimal("0.01")):
         raise ServiceError("amount has more than two decimals", field="amount_yuan")
     return int(yuan * 100)
 
 
+def _investigator_id(raw: str, default: int) -> int:
+    """The chosen investigator's user id (the service checks that the user exists and may
+    investigate)."""
+    text = raw.strip()
+    if not text:
+        return default
+    # Bounded digits: a longer number is no user id, and int() of it is wasted work.
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise ServiceError("choose an investigator from the list", field="investigator")
+    return int(text)
+
+
 def perform(action: str, *, claim_id: int, user, now, data, files) -> str:
     """Run one button's service; returns the success message. Raises the service's errors."""
     if action == "start_investigation":
-        investigator_id = int(data.get("investigator") or user.pk)
+        investigator_id = _investigator_id(data.get("investigator", ""), default=user.pk)
         services.claim_start_investigation(
             claim_id=claim_id, investigator_id=investigator_id, by=user, now=now
         )

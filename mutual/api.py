@@ -1,8 +1,11 @@
 """What every API view shares: errors as JSON with field messages, members-only access."""
 
+from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponsePermanentRedirect, JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from rest_framework import permissions, status
 from rest_framework.response import Response
@@ -61,3 +64,23 @@ class OwnedByMember:
     def get_throttles(self):
         # Writes are throttled; reads are not.
         return super().get_throttles() if self.request.method == "POST" else []
+
+
+@csrf_exempt  # it changes nothing; a CSRF refusal would be Django's HTML page
+def api_not_found(request, *args, **kwargs):
+    """Every /api/ path no route takes (the last URL pattern): a JSON 404 in DRF's shape.
+
+    Being a catch-all, it hides unknown paths from CommonMiddleware's APPEND_SLASH, so it
+    redirects `/api/plans` to `/api/plans/` itself when that names a real endpoint."""
+    if settings.APPEND_SLASH and not request.path_info.endswith("/"):
+        try:
+            match = resolve(f"{request.path_info}/", getattr(request, "urlconf", None))
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            return HttpResponsePermanentRedirect(
+                request.get_full_path(force_append_slash=True),
+                content=b'{"detail": "Moved permanently."}',
+                content_type="application/json",
+            )
+    return JsonResponse({"detail": "Not found."}, status=404)

@@ -1,13 +1,15 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
+from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
 from billing.api import MyBillViewSet, PeriodViewSet
 from claims.api import CaseViewSet, ClaimViewSet
 from members.api import MembershipViewSet, MeView, PlanViewSet
+from mutual.api import api_not_found
 from mutual.health import healthz
 
 
@@ -15,6 +17,8 @@ class ObtainToken(ObtainAuthToken):
     # DRF's view turns throttling off (throttle_classes = ()); guessing passwords must be slow.
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
+    # DRF's view lists its own parsers: use ours, whose JSON parser refuses deep nesting.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
 
 router = DefaultRouter()
@@ -35,4 +39,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/me/", MeView.as_view(), name="api-me"),
     path("api/", include(router.urls)),
+    # Last: any other /api/ path is a JSON 404, like the API's own, not Django's HTML page.
+    re_path(r"^api/", api_not_found, name="api-not-found"),
 ]

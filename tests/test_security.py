@@ -1,0 +1,235 @@
+"""Regressions from the security issue: bad input is a 4xx with a message, never a 500; stored
+evidence is named by its checked type; dates are Shanghai's; every /api/ answer is JSON."""
+
+import datetime
+import zoneinfo
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django_fsm_log.models import StateLog
+from rest_framework.test import APIClient
+
+from claims import services
+from claims.evidence import evidence_append
+from claims.models import Claim, ClaimState
+from tests.claim_steps import PDF
+from tests.factories import ClaimFactory
+
+pytestmark = pytest.mark.django_db
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
+START = datetime.datetime(2018, 12, 7, 10, 0, tzinfo=datetime.UTC)
+DEEP_JSON = "[" * 1000 + "]" * 1000
+
+
+# --- defect 3: deeply nested JSON ---------------------------------------------------------------
+def _assert_json_400(response):
+    assert response.status_code == 400, response.content[:200]
+    assert response["Content-Type"].startswith("application/json")
+    assert "detail" in response.json()
+
+
+def test_deeply_nested_json_to_the_token_endpoint_is_400():
+    response = APIClient().post("/api/auth/token/", DEEP_JSON, content_type="application/json")
+    _assert_json_400(response)
+
+
+def test_deeply_nested_json_to_a_member_endpoint_is_400(membership):
+    client = APIClient()
+    client.force_authenticate(membership.member.user)
+    response = client.post("/api/claims/", DEEP_JSON, content_type="application/json")
+    _assert_json_400(response)
+    assert not Claim.objects.exists()
+
+
+def test_json_nested_deeper_than_any_payload_needs_is_400_even_below_the_recursion_limit():
+    body = '{"username": ' + "[" * 200 + "]" * 200 + "}"
+    response = APIClient().post("/api/auth/token/", body, content_type="application/json")
+    _assert_json_400(response)
+    assert "nested" in response.json()["detail"]
+
+
+def test_ordinary_json_still_parses(membership):
+    response = APIClient().post(
+        "/api/auth/token/",
+        {"username": membership.member.user.username, "password": "pw"},
+        format="json",
+    )
+    assert response.status_code == 200 and response.json()["token"]
+
+
+# --- defect 4: bad staff input in the claim admin's buttons ------------------------------------
+def _press(client, claim, action, **data):
+    url = reverse("admin:claims_claim_act", args=[claim.pk, action])
+    response = client.post(url, data, follow=True)
+    assert response.status_code == 200
+    return [str(m) for m in response.context["messages"]]
+
+
+@pytest.mark.parametrize("investigator_input", ["abc", "99999999", "99999999999999999999", "-1"])
+def test_a_bad_investigator_is_an_admin_message_and_changes_nothing(
+    client, reviewer, investigator_input
+):
+    claim = ClaimFactory()
+    client.force_login(reviewer)
+    messages = _press(client, claim, "start_investigation", investigator=investigator_input)
+    assert any("investigator" in m for m in messages), messages
+    claim.refresh_from_db()
+    assert claim.state == ClaimState.SUBMITTED and claim.investigator_id is None
+    assert not StateLog.objects.filter(object_id=claim.pk).exists()
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [
+        "Infinity",
+        "-Infinity",
+        "NaN",
+        "sNaN",
+        "1e400",
+        "1e-400",
+        pytest.param("9" * 5000, id="9x5000"),
+        "12,5",
+    ],
+)
+def test_a_bad_publicity_amount_is_an_admin_message_and_changes_nothing(client, reviewer, amount):
+    claim = ClaimFactory()
+    client.force_login(reviewer)
+    with time_machine.travel(START, tick=False):
+        _press(client, claim, "start_investigation", investigator=reviewer.pk)
+        _press(client, claim, "record_investigation", summary="ok")
+        messages = _press(client, claim, "publicize", amount_yuan=amount)
+    assert any("amount" in m for m in messages), messages
+    claim.refresh_from_db()
+    assert claim.state == ClaimState.INVESTIGATING
+    assert claim.publicity_starts_at is None and claim.amount_approved_fen is None
+
+
+@pytest.mark.parametrize(
+    ("amount", "fen"), [("1234.5", 1234_50), ("300000.00", 300_000_00), (" 0.01 ", 1)]
+)
+def test_a_good_publicity_amount_is_exact_in_fen(client, reviewer, amount, fen):
+    claim = ClaimFactory()
+    client.force_login(reviewer)
+    with time_machine.travel(START, tick=False):
+        _press(client, claim, "start_investigation", investigator=reviewer.pk)
+        _press(client, claim, "record_investigation", summary="ok")
+        _press(client, claim, "publicize", amount_yuan=amount)
+    claim.refresh_from_db()
+    assert claim.state == ClaimState.PUBLICIZED and claim.amount_approved_fen == fen
+
+
+# --- defect 5: evidence is stored under the extension of its checked type -----------------------
+@pytest.mark.parametrize(
+    ("client_name", "body", "extension"),
+    [
+        ("run.sh", PDF, ".pdf"),
+        ("page.html", PDF, ".pdf"),
+        ("photo.pdf", b"\x89PNG\r\n\x1a\n" + b"\0" * 16, ".png"),
+        ("scan.html", b"\xff\xd8\xff\xe0" + b"\0" * 16, ".jpg"),
+        ("no-extension", PDF, ".pdf"),
+    ],
+)
+def test_evidence_is_stored_under_the_extension_of_its_detected_type(
+    investigator, client_name, body, extension
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    claim = ClaimFactory()
+    upload = SimpleUploadedFile(client_name, body, content_type="text/html")
+    document = evidence_append(
+        claim_id=claim.pk, kind="other", upload=upload, by=investigator, now=START
+    )
+    name = document.file.name
+    assert name.startswith("evidence/") and name.endswith(extension), name
+    assert name.count(".") == 1 and client_name.split(".")[0] not in name
+    with document.file.open("rb") as stored:
+        assert stored.read() == body
+
+
+# --- defect 6: "diagnosis date in the future" uses Shanghai's calendar ---------------------------
+def _submit_same_day(membership, now, day):
+    return services.claim_submit(
+        membership_id=membership.pk,
+        by=membership.member.user,
+        now=now,
+        incident_kind="accident",
+        incident_date=day,
+        diagnosis_date=day,
+        diagnosis="fracture",
+        hospital="Ruijin",
+        amount_requested_fen=100_00,
+    )
+
+
+def test_a_same_day_claim_at_1am_shanghai_is_accepted(membership):
+    # 01:00 on 8 December in Shanghai is still 7 December (17:00) in UTC.
+    now = datetime.datetime(2018, 12, 8, 1, 0, tzinfo=SHANGHAI).astimezone(datetime.UTC)
+    claim = _submit_same_day(membership, now, datetime.date(2018, 12, 8))
+    assert claim.state == ClaimState.SUBMITTED
+
+
+def test_tomorrow_in_shanghai_is_still_the_future(membership):
+    from mutual.errors import ServiceError
+
+    # 23:30 in Shanghai is 15:30 UTC, the same day in both.
+    now = datetime.datetime(2018, 12, 8, 23, 30, tzinfo=SHANGHAI).astimezone(datetime.UTC)
+    with pytest.raises(ServiceError) as error:
+        _submit_same_day(membership, now, datetime.date(2018, 12, 9))
+    assert error.value.code == "future_date"
+
+
+def test_a_same_day_claim_through_the_api_at_1am_shanghai_is_accepted(membership):
+    client = APIClient()
+    client.force_authenticate(membership.member.user)
+    with time_machine.travel(datetime.datetime(2018, 12, 8, 1, 0, tzinfo=SHANGHAI), tick=False):
+        response = client.post(
+            "/api/claims/",
+            {
+                "membership": membership.pk,
+                "incident_kind": "accident",
+                "incident_date": "2018-12-08",
+                "diagnosis_date": "2018-12-08",
+                "diagnosis": "fracture",
+                "hospital": "Ruijin",
+                "amount_requested_fen": 100_00,
+            },
+            format="json",
+        )
+    assert response.status_code == 201, response.json()
+
+
+# --- defect 9: every /api/ answer is JSON ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/nope/"),
+        ("get", "/api/nope"),
+        ("post", "/api/nope/"),
+        ("get", "/api/claims/1/nope/"),
+        ("delete", "/api/auth/nope/deeper/"),
+    ],
+)
+def test_unknown_api_paths_are_a_json_404(method, path):
+    response = getattr(APIClient(), method)(path, follow=True)
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_an_api_path_missing_its_slash_still_redirects(membership):
+    client = APIClient()
+    client.force_authenticate(membership.member.user)
+    response = client.get("/api/plans?page=1")
+    assert response.status_code == 301 and response["Location"] == "/api/plans/?page=1"
+    assert client.get("/api/plans/").status_code == 200
+
+
+def test_admin_and_other_404s_stay_html(client, admin_user):
+    assert client.get("/nope/")["Content-Type"].startswith("text/html")
+    assert client.get("/nope/").status_code == 404
+    client.force_login(admin_user)
+    response = client.get("/admin/claims/claim/999999/change/", follow=True)
+    assert response["Content-Type"].startswith("text/html")
+    response = client.get("/admin/nope/")
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
