@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import logging
+import weakref
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -16,12 +18,15 @@ from django.db import transaction
 from claims.models import GENESIS_LINK, Claim, ClaimState, EvidenceDocument, EvidenceKind
 from mutual.errors import ServiceError
 
+logger = logging.getLogger(__name__)
+
 # The first bytes decide the type; the name and the client's content type are not trusted.
 _SIGNATURES = {
     b"%PDF-": "application/pdf",
     b"\x89PNG\r\n\x1a\n": "image/png",
     b"\xff\xd8\xff": "image/jpeg",
 }
+_EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
 _OPEN_STATES = {ClaimState.SUBMITTED, ClaimState.INVESTIGATING}
 
 
@@ -95,14 +100,42 @@ def evidence_append(
             previous_link=previous, claim_id=claim.pk, position=position, kind=kind, sha256=sha256
         ),
     )
-    document.file.save(upload.name or "evidence", upload, save=False)
+    # Named by the checked type: the client's name (and its `.html` or `.sh`) is not kept.
+    document.file.save(f"evidence{_EXTENSIONS[content_type]}", upload, save=False)
     # A file whose row fails to save would be an orphan: remove it.
     try:
         document.save()
     except Exception:
         document.file.delete(save=False)
         raise
+    # So would a file whose row is rolled back later, by the caller's transaction.
+    _delete_on_rollback(document.file.storage, document.file.name)
     return document
+
+
+def _delete_on_rollback(storage, name: str) -> None:
+    """Keep a stored file only if the transaction that records it commits.
+
+    Django has no rollback hook, but it drops the on-commit callbacks of a transaction (or a
+    savepoint) that rolls back, and of a connection closed mid-transaction. The callback
+    registered here only marks the file committed; if it is dropped without having run, its
+    finalizer deletes the file."""
+    committed: list[bool] = []
+
+    def mark_committed() -> None:
+        committed.append(True)
+
+    weakref.finalize(mark_committed, _delete_unless_committed, storage, name, committed)
+    transaction.on_commit(mark_committed)
+
+
+def _delete_unless_committed(storage, name: str, committed: list[bool]) -> None:
+    if committed:
+        return
+    try:
+        storage.delete(name)
+    except Exception:
+        logger.exception("could not delete evidence file %s after a rollback", name)
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,7 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         target=ClaimState.INVESTIGATING,
         permission=_can_investigate,
     )
-    def start_investigation(self, *, investigator, by=None, description=None) -> None:
+    def start_investigation(self, *, investigator, now, by=None, description=None) -> None:
         self.investigator = investigator
 
     @fsm_log_by
@@ -177,7 +177,7 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         conditions=[_investigation_recorded],
         permission=_can_publicize,
     )
-    def publicize(self, *, starts_at, ends_at, amount_fen, by=None, description=None) -> None:
+    def publicize(self, *, now, starts_at, ends_at, amount_fen, by=None, description=None) -> None:
         self.publicity_starts_at = starts_at
         self.publicity_ends_at = ends_at
         self.amount_approved_fen = amount_fen
@@ -191,7 +191,7 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         conditions=[_has_disputes],
         permission=_can_decide,
     )
-    def open_dispute_review(self, *, by=None, description=None) -> None:
+    def open_dispute_review(self, *, now, by=None, description=None) -> None:
         pass
 
     @fsm_log_by

@@ -10,6 +10,7 @@ import logging
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from claims.models import Claim, ClaimState, IncidentKind
@@ -63,7 +64,7 @@ def claim_submit(
         raise ServiceError(
             "the incident cannot come after the diagnosis", code="bad_dates", field="incident_date"
         )
-    if diagnosis_date > now.date():
+    if diagnosis_date > timezone.localdate(now):  # Shanghai's today, not UTC's
         raise ServiceError(
             "the diagnosis date is in the future", code="future_date", field="diagnosis_date"
         )
@@ -117,7 +118,11 @@ def claim_start_investigation(
 ) -> Claim:
     """Assign a third-party investigator (an investigator may take a claim themselves)."""
     claim = _locked(claim_id)
-    investigator = get_user_model().objects.get(pk=investigator_id)
+    investigator = get_user_model().objects.filter(pk=investigator_id).first()
+    if investigator is None:
+        raise ServiceError(
+            f"investigator #{investigator_id} does not exist", code="unknown", field="investigator"
+        )
     if not investigator.has_perm("claims.investigate_claim"):
         raise ServiceError(
             f"{investigator} is not an investigator", code="not_investigator", field="investigator"
@@ -125,6 +130,7 @@ def claim_start_investigation(
     run_transition(
         claim.start_investigation,
         by=by,
+        now=now,
         investigator=investigator,
         description=f"assigned to {investigator}",
     )
@@ -171,6 +177,7 @@ def claim_publicize(
     run_transition(
         claim.publicize,
         by=by,
+        now=now,
         starts_at=now,
         ends_at=ends_at,
         amount_fen=amount,
@@ -233,6 +240,7 @@ def claim_open_dispute_review(*, claim_id: int, by, now: datetime.datetime) -> C
     run_transition(
         claim.open_dispute_review,
         by=by,
+        now=now,
         system_allowed=True,
         description=f"{count} dispute(s) raised during publicity",
     )
@@ -252,31 +260,58 @@ def claim_mark_paid(*, claim_id: int, by, now: datetime.datetime) -> Claim:
     return claim
 
 
+def _close_window(claim_id: int, *, now: datetime.datetime) -> str | None:
+    """Close one claim's window in its own transaction. Returns "approved" or "disputed", or
+    None when the claim is no longer due (closed meanwhile) or another closer holds it."""
+    with transaction.atomic():
+        claim = (
+            Claim.objects.select_for_update(skip_locked=True)
+            .filter(pk=claim_id, state=ClaimState.PUBLICIZED, publicity_ends_at__lte=now)
+            .first()
+        )
+        if claim is None:
+            return None
+        if claim.disputes.exists():
+            claim_open_dispute_review(claim_id=claim_id, by=None, now=now)
+            return "disputed"
+        claim_approve(claim_id=claim_id, by=None, now=now)
+        return "approved"
+
+
 def claims_close_due_windows(*, now: datetime.datetime, batch_size: int = 500) -> dict[str, int]:
     """Close every publicity window that ended by `now`: undisputed claims are approved,
-    disputed ones go to review. Safe to run twice at once: each batch locks its claims with
-    SKIP LOCKED, and a claim already closed no longer matches."""
-    closed = {"approved": 0, "disputed": 0}
+    disputed ones go to review. One transaction per claim: a claim that fails is logged,
+    counted under "failed" and left for the next run, and the others still close. Safe to run
+    twice at once: each claim is locked with SKIP LOCKED, and a claim already closed no longer
+    matches."""
+    closed = {"approved": 0, "disputed": 0, "failed": 0}
+    due = Claim.objects.filter(state=ClaimState.PUBLICIZED, publicity_ends_at__lte=now)
+    after = None  # (publicity_ends_at, pk) of the last claim tried: each is tried once a run
     while True:
-        with transaction.atomic():
-            due = list(
-                Claim.objects.select_for_update(skip_locked=True)
-                .filter(state=ClaimState.PUBLICIZED, publicity_ends_at__lte=now)
-                .order_by("publicity_ends_at")
-                .values_list("pk", flat=True)[:batch_size]
+        page = due
+        if after is not None:
+            page = page.filter(
+                Q(publicity_ends_at__gt=after[0]) | Q(publicity_ends_at=after[0], pk__gt=after[1])
             )
-            if not due:
-                return closed
-            disputed = set(
-                Claim.objects.filter(pk__in=due, disputes__isnull=False).values_list(
-                    "pk", flat=True
-                )
-            )
-            for claim_id in due:
-                if claim_id in disputed:
-                    claim_open_dispute_review(claim_id=claim_id, by=None, now=now)
-                    closed["disputed"] += 1
-                else:
-                    claim_approve(claim_id=claim_id, by=None, now=now)
-                    closed["approved"] += 1
-        logger.info("closed %d publicity windows so far", sum(closed.values()))
+        batch = list(
+            page.order_by("publicity_ends_at", "pk").values_list("publicity_ends_at", "pk")[
+                :batch_size
+            ]
+        )
+        if not batch:
+            return closed
+        after = batch[-1]
+        for _, claim_id in batch:
+            try:
+                outcome = _close_window(claim_id, now=now)
+            except Exception:
+                logger.exception("could not close the publicity window of claim %s", claim_id)
+                closed["failed"] += 1
+            else:
+                if outcome is not None:
+                    closed[outcome] += 1
+        logger.info(
+            "closed %d publicity windows so far, %d failed",
+            closed["approved"] + closed["disputed"],
+            closed["failed"],
+        )

@@ -26,5 +26,4 @@ class LocalCreditScoreProvider:
 
 
 def default_credit_provider() -> CreditScoreProvider:
-    path = getattr(settings, "MUTUAL_CREDIT_PROVIDER", "members.credit.LocalCreditScoreProvider")
-    return import_string(path)()
+    return import_string(settings.MUTUAL_CREDIT_PROVIDER)()

@@ -146,7 +146,15 @@ def plan_migrate(
         raise ServiceError("a plan cannot migrate to itself", code="same_plan", field="to_plan")
     if by is not None and not by.has_perm("members.change_membership"):
         raise PermissionDenied(f"{by} may not migrate plans")
-    Plan.objects.select_for_update(of=("self",)).filter(pk__in=[from_plan_id, to_plan_id]).count()
+    # Lock both plans for the whole move. The rows must be fetched: Django drops FOR UPDATE
+    # from aggregates such as count(). Locking in primary-key order keeps two migrations in
+    # opposite directions from deadlocking.
+    list(
+        Plan.objects.select_for_update(of=("self",))
+        .filter(pk__in=[from_plan_id, to_plan_id])
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     to_plan = Plan.objects.get(pk=to_plan_id)
     with connection.cursor() as cursor:
         cursor.execute(

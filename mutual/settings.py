@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -44,6 +45,25 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_import_path(name: str, default: str) -> str:
+    """A dotted path to a class, `package.module.Class`, whose module must exist. That the module
+    defines the class is checked when the apps are ready (members.apps), since importing it may
+    need the models."""
+    value = env_str(name, default)
+    module, _, attribute = value.strip().rpartition(".")
+    if not module or not all(part.isidentifier() for part in [*module.split("."), attribute]):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a dotted path to a class")
+    try:
+        spec = importlib.util.find_spec(module)
+    except ImportError:
+        spec = None
+    except Exception:  # its package needs Django set up: members.apps checks it at startup
+        return value.strip()
+    if spec is None:
+        raise ImproperlyConfigured(f"{name}={value!r}: there is no module {module!r}")
+    return value.strip()
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
@@ -179,6 +199,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's defaults, with a JSON parser that answers 400 (not 500) to deeply nested bodies.
+    "DEFAULT_PARSER_CLASSES": [
+        "mutual.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -214,6 +240,13 @@ CACHES = {
 EVIDENCE_MAX_BYTES = env_int("MUTUAL_EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
 EVIDENCE_CONTENT_TYPES = env_list(
     "MUTUAL_EVIDENCE_CONTENT_TYPES", ["application/pdf", "image/jpeg", "image/png"]
+)
+# Pluggable services, by import path (checked at startup: a bad value stops the process).
+MUTUAL_CREDIT_PROVIDER = env_import_path(
+    "MUTUAL_CREDIT_PROVIDER", "members.credit.LocalCreditScoreProvider"
+)
+MUTUAL_PAYMENT_GATEWAY = env_import_path(
+    "MUTUAL_PAYMENT_GATEWAY", "billing.collections.LocalPaymentGateway"
 )
 # Members per apportionment chunk (one Celery task each); smaller spreads work over more workers.
 APPORTION_CHUNK_IDS = env_int("MUTUAL_APPORTION_CHUNK_IDS", 250_000)

@@ -1,11 +1,35 @@
 """Run a django-fsm transition with its permission check; `by=None` is the system (Celery beat)."""
 
+import datetime
+from contextvars import ContextVar
+
 from django.core.exceptions import PermissionDenied
+from django.db.models.signals import pre_save
 from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
 
+# The service's `now` while one of its transitions runs: django-fsm-log writes the transition's
+# StateLog row from inside the transition, and would otherwise stamp it with the wall clock.
+_transition_now: ContextVar[datetime.datetime | None] = ContextVar("transition_now", default=None)
 
-def run_transition(bound_method, *, by, system_allowed: bool = False, **kwargs):
-    """Check state, then permission, then call the transition. Saving is the caller's job."""
+
+def _stamp_log_row_with_the_services_now(sender, instance, **kwargs) -> None:
+    moment = _transition_now.get()
+    if moment is not None and instance._state.adding:
+        instance.timestamp = moment
+
+
+pre_save.connect(
+    _stamp_log_row_with_the_services_now,
+    sender="django_fsm_log.StateLog",
+    dispatch_uid="mutual.transitions.stamp_log_row",
+)
+
+
+def run_transition(
+    bound_method, *, by, now: datetime.datetime, system_allowed: bool = False, **kwargs
+):
+    """Check state, then permission, then call the transition with `now`; its log row carries
+    `now`, not the wall clock. Saving is the caller's job."""
     name = bound_method.__name__
     instance = bound_method.__self__
     if not can_proceed(bound_method):
@@ -19,4 +43,8 @@ def run_transition(bound_method, *, by, system_allowed: bool = False, **kwargs):
             raise PermissionDenied(f"{name} needs a person, not the system")
     elif not has_transition_perm(bound_method, by):
         raise PermissionDenied(f"{by} may not {name} {instance._meta.verbose_name} {instance.pk}")
-    return bound_method(by=by, **kwargs)
+    token = _transition_now.set(now)
+    try:
+        return bound_method(by=by, now=now, **kwargs)
+    finally:
+        _transition_now.reset(token)

@@ -137,7 +137,7 @@ def test_the_seed_case_from_submission_to_payment(
     with time_machine.travel(after_window, tick=True):
         # The worker closes the windows: one approved, one disputed.
         result = close_publicity_windows.delay(after_window.isoformat()).get(timeout=60)
-        assert result == {"approved": 1, "disputed": 1}
+        assert result == {"approved": 1, "disputed": 1, "failed": 0}
 
         # The reviewer resolves the dispute; the investigator was never offered approval.
         rev = Operator(browser, live_server, reviewer.username, "reviewer")

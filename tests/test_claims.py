@@ -1,4 +1,5 @@
 import datetime
+import logging
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -124,6 +125,11 @@ class TestAllowedTransitions:
             ("publicize", investigator.pk),
             ("approve", reviewer.pk),
         ]
+
+    def test_log_rows_carry_the_services_now_not_the_wall_clock(self, claim, investigator):
+        to_publicized(claim, investigator=investigator, now=NOW)
+        stamps = StateLog.objects.for_(claim).values_list("transition", "timestamp")
+        assert sorted(stamps) == [("publicize", NOW), ("start_investigation", NOW)]
 
     def test_member_withdraws_a_submitted_claim(self, claim):
         services.claim_withdraw(claim_id=claim.pk, by=claim.membership.member.user, now=NOW)
@@ -376,11 +382,50 @@ class TestWindowCloser:
             now=NOW,
         )
         result = services.claims_close_due_windows(now=after_window(quiet))
-        assert result == {"approved": 1, "disputed": 1}
+        assert result == {"approved": 1, "disputed": 1, "failed": 0}
         assert state_of(quiet) == ClaimState.APPROVED
         assert state_of(contested) == ClaimState.DISPUTED
         assert state_of(later) == ClaimState.PUBLICIZED
         assert services.claims_close_due_windows(now=after_window(quiet)) == {
             "approved": 0,
             "disputed": 0,
+            "failed": 0,
+        }
+
+    def test_one_failing_claim_does_not_stop_the_others(
+        self, plan, investigator, monkeypatch, caplog
+    ):
+        claims = [
+            to_publicized(
+                ClaimFactory(membership=MembershipFactory(plan=plan)),
+                investigator=investigator,
+                now=NOW,
+            )
+            for _ in range(5)
+        ]
+        poisoned = claims[0]
+        approve = services.claim_approve
+
+        def approve_unless_poisoned(*, claim_id, **kwargs):
+            if claim_id == poisoned.pk:
+                raise RuntimeError("poisoned claim")
+            return approve(claim_id=claim_id, **kwargs)
+
+        monkeypatch.setattr(services, "claim_approve", approve_unless_poisoned)
+        moment = after_window(poisoned)
+        with caplog.at_level(logging.ERROR, logger="claims.services"):
+            result = services.claims_close_due_windows(now=moment, batch_size=2)
+        assert result == {"approved": 4, "disputed": 0, "failed": 1}
+        assert [state_of(claim) for claim in claims] == [ClaimState.PUBLICIZED] + [
+            ClaimState.APPROVED
+        ] * 4
+        failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(failures) == 1
+        assert str(poisoned.pk) in failures[0].getMessage()
+        assert str(failures[0].exc_info[1]) == "poisoned claim"
+        # The next run tries the failed claim again, and only it.
+        assert services.claims_close_due_windows(now=moment) == {
+            "approved": 0,
+            "disputed": 0,
+            "failed": 1,
         }

@@ -1,4 +1,5 @@
 import datetime
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -96,3 +97,37 @@ def test_a_file_over_the_size_limit_is_refused(investigator, settings):
             claim_id=claim.pk, kind="other", upload=pdf(body=b"x" * 200), by=investigator, now=NOW
         )
     assert error.value.code == "too_large"
+
+
+def stored_files(settings) -> list[Path]:
+    return sorted(p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file())
+
+
+def append_then_roll_back(claim, investigator) -> None:
+    with pytest.raises(RuntimeError), transaction.atomic():
+        document = evidence_append(
+            claim_id=claim.pk, kind="other", upload=pdf(body=b"gone"), by=investigator, now=NOW
+        )
+        assert document.file.storage.exists(document.file.name)
+        raise RuntimeError("the caller fails after the append")
+
+
+def test_a_file_whose_row_is_rolled_back_to_a_savepoint_is_deleted(investigator, settings):
+    claim = ClaimFactory()
+    kept = evidence_append(
+        claim_id=claim.pk, kind="other", upload=pdf(body=b"kept"), by=investigator, now=NOW
+    )
+    append_then_roll_back(claim, investigator)
+    assert stored_files(settings) == [Path(settings.MEDIA_ROOT) / kept.file.name]
+    assert list(EvidenceDocument.objects.filter(claim=claim)) == [kept]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_file_whose_transaction_is_rolled_back_is_deleted(investigator, settings):
+    claim = ClaimFactory()
+    kept = evidence_append(
+        claim_id=claim.pk, kind="other", upload=pdf(body=b"kept"), by=investigator, now=NOW
+    )
+    append_then_roll_back(claim, investigator)
+    assert stored_files(settings) == [Path(settings.MEDIA_ROOT) / kept.file.name]
+    assert list(EvidenceDocument.objects.filter(claim=claim)) == [kept]

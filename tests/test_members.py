@@ -1,14 +1,17 @@
 import datetime
+import threading
+import time
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django_fsm import TransitionNotAllowed
 from django_fsm_log.models import StateLog
 
 from members import services
 from members.models import Membership, MembershipStatus
-from tests.conftest import FixedCreditScores
+from tests.conftest import FixedCreditScores, run_concurrently
 from tests.factories import MemberFactory, MembershipFactory, PlanFactory, UserFactory
 
 NOW = datetime.datetime(2018, 11, 20, 10, 0, tzinfo=datetime.UTC)
@@ -152,6 +155,11 @@ class TestLeaving:
         assert result.status == MembershipStatus.LAPSED
         assert StateLog.objects.for_(result).get().description == "unpaid past grace"
 
+    def test_log_rows_carry_the_services_now_not_the_wall_clock(self, membership):
+        moment = datetime.datetime(2018, 3, 4, 5, 6, 7, tzinfo=datetime.UTC)
+        services.membership_lapse(membership_id=membership.pk, by=None, now=moment, reason="x")
+        assert StateLog.objects.for_(membership).get().timestamp == moment
+
     def test_a_member_cannot_lapse_themselves(self, membership):
         with pytest.raises(PermissionDenied):
             services.membership_lapse(
@@ -208,3 +216,59 @@ class TestPlanMigration:
         old, new = PlanFactory(), PlanFactory()
         with pytest.raises(PermissionDenied):
             services.plan_migrate(from_plan_id=old.pk, to_plan_id=new.pk, by=UserFactory(), now=NOW)
+
+    def test_both_plans_are_locked_for_update(self):
+        old, new = PlanFactory(), PlanFactory()
+        MembershipFactory(plan=old)
+        with CaptureQueriesContext(connection) as queries:
+            services.plan_migrate(from_plan_id=old.pk, to_plan_id=new.pk, by=None, now=NOW)
+        locks = [q["sql"] for q in queries if 'FROM "members_plan"' in q["sql"]]
+        assert any("FOR UPDATE" in sql for sql in locks), locks
+
+
+def _wait_until_blocking(pid: int, *, gave_up: threading.Event) -> bool:
+    """True once the backend `pid` waits for a lock held by this connection's transaction;
+    False if `gave_up` is set first (the other side finished without waiting)."""
+    deadline = time.monotonic() + 30
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline and not gave_up.is_set():
+            cursor.execute("SELECT pg_backend_pid() = ANY(pg_blocking_pids(%s))", [pid])
+            if cursor.fetchone()[0]:
+                return True
+            time.sleep(0.02)
+    return False
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_join_to_a_plan_being_migrated_waits_for_the_migration():
+    """The migration holds both plans FOR UPDATE until it commits, so a membership in either
+    plan (its foreign key takes a share lock on the plan) cannot commit in between."""
+    old, new = PlanFactory(), PlanFactory()
+    MembershipFactory(plan=old)
+    joiner = MemberFactory()
+    join_pid: list[int] = []
+    pid_known, migrated, join_finished = threading.Event(), threading.Event(), threading.Event()
+
+    def migrate():
+        pid_known.wait(30)
+        with transaction.atomic():
+            moved = services.plan_migrate(from_plan_id=old.pk, to_plan_id=new.pk, by=None, now=NOW)
+            migrated.set()
+            join_waited = _wait_until_blocking(join_pid[0], gave_up=join_finished)
+        return moved, join_waited
+
+    def join_the_old_plan():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                join_pid.append(cursor.fetchone()[0])
+            pid_known.set()
+            migrated.wait(30)
+            return join(joiner, old)
+        finally:
+            join_finished.set()
+
+    migration, joined = run_concurrently(migrate, join_the_old_plan)
+    assert migration == (1, True), (migration, joined)
+    assert isinstance(joined, Membership), joined
+    assert Membership.objects.filter(plan=new, status="active").count() == 1
