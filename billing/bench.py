@@ -144,29 +144,45 @@ def earlier_period(plan: Plan, *, cutoff_at: datetime.datetime) -> Apportionment
     return period
 
 
-def approved_cases(*, plan: Plan, count: int, now: datetime.datetime) -> list[Claim]:
-    """`count` claims approved just now (a stand-in for the lifecycle, which has its own tests),
-    publicized evenly through the window before the plan's anchor."""
-    claimant = Membership.objects.filter(plan=plan).order_by("pk").first()
-    start = plan.created_at - WINDOW
-    amounts = (300_000_00, 100_000_00, 123_456_78)
+def approved_claims(
+    plan: Plan,
+    claimant: Membership,
+    cases: list[tuple[datetime.datetime, int]],
+    *,
+    decided_at: datetime.datetime,
+) -> list[Claim]:
+    """Claims approved at `decided_at`, one per (publicized_at, amount_fen): a stand-in for
+    the lifecycle (which has its own tests), for benchmarks and billing tests."""
     return Claim.objects.bulk_create(
         Claim(
             membership=claimant,
             plan=plan,
             state=ClaimState.APPROVED,
             incident_kind="accident",
-            incident_date=now.date(),
-            diagnosis_date=now.date(),
+            incident_date=publicized.date(),
+            diagnosis_date=publicized.date(),
             diagnosis="benchmark case",
             hospital="benchmark",
             cover_fen=claimant.cover_fen,
-            amount_requested_fen=amounts[index % 3],
-            amount_approved_fen=amounts[index % 3],
-            submitted_at=now,
-            publicity_starts_at=start + WINDOW * index / count,
-            publicity_ends_at=start + WINDOW * index / count,
-            decided_at=now,
+            amount_requested_fen=amount,
+            amount_approved_fen=amount,
+            submitted_at=publicized,
+            publicity_starts_at=publicized,
+            publicity_ends_at=publicized,
+            decided_at=decided_at,
         )
-        for index in range(count)
+        for publicized, amount in cases
+    )
+
+
+def approved_cases(*, plan: Plan, count: int, now: datetime.datetime) -> list[Claim]:
+    """`count` claims approved now, publicized evenly through the window before the anchor."""
+    claimant = Membership.objects.filter(plan=plan).order_by("pk").first()
+    start = plan.created_at - WINDOW
+    amounts = (300_000_00, 100_000_00, 123_456_78)
+    return approved_claims(
+        plan,
+        claimant,
+        [(start + WINDOW * i / count, amounts[i % 3]) for i in range(count)],
+        decided_at=now,
     )

@@ -8,8 +8,8 @@ import itertools
 
 from django.contrib.auth.models import User
 
+from billing import bench
 from billing.models import ApportionmentPeriod, Bill, PeriodStatus
-from claims.models import Claim, ClaimState
 from members.models import Member, Membership, MembershipStatus, Plan
 
 _serial = itertools.count(1)
@@ -52,35 +52,7 @@ def active(joined: datetime.datetime, in_pool: datetime.datetime | None = None):
     return (joined, in_pool or joined, MembershipStatus.ACTIVE, None)
 
 
-def bulk_approved_claims(
-    plan: Plan,
-    claimant: Membership,
-    cases: list[tuple[datetime.datetime, int]],
-    *,
-    decided_at: datetime.datetime,
-) -> list[Claim]:
-    """cases: (publicized_at, amount_fen), approved at `decided_at` (a stand-in for the
-    lifecycle, which has its own tests)."""
-    return Claim.objects.bulk_create(
-        Claim(
-            membership=claimant,
-            plan=plan,
-            state=ClaimState.APPROVED,
-            incident_kind="accident",
-            incident_date=publicized.date(),
-            diagnosis_date=publicized.date(),
-            diagnosis="test case",
-            hospital="test",
-            cover_fen=claimant.cover_fen,
-            amount_requested_fen=amount,
-            amount_approved_fen=amount,
-            submitted_at=publicized,
-            publicity_starts_at=publicized,
-            publicity_ends_at=publicized,
-            decided_at=decided_at,
-        )
-        for publicized, amount in cases
-    )
+bulk_approved_claims = bench.approved_claims
 
 
 def posted_period_with_bills(
