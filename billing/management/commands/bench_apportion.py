@@ -15,7 +15,7 @@ import time
 
 import psutil
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from billing import bench
@@ -71,7 +71,9 @@ class Command(BaseCommand):
             raise CommandError("need at least one case and one cohort, and a member per cohort")
         started = time.monotonic()
         plan, built = bench.bench_plan(members=members, cohorts=cohorts)
-        unfinished = ApportionmentPeriod.objects.filter(plan=plan).exclude(status__in=FINISHED)
+        unfinished = ApportionmentPeriod.objects.filter(
+            plan=plan, cutoff_at__lt=timezone.now()
+        ).exclude(status__in=FINISHED)
         if unfinished.exists():
             raise CommandError(f"{plan.code} has an unfinished period from an earlier run: drop it")
         now = timezone.now()
@@ -85,6 +87,7 @@ class Command(BaseCommand):
             starts_at=now - datetime.timedelta(minutes=1),
             cutoff_at=now + datetime.timedelta(seconds=1),
         )
+        self._checkpoint()
         setup_seconds = time.monotonic() - started
 
         worker = start_worker(concurrency=concurrency, name="bench")
@@ -133,6 +136,16 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(figures))
         if not exact:
             raise CommandError("apportionment was not exact")
+
+    def _checkpoint(self) -> None:
+        """Flush what the set-up wrote (ten million earlier bills) before the clock starts, so
+        that the run does not pay for writing the set-up's pages. Needs a superuser (the
+        embedded server's); elsewhere the run is timed without it."""
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("CHECKPOINT")
+        except DatabaseError as error:
+            self.stderr.write(f"no CHECKPOINT before the run: {error}")
 
     def _biting(self, period: ApportionmentPeriod) -> dict[str, int]:
         """How many bills the promotion, the caps and the year to date touched."""
