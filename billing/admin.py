@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from billing import apportion, services
 from billing.models import (
+    FINISHED,
     Account,
     ApportionmentPeriod,
     Bill,
@@ -306,7 +307,7 @@ class PeriodAdmin(admin.ModelAdmin):
         if obj is not None:
             done = obj.chunks_done * 100 // obj.chunks_total if obj.chunks_total else 0
             context.update(
-                percent=100 if obj.status in ("posted", "paid") else done,
+                percent=100 if obj.status in FINISHED else done,
                 money={
                     "total": format_yuan(obj.total_fen),
                     "charged": format_yuan(obj.charged_fen),

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, viewsets
 from rest_framework.response import Response
 
-from billing.models import ApportionmentPeriod, Bill, PeriodStatus
+from billing.models import FINISHED, ApportionmentPeriod, Bill
 from billing.selectors import bill_breakdown
 from mutual.api import OwnedByMember
 
@@ -53,7 +53,7 @@ class PeriodViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [permissions.AllowAny]
     filterset_fields = ["plan"]
     queryset = (
-        ApportionmentPeriod.objects.filter(status__in=[PeriodStatus.POSTED, PeriodStatus.PAID])
+        ApportionmentPeriod.objects.filter(status__in=FINISHED)
         .select_related("plan")
         .prefetch_related("cases")
         .order_by("-cutoff_at")

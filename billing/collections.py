@@ -13,7 +13,13 @@ from django.db import transaction
 from django.utils.module_loading import import_string
 
 from billing.ledger import account_for, ledger_post
-from billing.models import AccountRole, ApportionmentPeriod, Bill, PeriodChunk, PeriodStatus
+from billing.models import (
+    FINISHED,
+    AccountRole,
+    ApportionmentPeriod,
+    Bill,
+    PeriodChunk,
+)
 from members.models import MembershipStatus
 from members.services import membership_lapse
 
@@ -118,7 +124,7 @@ def lapse_unpaid(*, period_id: int, now: datetime.datetime) -> int:
     """Lapse memberships whose bill is still unpaid once the plan's grace period has passed
     since the period was posted. Each lapse is a logged FSM transition by the system."""
     period = ApportionmentPeriod.objects.select_related("plan").get(pk=period_id)
-    if period.posted_at is None or period.status not in (PeriodStatus.POSTED, PeriodStatus.PAID):
+    if period.posted_at is None or period.status not in FINISHED:
         return 0
     if now < period.posted_at + datetime.timedelta(days=period.plan.payment_grace_days):
         return 0

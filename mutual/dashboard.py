@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from billing.models import ApportionmentPeriod, PeriodStatus
+from billing.models import FINISHED, ApportionmentPeriod, PeriodStatus
 from claims.models import Claim, ClaimState
 from members.models import Membership
 from mutual.money import format_yuan
@@ -47,7 +47,7 @@ def _compute() -> dict:
          "share": format_yuan(p.charged_fen // p.members_count) if p.members_count else "—",
          "sponsor": format_yuan(p.sponsor_fen)}
         for p in ApportionmentPeriod.objects.filter(
-            status__in=[PeriodStatus.POSTED, PeriodStatus.PAID]).select_related("plan")
+            status__in=FINISHED).select_related("plan")
         .order_by("-cutoff_at")[:6]
     ]  # fmt: skip
     return {"memberships": memberships, "claims": claims, "windows": windows, "periods": periods}
