@@ -35,7 +35,9 @@ from mutual.errors import ServiceError
 from mutual.money import format_exact_fen, format_yuan
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyMixin:
+    """Shown, never added, changed or deleted by hand: written only by the services."""
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -44,6 +46,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    pass
 
 
 class PostingLineInline(admin.TabularInline):
@@ -163,7 +169,7 @@ class FirstRowsFormSet(BaseInlineFormSet):
         return self._queryset
 
 
-class PeriodCohortInline(admin.TabularInline):
+class PeriodCohortInline(ReadOnlyMixin, admin.TabularInline):
     """A period's cohorts, read-only (they are computed by a run). Shares are exact, in fen."""
 
     model = PeriodCohort
@@ -199,15 +205,6 @@ class PeriodCohortInline(admin.TabularInline):
     # Part of the period: whoever may see the period sees its cohorts (no grant of its own).
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("billing.view_apportionmentperiod")
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ApportionmentPeriod)
