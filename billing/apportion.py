@@ -33,8 +33,6 @@ from claims.models import Claim, ClaimState
 from mutual.errors import InvariantError, ServiceError
 from mutual.timezones import year_start
 
-fee_for = rules.fee_for
-
 _ELIGIBLE = """
     m.plan_id = %(plan)s AND m.in_pool_since <= %(cutoff)s
     AND (m.ended_at IS NULL OR m.ended_at > %(cutoff)s)

@@ -95,13 +95,13 @@ def period_bill_chunk(*, chunk_id: int, now: datetime.datetime) -> bool:
         return apportion.chunk_apportion(chunk_id=chunk_id, now=now)
 
 
-def period_start(*, period_id: int, now: datetime.datetime) -> list[int] | None:
+def period_chunks_to_bill(*, period_id: int, now: datetime.datetime) -> list[int] | None:
     """Prepare a run and return the chunks still to bill (see apportion)."""
     with failures_recorded(period_id=period_id, now=now):
         return apportion.period_pending_chunks(period_id=period_id)
 
 
-def period_close(*, period_id: int, now: datetime.datetime) -> ApportionmentPeriod:
+def period_post(*, period_id: int, now: datetime.datetime) -> ApportionmentPeriod:
     """Reconcile and post a period whose chunks are all billed."""
     with failures_recorded(period_id=period_id, now=now):
         apportion.period_index_bills(period_id=period_id)

@@ -23,7 +23,7 @@ def _moment(now: str | None) -> datetime.datetime:
 @shared_task(acks_late=True)
 def run_period(period_id: int, now: str | None = None) -> int:
     """Prepare, then fan the chunks not yet done out to any number of workers."""
-    ids = services.period_start(period_id=period_id, now=_moment(now))
+    ids = services.period_chunks_to_bill(period_id=period_id, now=_moment(now))
     if ids is None:
         return 0
     if not ids:
@@ -40,7 +40,7 @@ def apportion_chunk(chunk_id: int, now: str | None = None) -> bool:
 
 @shared_task(acks_late=True)
 def finish_period(_results, period_id: int, now: str | None = None) -> int:
-    period = services.period_close(period_id=period_id, now=_moment(now))
+    period = services.period_post(period_id=period_id, now=_moment(now))
     if period.status not in FINISHED:
         return 0
     paid = payouts.period_pay_claims(period_id=period_id, now=_moment(now))

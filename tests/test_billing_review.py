@@ -192,7 +192,7 @@ def test_bug_a_full_migration_mid_period_leaves_the_old_pools_cases_unbillable_a
     period = new_period(old, starts_at=local(2019, 3, 1), cutoff_at=local(2019, 3, 16))
     plan_migrate(from_plan_id=old.pk, to_plan_id=new.pk, by=None, now=local(2019, 3, 10))
     try:
-        services.period_start(period_id=period.pk, now=local(2019, 3, 16))
+        services.period_chunks_to_bill(period_id=period.pk, now=local(2019, 3, 16))
     except Exception as error:
         failure = repr(error)
     else:
@@ -243,7 +243,7 @@ def test_bug_the_yearly_cap_is_read_per_chunk_so_one_period_bills_by_two_caps(se
     settings.APPORTION_CHUNK_IDS = 10
     plan = PlanFactory(management_fee_bp=0, per_case_cap_fen=10**9, yearly_cap_fen=18_800)
     period, _ = _period_with_cases(plan, cutoff=datetime.datetime(2019, 3, 16, tzinfo=UTC))
-    chunk_ids = services.period_start(period_id=period.pk, now=period.cutoff_at)
+    chunk_ids = services.period_chunks_to_bill(period_id=period.pk, now=period.cutoff_at)
     assert len(chunk_ids) == 3
     services.period_bill_chunk(chunk_id=chunk_ids[0], now=period.cutoff_at)
     plan.yearly_cap_fen = 100  # finance edits the plan mid-run
@@ -307,7 +307,7 @@ def test_bug_two_finishers_at_once_race_on_create_index_and_fail_the_period(sett
     plan = PlanFactory()
     cutoff = datetime.datetime(2019, 3, 16, tzinfo=UTC)
     period, _ = _period_with_cases(plan, cutoff=cutoff)
-    for chunk_id in services.period_start(period_id=period.pk, now=cutoff):
+    for chunk_id in services.period_chunks_to_bill(period_id=period.pk, now=cutoff):
         services.period_bill_chunk(chunk_id=chunk_id, now=cutoff)
     table = partitions.bills_table(period.pk)
     locked, release = threading.Event(), threading.Event()
@@ -327,7 +327,7 @@ def test_bug_two_finishers_at_once_race_on_create_index_and_fail_the_period(sett
 
     def finisher(name):
         try:
-            results[name] = services.period_close(period_id=period.pk, now=cutoff).status
+            results[name] = services.period_post(period_id=period.pk, now=cutoff).status
         except Exception as error:
             results[name] = repr(error)
         finally:
@@ -400,7 +400,7 @@ def test_bug_beat_reclaims_a_run_that_is_making_progress_after_15_minutes(settin
     cutoff = datetime.datetime(2019, 3, 16, tzinfo=UTC)
     period, _ = _period_with_cases(plan, cutoff=cutoff)
     assert schedule.periods_claim_due(now=cutoff) == [period.pk]
-    chunk_ids = services.period_start(period_id=period.pk, now=cutoff)
+    chunk_ids = services.period_chunks_to_bill(period_id=period.pk, now=cutoff)
     t = cutoff
     for chunk_id in chunk_ids[:-1]:  # a chunk done every few minutes: the run is alive
         t += datetime.timedelta(minutes=8)
@@ -428,7 +428,7 @@ def test_bug_a_change_to_who_is_eligible_after_prepare_wedges_the_period_for_goo
     plan = PlanFactory(management_fee_bp=800)
     cutoff = datetime.datetime(2019, 3, 16, tzinfo=UTC)
     period, people = _period_with_cases(plan, cutoff=cutoff)
-    chunk_ids = services.period_start(period_id=period.pk, now=cutoff)
+    chunk_ids = services.period_chunks_to_bill(period_id=period.pk, now=cutoff)
     leaver = people[15]
     membership_withdraw(
         membership_id=leaver.pk, by=leaver.member.user, now=cutoff - datetime.timedelta(seconds=1)
@@ -436,7 +436,7 @@ def test_bug_a_change_to_who_is_eligible_after_prepare_wedges_the_period_for_goo
     for chunk_id in chunk_ids:
         services.period_bill_chunk(chunk_id=chunk_id, now=cutoff)
     with pytest.raises(Exception):  # noqa: B017 - the reconciliation fails
-        services.period_close(period_id=period.pk, now=cutoff)
+        services.period_post(period_id=period.pk, now=cutoff)
     from django.contrib.auth.models import User
 
     finance_user = User.objects.create_superuser("fin-review", password="x")
@@ -490,14 +490,14 @@ def test_bug_posting_a_period_waits_on_any_reader_of_the_legacy_default_partitio
 
     reader = threading.Thread(target=member_reads_their_bills)
     try:
-        for chunk_id in services.period_start(period_id=period.pk, now=cutoff):
+        for chunk_id in services.period_chunks_to_bill(period_id=period.pk, now=cutoff):
             services.period_bill_chunk(chunk_id=chunk_id, now=cutoff)
         reader.start()
         assert reading.wait(10)
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '1s'")
         try:
-            services.period_close(period_id=period.pk, now=cutoff)
+            services.period_post(period_id=period.pk, now=cutoff)
         except Exception as error:
             pytest.fail(f"posting the period waited on a member's bill list: {error!r}")
     finally:
@@ -558,7 +558,7 @@ def test_held_two_workers_on_one_chunk_at_once_bill_it_once(settings):
     plan = PlanFactory()
     cutoff = datetime.datetime(2019, 3, 16, tzinfo=UTC)
     period, _ = _period_with_cases(plan, cutoff=cutoff)
-    chunk_ids = services.period_start(period_id=period.pk, now=cutoff)
+    chunk_ids = services.period_chunks_to_bill(period_id=period.pk, now=cutoff)
     first = chunk_ids[0]
     results = run_concurrently(
         lambda: services.period_bill_chunk(chunk_id=first, now=cutoff),
@@ -567,7 +567,7 @@ def test_held_two_workers_on_one_chunk_at_once_bill_it_once(settings):
     assert sorted(results) == [False, True]
     for chunk_id in chunk_ids[1:]:
         services.period_bill_chunk(chunk_id=chunk_id, now=cutoff)
-    period = services.period_close(period_id=period.pk, now=cutoff)
+    period = services.period_post(period_id=period.pk, now=cutoff)
     assert period.status == PeriodStatus.POSTED
     assert sum(period.bills.values_list("gross_fen", flat=True)) == period.total_fen
 
@@ -594,7 +594,7 @@ def test_held_preview_while_the_period_runs_writes_nothing_and_matches_the_run(s
     plan = PlanFactory(management_fee_bp=800, per_case_cap_fen=300)
     cutoff = datetime.datetime(2019, 3, 16, tzinfo=UTC)
     period, _ = _period_with_cases(plan, cutoff=cutoff)
-    chunk_ids = services.period_start(period_id=period.pk, now=cutoff)
+    chunk_ids = services.period_chunks_to_bill(period_id=period.pk, now=cutoff)
     services.period_bill_chunk(chunk_id=chunk_ids[0], now=cutoff)
     table = partitions.bills_table(period.pk)
 

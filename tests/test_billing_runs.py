@@ -88,7 +88,7 @@ def test_a_failed_chunk_marks_its_period_failed_blocks_the_next_and_a_retry_ends
     later = ApportionmentPeriod.objects.create(
         plan=plan, starts_at=cutoff, cutoff_at=cutoff + datetime.timedelta(days=15)
     )
-    chunk_ids = services.period_start(period_id=period.pk, now=cutoff)
+    chunk_ids = services.period_chunks_to_bill(period_id=period.pk, now=cutoff)
     assert len(chunk_ids) == 3
     services.period_bill_chunk(chunk_id=chunk_ids[0], now=cutoff)
 
@@ -107,7 +107,7 @@ def test_a_failed_chunk_marks_its_period_failed_blocks_the_next_and_a_retry_ends
     assert period.chunks.filter(done_at__isnull=False).count() == 1
     much_later = later.cutoff_at + datetime.timedelta(days=1)
     assert schedule.periods_claim_due(now=much_later) == []
-    assert services.period_start(period_id=period.pk, now=cutoff) is None
+    assert services.period_chunks_to_bill(period_id=period.pk, now=cutoff) is None
 
     monkeypatch.setattr(apportion, "_chunk_statement", real_statement)  # the cause is fixed
     with django_capture_on_commit_callbacks() as callbacks:
