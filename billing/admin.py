@@ -321,37 +321,36 @@ class PeriodAdmin(admin.ModelAdmin):
             )
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
-    def run_view(self, request, period_id: int):
+    def _period_button(self, request, period_id: int, service, done_message):
+        """One service call per button: its refusal is an admin message, never a 500."""
         if request.method != "POST":
             raise Http404
         try:
-            services.period_run(period_id=period_id, by=request.user, now=timezone.now())
-        except (ServiceError, PermissionDenied) as error:
-            self.message_user(request, getattr(error, "message", str(error)), messages.ERROR)
-        else:
-            self.message_user(request, _("The period is running."), messages.SUCCESS)
-        return HttpResponseRedirect(
-            reverse("admin:billing_apportionmentperiod_change", args=[period_id])
-        )
-
-    def retry_view(self, request, period_id: int):
-        """Run a failed period again (the service checks the permission and the status)."""
-        if request.method != "POST":
-            raise Http404
-        try:
-            services.period_retry(period_id=period_id, by=request.user, now=timezone.now())
+            service(period_id=period_id, by=request.user, now=timezone.now())
         except (ServiceError, PermissionDenied) as error:
             self.message_user(request, getattr(error, "message", str(error)), messages.ERROR)
         except ApportionmentPeriod.DoesNotExist:
             raise Http404 from None
         else:
-            self.message_user(
-                request, _("The period is handed to the workers again."), messages.SUCCESS
-            )
+            self.message_user(request, done_message, messages.SUCCESS)
         if not self.has_view_or_change_permission(request):
             return HttpResponseRedirect(reverse("admin:index"))  # where the message shows
         return HttpResponseRedirect(
             reverse("admin:billing_apportionmentperiod_change", args=[period_id])
+        )
+
+    def run_view(self, request, period_id: int):
+        return self._period_button(
+            request, period_id, services.period_run, _("The period is running.")
+        )
+
+    def retry_view(self, request, period_id: int):
+        """Run a failed period again (the service checks the permission and the status)."""
+        return self._period_button(
+            request,
+            period_id,
+            services.period_retry,
+            _("The period is handed to the workers again."),
         )
 
     def preview_view(self, request, period_id: int):
