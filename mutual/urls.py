@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.routers import DefaultRouter
@@ -20,6 +21,10 @@ class ObtainToken(ObtainAuthToken):
     # DRF's view lists its own parsers: use ours, whose JSON parser refuses deep nesting.
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES
 
+
+admin.site.site_header = _("mutual · mutual-aid back office")
+admin.site.site_title = _("mutual")
+admin.site.index_title = _("Back office")
 
 router = DefaultRouter()
 router.register("plans", PlanViewSet, basename="plan")

@@ -30,3 +30,9 @@ def test_bar_chart_scales_to_the_largest_value_and_escapes_labels():
     assert "&lt;b&gt;" in svg and "<b>" not in svg
     widths = [int(w) for w in __import__("re").findall(r'<rect [^>]*width="(\d+)"', svg)]
     assert widths[0] == 2 * widths[1]
+
+
+def test_the_admin_names_the_product_not_django(client):
+    page = client.get("/admin/login/")
+    assert "mutual · mutual-aid back office" in page.content.decode()
+    assert "Django administration" not in page.content.decode()
