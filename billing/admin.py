@@ -34,6 +34,17 @@ from mutual.admin_tools import FastChangeListMixin
 from mutual.errors import ServiceError
 from mutual.money import format_exact_fen, format_yuan
 
+# A bill's own figures, as the bill page shows them and the CSV export writes them.
+BILL_FIGURES = [
+    "cases_count",
+    "gross_fen",
+    "waived_fen",
+    "capped_fen",
+    "charged_fen",
+    "year_to_date_before_fen",
+    "paid_at",
+]
+
 
 class ReadOnlyMixin:
     """Shown, never added, changed or deleted by hand: written only by the services."""
@@ -104,18 +115,7 @@ class BillAdmin(FastChangeListMixin, ReadOnlyAdmin):
     list_filter = [PeriodFilter]
     search_fields = ["=membership__id"]
     list_select_related = ["period__plan"]
-    fields = [
-        "period",
-        "membership",
-        "cases_count",
-        "gross_fen",
-        "waived_fen",
-        "capped_fen",
-        "charged_fen",
-        "year_to_date_before_fen",
-        "paid_at",
-        "breakdown",
-    ]
+    fields = ["period", "membership", *BILL_FIGURES, "breakdown"]
     readonly_fields = fields
 
     @admin.display(description=_("by case (exact fen)"))
@@ -385,16 +385,7 @@ class PeriodAdmin(admin.ModelAdmin):
         if not request.user.has_perm("billing.view_bill"):
             raise PermissionDenied
         get_object_or_404(ApportionmentPeriod, pk=period_id)
-        columns = [
-            "membership_id",
-            "cases_count",
-            "gross_fen",
-            "waived_fen",
-            "capped_fen",
-            "charged_fen",
-            "year_to_date_before_fen",
-            "paid_at",
-        ]
+        columns = ["membership_id", *BILL_FIGURES]
         rows = (
             Bill.objects.filter(period_id=period_id)
             .order_by("membership_id")
