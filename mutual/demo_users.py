@@ -6,18 +6,22 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from members.models import Member
+from mutual.demo_totp import DEMO_TOTP_KEY
+from mutual.two_factor import staff_2fa_enroll
 
 DEMO_PASSWORD = "mutual-demo"
 
 
 def ensure_demo_users() -> dict[str, object]:
     """Create or reset admin, investigator, reviewer, finance, and `member` (a member with no
-    membership yet, for trying the API). Returns them by username."""
+    membership yet, for trying the API). Returns them by username. The staff share the demo's
+    published authenticator secret (mutual.demo_totp) for two-factor login."""
     users = get_user_model()
     admin, _ = users.objects.get_or_create(username="admin")
     admin.is_staff = admin.is_superuser = True
     admin.set_password(DEMO_PASSWORD)
     admin.save()
+    staff_2fa_enroll(username="admin", key=DEMO_TOTP_KEY)
     result = {"admin": admin}
     for role in ("investigator", "reviewer", "finance"):
         user, _ = users.objects.get_or_create(username=role)
@@ -25,6 +29,7 @@ def ensure_demo_users() -> dict[str, object]:
         user.set_password(DEMO_PASSWORD)
         user.save()
         user.groups.add(Group.objects.get(name=role))
+        staff_2fa_enroll(username=role, key=DEMO_TOTP_KEY)
         result[role] = user
     member_user, _ = users.objects.get_or_create(username="member")
     member_user.set_password(DEMO_PASSWORD)

@@ -103,7 +103,7 @@ elif not REDIS_URL.startswith(("redis://", "rediss://", "redis+socket://")):
     raise ImproperlyConfigured("REDIS_URL must be a redis:// or redis+socket:// URL")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "mutual.apps.MutualAdminConfig",  # django.contrib.admin with staff two-factor login
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -119,6 +119,10 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_fsm",
     "django_fsm_log",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "members",
     "claims",
     "billing",
@@ -131,8 +135,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lockout into a 429
 ]
 
 ROOT_URLCONF = "mutual.urls"
@@ -192,6 +198,30 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBIL
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_KB", 512_000)
 
+# --- Logins: who the client is, lockouts, staff two-factor ---
+# How many reverse proxies of ours append to X-Forwarded-For. With 0 the header is ignored (the
+# socket's address counts), so a client cannot pick the address its guesses are counted against.
+TRUSTED_PROXIES = env_int("MUTUAL_TRUSTED_PROXIES", 0)
+if TRUSTED_PROXIES < 0:
+    raise ImproperlyConfigured(f"MUTUAL_TRUSTED_PROXIES={TRUSTED_PROXIES} must be 0 or more")
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out account or address
+    "django.contrib.auth.backends.ModelBackend",
+]
+# django-axes: an account (from any address) or an address (for any account) is locked out
+# after this many failures, for the API token and the admin alike, until the cool-off ends.
+AXES_FAILURE_LIMIT = env_int("MUTUAL_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = env_int("MUTUAL_LOGIN_COOLOFF_MINUTES", 30) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "mutual.login_guard.client_ip"
+AXES_LOCKOUT_CALLABLE = "mutual.login_guard.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "csrfmiddlewaretoken"]
+# Staff need a second factor (authenticator app or recovery code) for the admin; see
+# mutual/two_factor.py. On by default whenever DEBUG is off.
+MUTUAL_STAFF_2FA = env_bool("MUTUAL_STAFF_2FA", not DEBUG)
+OTP_TOTP_ISSUER = "mutual"
+
 # --- REST framework ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -211,6 +241,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "mutual.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
+    # X-Forwarded-For is believed only behind this many proxies of ours (0: never).
+    "NUM_PROXIES": TRUSTED_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "auth": env_str("MUTUAL_THROTTLE_AUTH", "20/min"),
         "writes": env_str("MUTUAL_THROTTLE_WRITES", "120/min"),

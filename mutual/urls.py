@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.routers import DefaultRouter
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
@@ -12,6 +13,7 @@ from claims.api import CaseViewSet, ClaimViewSet
 from members.api import MembershipViewSet, MeView, PlanViewSet
 from mutual.api import api_not_found
 from mutual.health import healthz
+from mutual.login_guard import LOCKED_OUT
 
 
 class ObtainToken(ObtainAuthToken):
@@ -20,6 +22,17 @@ class ObtainToken(ObtainAuthToken):
     throttle_scope = "auth"
     # DRF's view lists its own parsers: use ours, whose JSON parser refuses deep nesting.
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            # django-axes flags the request it authenticated (DRF's, which its middleware never
+            # sees): a locked-out account or address is told so, even with the right password.
+            if getattr(request, "axes_locked_out", False):
+                raise Throttled(detail=LOCKED_OUT) from None
+            raise
+
 
 
 admin.site.site_header = _("mutual · mutual-aid back office")

@@ -130,3 +130,29 @@ def no_throttling(monkeypatch):
     from rest_framework.throttling import ScopedRateThrottle
 
     monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"auth": None, "writes": None})
+
+
+@pytest.fixture(autouse=True)
+def staff_two_factor(settings, monkeypatch):
+    """The admin as in production: staff need a second factor (MUTUAL_STAFF_2FA is on whenever
+    DEBUG is off). A test's `client.force_login(staff)` stands for a whole login, so it also
+    verifies the session with a TOTP device, as entering a code does; the login form itself is
+    tested in test_two_factor.py and the browser tests."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.MUTUAL_STAFF_2FA = True
+    force_login = Client.force_login
+
+    def force_login_with_a_second_factor(self, user, backend=None):
+        force_login(self, user, backend)
+        if user.is_staff:
+            device, _ = TOTPDevice.objects.get_or_create(
+                user=user, name="test", defaults={"confirmed": True}
+            )
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login_with_a_second_factor)

@@ -2,6 +2,7 @@
 server on the real PostgreSQL, with a real Celery worker. Screenshots of every step are saved
 under test-artifacts/ (git-ignored)."""
 
+import base64
 import datetime
 import json
 import shutil
@@ -10,12 +11,15 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.utils import timezone
+from django_otp.oath import totp
 
 from billing.ledger import ledger_verify
 from billing.models import ApportionmentPeriod
 from claims.models import Claim, ClaimState
 from claims.tasks import close_publicity_windows
+from mutual.two_factor import staff_2fa_enroll
 from tests.claim_steps import pdf, to_publicized
 from tests.factories import ClaimFactory, MembershipFactory, PlanFactory
 
@@ -51,7 +55,8 @@ def browser(monkeypatch):
 
 
 class Operator:
-    """One staff member's browser session in the admin."""
+    """One staff member's browser session in the admin. With staff two-factor login on (as in
+    production, and in the tests), they are enrolled and type the authenticator's code."""
 
     def __init__(self, browser, live_server, username, step_prefix):
         self.page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
@@ -59,7 +64,11 @@ class Operator:
         self.page.goto(f"{self.base}/admin/login/")
         self.page.fill("#id_username", username)
         self.page.fill("#id_password", "pw")
+        if settings.MUTUAL_STAFF_2FA:
+            secret = staff_2fa_enroll(username=username).secret
+            self.page.fill("#id_otp_token", f"{totp(base64.b32decode(secret)):06d}")
         self.page.click("input[type=submit]")
+        assert self.page.url.rstrip("/").endswith("/admin"), "the login was refused"
 
     def open(self, path):
         self.page.goto(f"{self.base}{path}")

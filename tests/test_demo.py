@@ -46,11 +46,12 @@ def test_seed_demo_refuses_a_negative_count():
         call_command("seed_demo", "--members", "-1")
 
 
-def test_demo_admin_prints_working_logins(capsys):
+def test_demo_admin_prints_working_logins(capsys, rf):
     call_command("demo_admin")
     out = capsys.readouterr().out
     assert "admin" in out and "mutual-demo" in out
-    user = authenticate(username="reviewer", password="mutual-demo")
+    # django-axes counts every login against its request's address: authenticate needs one.
+    user = authenticate(rf.post("/admin/login/"), username="reviewer", password="mutual-demo")
     assert user is not None and user.has_perm("claims.decide_claim")
-    member = authenticate(username="member", password="mutual-demo")
+    member = authenticate(rf.post("/api/auth/token/"), username="member", password="mutual-demo")
     assert member.member.national_id == "DEMO-MEMBER" and not member.member.memberships.exists()

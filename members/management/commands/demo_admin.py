@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from mutual.demo_totp import DEMO_TOTP_SECRET
 from mutual.demo_users import DEMO_PASSWORD, ensure_demo_users
 
 
@@ -14,3 +16,8 @@ class Command(BaseCommand):
             if username == "member":
                 role = "a member, for the API"
             self.stdout.write(f"  {username:<13} / {DEMO_PASSWORD}   ({role})")
+        required = "required" if settings.MUTUAL_STAFF_2FA else "off: MUTUAL_STAFF_2FA is false"
+        self.stdout.write(
+            f"Staff second factor ({required}): the demo authenticator secret {DEMO_TOTP_SECRET}"
+            " (every demo staff login);\n  the code now: .venv/bin/python -m mutual.demo_totp"
+        )

@@ -1,0 +1,57 @@
+"""The admin site: Django's, plus a second factor for staff when MUTUAL_STAFF_2FA is on.
+
+Read per request (not at import), so the setting can be changed in tests and the site is the
+same object either way. With 2FA on, a staff user reaches the admin only in a session verified by
+one of their OTP devices (django-otp's OTPAdminSite), and the login form asks for the code."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.admin import AdminSite
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.utils.translation import gettext_lazy as _
+from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
+
+from mutual.two_factor import device_for_code, two_factor_required
+
+
+class StaffLoginForm(OTPAdminAuthenticationForm):
+    otp_token = forms.CharField(
+        label=_("Code"),
+        required=False,
+        max_length=16,
+        help_text=_("Six digits from your authenticator app, or one of your recovery codes."),
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text"}),
+    )
+
+    def _verify_token(self, user, token, device=None):
+        if device is None:
+            device = device_for_code(user, token)
+        if device is None:
+            raise forms.ValidationError(
+                _(
+                    "Staff log in with a second factor, and this account has none yet: "
+                    "ask an administrator to run `manage.py staff_2fa %(username)s`."
+                )
+                % {"username": user.get_username()},
+                code="no_device",
+            )
+        return super()._verify_token(user, token, device)
+
+
+class MutualAdminSite(OTPAdminSite):
+    def __init__(self, name: str = "admin"):
+        AdminSite.__init__(self, name)
+
+    @property
+    def login_form(self):
+        return StaffLoginForm if two_factor_required() else AdminAuthenticationForm
+
+    @property
+    def login_template(self):
+        return "admin/login_2fa.html" if two_factor_required() else None
+
+    def has_permission(self, request) -> bool:
+        if two_factor_required():
+            return super().has_permission(request)  # active staff, verified by a device
+        return AdminSite.has_permission(self, request)
