@@ -212,6 +212,8 @@ class ClaimAdmin(FastChangeListMixin, admin.ModelAdmin):
         claim = get_object_or_404(Claim, pk=claim_id)
         if not self.has_view_permission(request, claim):
             raise PermissionDenied
+        # Viewing the claim is not enough: `perform` checks the button's own permission before
+        # its service runs (and the service checks again); a refusal is an error message.
         try:
             message = admin_actions.perform(
                 action,
@@ -242,7 +244,17 @@ class ClaimAdmin(FastChangeListMixin, admin.ModelAdmin):
         return FileResponse(document.file.open("rb"), content_type=document.content_type)
 
     # --- bulk actions ----------------------------------------------------------------------
-    @admin.action(description=_("Take selected claims for investigation (assign to me)"))
+    # Bulk actions are offered only to those with their permission (and the services check it).
+    def has_investigate_permission(self, request):
+        return request.user.has_perm("claims.investigate_claim")
+
+    def has_decide_permission(self, request):
+        return request.user.has_perm("claims.decide_claim")
+
+    @admin.action(
+        description=_("Take selected claims for investigation (assign to me)"),
+        permissions=["investigate"],
+    )
     def take_for_investigation(self, request, queryset):
         self._bulk(
             request,
@@ -252,7 +264,10 @@ class ClaimAdmin(FastChangeListMixin, admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description=_("Approve selected undisputed claims whose window has closed"))
+    @admin.action(
+        description=_("Approve selected undisputed claims whose window has closed"),
+        permissions=["decide"],
+    )
     def approve_closed_windows(self, request, queryset):
         now = timezone.now()
         due = queryset.filter(state=ClaimState.PUBLICIZED, publicity_ends_at__lte=now)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy as _
 
 from claims import evidence, services
@@ -18,6 +19,7 @@ from mutual.errors import ServiceError
 class ClaimAction:
     name: str
     label: str
+    permission: str  # checked before the service runs (which checks it again, with the state)
     fields: tuple[str, ...] = ()  # form inputs: reason, summary, amount_yuan, kind, file...
     style: str = "default"
     extra: dict = field(default_factory=dict)
@@ -26,13 +28,24 @@ class ClaimAction:
 ACTIONS = {
     action.name: action
     for action in [
-        ClaimAction("start_investigation", _("Start investigation"), ("investigator",)),
-        ClaimAction("record_investigation", _("Record findings"), ("summary",)),
-        ClaimAction("add_evidence", _("Upload evidence"), ("kind", "file")),
-        ClaimAction("publicize", _("Send to publicity"), ("amount_yuan",)),
-        ClaimAction("open_dispute_review", _("Open dispute review")),
-        ClaimAction("approve", _("Approve"), ("reason",), style="default"),
-        ClaimAction("reject", _("Reject"), ("reason",), style="danger"),
+        ClaimAction(
+            "start_investigation",
+            _("Start investigation"),
+            "claims.investigate_claim",
+            ("investigator",),
+        ),
+        ClaimAction(
+            "record_investigation", _("Record findings"), "claims.investigate_claim", ("summary",)
+        ),
+        ClaimAction(
+            "add_evidence", _("Upload evidence"), "claims.add_evidencedocument", ("kind", "file")
+        ),
+        ClaimAction(
+            "publicize", _("Send to publicity"), "claims.publicize_claim", ("amount_yuan",)
+        ),
+        ClaimAction("open_dispute_review", _("Open dispute review"), "claims.decide_claim"),
+        ClaimAction("approve", _("Approve"), "claims.decide_claim", ("reason",)),
+        ClaimAction("reject", _("Reject"), "claims.decide_claim", ("reason",), style="danger"),
     ]
 }
 
@@ -96,8 +109,18 @@ def _investigator_id(raw: str, default: int) -> int:
     return int(text)
 
 
+def check_permission(action: str, user) -> ClaimAction:
+    """The button's own permission, whatever the user may view. Raises PermissionDenied."""
+    if action not in ACTIONS:
+        raise ServiceError(f"unknown action {action!r}")
+    if not user.has_perm(ACTIONS[action].permission):
+        raise PermissionDenied(f"{user} may not {action.replace('_', ' ')}")
+    return ACTIONS[action]
+
+
 def perform(action: str, *, claim_id: int, user, now, data, files) -> str:
     """Run one button's service; returns the success message. Raises the service's errors."""
+    check_permission(action, user)
     if action == "start_investigation":
         investigator_id = _investigator_id(data.get("investigator", ""), default=user.pk)
         services.claim_start_investigation(

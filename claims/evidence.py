@@ -12,6 +12,7 @@ import weakref
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
@@ -68,16 +69,33 @@ def _validated_type(upload: UploadedFile) -> str:
     return content_type
 
 
+def _check_may_add_evidence(claim: Claim, by) -> None:
+    """Staff need `claims.add_evidencedocument`; a member adds evidence to their own claim.
+    The chain is append-only: a document stored by mistake can never be removed."""
+    if by is None:
+        raise PermissionDenied("evidence is added by a person, not the system")
+    if by.has_perm("claims.add_evidencedocument"):
+        return
+    if claim.membership.member.user_id == by.pk:
+        return
+    raise PermissionDenied(f"{by} may not add evidence to claim {claim.pk}")
+
+
 @transaction.atomic
 def evidence_append(
     *, claim_id: int, kind: str, upload: UploadedFile, by, now: datetime.datetime
 ) -> EvidenceDocument:
     """Store the file under a random name and append its link to the claim's chain."""
+    # The claim row lock serialises appends, so two uploads cannot take the same position.
+    claim = (
+        Claim.objects.select_for_update(of=("self",))
+        .select_related("membership__member")
+        .get(pk=claim_id)
+    )
+    _check_may_add_evidence(claim, by)
     if kind not in EvidenceKind.values:
         raise ServiceError(f"unknown evidence kind {kind!r}", code="bad_kind", field="kind")
     content_type = _validated_type(upload)
-    # The claim row lock serialises appends, so two uploads cannot take the same position.
-    claim = Claim.objects.select_for_update(of=("self",)).get(pk=claim_id)
     if claim.state not in _OPEN_STATES:
         raise ServiceError(
             f"evidence can no longer be added to a {claim.state} claim", code="claim_closed"

@@ -145,7 +145,7 @@ def claim_record_investigation(*, claim_id: int, summary: str, by, now: datetime
     claim = _locked(claim_id)
     if claim.state != ClaimState.INVESTIGATING:
         raise ServiceError("only a claim under investigation takes findings", code="bad_state")
-    if claim.investigator_id != by.pk:
+    if claim.investigator_id != by.pk or not by.has_perm("claims.investigate_claim"):
         raise PermissionDenied("only the assigned investigator records the findings")
     if not summary.strip():
         raise ServiceError("the findings cannot be empty", code="empty", field="summary")

@@ -21,9 +21,11 @@ def to_investigating(claim, *, investigator, now):
 
 def to_publicized(claim, *, investigator, now):
     to_investigating(claim, investigator=investigator, now=now)
-    evidence.evidence_append(
-        claim_id=claim.pk, kind="investigation_report", upload=pdf(), by=investigator, now=now
-    )
+    # A reviewer may investigate, but only an investigator uploads evidence (issue 10).
+    if investigator.has_perm("claims.add_evidencedocument"):
+        evidence.evidence_append(
+            claim_id=claim.pk, kind="investigation_report", upload=pdf(), by=investigator, now=now
+        )
     services.claim_record_investigation(
         claim_id=claim.pk, summary="visited hospital and family", by=investigator, now=now
     )
