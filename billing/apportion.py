@@ -30,6 +30,7 @@ from billing.models import (
     Promotion,
 )
 from claims.models import Claim, ClaimState
+from members.selectors import plan_rules_at
 from mutual.errors import InvariantError, ServiceError
 from mutual.timezones import year_start
 
@@ -141,9 +142,10 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
         return period
     plan = period.plan
     period.previous_period = previous_period(period)
-    period.management_fee_bp = plan.management_fee_bp
-    period.per_case_cap_fen = plan.per_case_cap_fen
-    period.yearly_cap_fen = plan.yearly_cap_fen
+    in_force = plan_rules_at(plan=plan, at=period.cutoff_at)  # not today's: the cutoff's
+    period.management_fee_bp = in_force.management_fee_bp
+    period.per_case_cap_fen = in_force.per_case_cap_fen
+    period.yearly_cap_fen = in_force.yearly_cap_fen
     period_cases = _gather_cases(period)
     cases = [_rule_case(c) for c in period_cases]
     with connection.cursor() as cursor:

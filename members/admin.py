@@ -1,12 +1,23 @@
+from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.widgets import AdminSplitDateTime
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import TransitionNotAllowed
+from simple_history.admin import SimpleHistoryAdmin
 
 from members import services
-from members.models import CoverBand, Member, Membership, MembershipStatus, Plan, years_before
+from members.models import (
+    CoverBand,
+    Member,
+    Membership,
+    MembershipStatus,
+    Plan,
+    years_before,
+)
 from mutual.admin_tools import FastChangeListMixin
+from mutual.errors import ServiceError
 from mutual.money import format_yuan
 
 
@@ -15,8 +26,65 @@ class CoverBandInline(admin.TabularInline):
     extra = 0
 
 
+PLAN_FIELDSETS = [
+    (None, {"fields": ["code", "name", "accepting_members"]}),
+    (_("Eligibility"), {"fields": ["min_credit_score", "min_age_days", "max_age_years"]}),
+    (_("Waiting periods"), {"fields": ["illness_waiting_days", "accident_waiting_days"]}),
+    (
+        _("Apportionment"),
+        {"fields": ["management_fee_bp", "per_case_cap_fen", "yearly_cap_fen"]},
+    ),
+    (
+        _("Billing calendar"),
+        {
+            "fields": ["cutoff_days", "payout_delay_days"],
+            "description": _(
+                "Cutoff days as a comma-separated list, e.g. 1,16 or 14,28. A change applies "
+                "to periods created from now on; existing periods keep their dates."
+            ),
+        },
+    ),
+    (
+        _("Claims"),
+        {"fields": ["publicity_days", "dispute_review", "jury_size", "jury_quorum"]},
+    ),
+    (_("Collections"), {"fields": ["payment_grace_days"]}),
+]
+
+
+class PlanForm(forms.ModelForm):
+    effective_at = forms.SplitDateTimeField(
+        label=_("in force from"),
+        required=False,
+        widget=AdminSplitDateTime,
+        help_text=_(
+            "Empty: from now. An earlier moment if the change took effect before it was "
+            "entered: not before the plan's last change, nor on or before the cutoff of a "
+            "period already billed. Periods are billed with the rules in force at their cutoff."
+        ),
+    )
+
+    class Meta:
+        model = Plan
+        fields = [name for _title, options in PLAN_FIELDSETS for name in options["fields"]]
+
+    def clean(self):
+        cleaned = super().clean()
+        effective_at = cleaned.get("effective_at")
+        if effective_at is not None:
+            try:
+                services.plan_effective_at_check(
+                    plan=self.instance, effective_at=effective_at, now=timezone.now()
+                )
+            except ServiceError as error:
+                raise ValidationError({error.field: error.message}) from None
+        return cleaned
+
+
 @admin.register(Plan)
-class PlanAdmin(admin.ModelAdmin):
+class PlanAdmin(SimpleHistoryAdmin):
+    form = PlanForm
+    history_list_display = ["effective_at"]
     list_display = [
         "code",
         "name",
@@ -27,30 +95,30 @@ class PlanAdmin(admin.ModelAdmin):
     ]
     search_fields = ["code", "name"]
     inlines = [CoverBandInline]
-    fieldsets = [
-        (None, {"fields": ["code", "name", "accepting_members"]}),
-        (_("Eligibility"), {"fields": ["min_credit_score", "min_age_days", "max_age_years"]}),
-        (_("Waiting periods"), {"fields": ["illness_waiting_days", "accident_waiting_days"]}),
-        (
-            _("Apportionment"),
-            {"fields": ["management_fee_bp", "per_case_cap_fen", "yearly_cap_fen"]},
-        ),
-        (
-            _("Billing calendar"),
-            {
-                "fields": ["cutoff_days", "payout_delay_days"],
-                "description": _(
-                    "Cutoff days as a comma-separated list, e.g. 1,16 or 14,28. A change applies "
-                    "to periods created from now on; existing periods keep their dates."
-                ),
-            },
-        ),
-        (
-            _("Claims"),
-            {"fields": ["publicity_days", "dispute_review", "jury_size", "jury_quorum"]},
-        ),
-        (_("Collections"), {"fields": ["payment_grace_days"]}),
-    ]
+    fieldsets = PLAN_FIELDSETS
+    change_fieldset = (
+        _("This change"),
+        {
+            "fields": ["effective_at"],
+            "description": _("Every change is kept under History: who, when, old and new."),
+        },
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        if not self.has_change_permission(request, obj):  # read-only: no change to date
+            return self.fieldsets
+        return [*self.fieldsets, self.change_fieldset]
+
+    def save_model(self, request, obj, form, change):
+        services.plan_save(
+            plan=obj,
+            by=request.user,
+            now=timezone.now(),
+            effective_at=form.cleaned_data.get("effective_at"),
+        )
+
+    def revert_disabled(self, request, obj=None):
+        return True  # a change goes through the form, with the moment it is in force from
 
     @admin.display(description=_("fee"))
     def fee_percent(self, plan: Plan) -> str:

@@ -12,9 +12,12 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
+from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
+from simple_history.models import HistoricalRecords
+from simple_history.signals import pre_create_historical_record
 
 
 def years_before(day: datetime.date, years: int) -> datetime.date:
@@ -34,8 +37,22 @@ class DisputeReview(models.TextChoices):
     JURY = "jury", _("A jury of members votes")
 
 
+class RulesInForceFrom(models.Model):
+    """The extra column of a plan's history rows: from when the rules it records are in force.
+    `history_date` says when the change was made; `effective_at` is never later (a change may
+    be entered after the moment it took effect), and never earlier than the plan's previous
+    change (members.services.plan_save checks both)."""
+
+    effective_at = models.DateTimeField(_("in force from"))
+
+    class Meta:
+        abstract = True
+
+
 class Plan(models.Model):
-    """A pool: its members share only its own cases. All rules are data, editable in the admin."""
+    """A pool: its members share only its own cases. All rules are data, editable in the admin.
+    Every change is kept in `history` (who, when, old and new values, in force from when):
+    members.selectors.plan_rules_at reads the rules in force at a given moment."""
 
     code = models.SlugField(_("code"), unique=True)
     name = models.CharField(_("name"), max_length=120)
@@ -82,6 +99,8 @@ class Plan(models.Model):
         help_text=_("Days after the cutoff when the period is billed and its claims are paid."),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords(bases=[RulesInForceFrom])
 
     class Meta:
         verbose_name = _("plan")
@@ -136,6 +155,12 @@ class Plan(models.Model):
             self.cover_bands.filter(max_age_years__gte=age_years).order_by("max_age_years").first()
         )
         return band.cover_fen if band else None
+
+
+@receiver(pre_create_historical_record, sender=Plan.history.model)
+def _rules_in_force_from(sender, instance, history_instance, history_date, **kwargs) -> None:
+    """A change is in force from when it is made unless plan_save was given an earlier moment."""
+    history_instance.effective_at = getattr(instance, "_rules_effective_at", None) or history_date
 
 
 class CoverBand(models.Model):
