@@ -6,12 +6,13 @@ from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from django_fsm_log.admin import StateLogInline
 
 from claims import admin_actions, services
-from claims.evidence import evidence_verify_claim
+from claims.evidence import evidence_open, evidence_verify_claim
 from claims.models import Claim, ClaimState, Dispute, EvidenceDocument, EvidenceKind, JurySeat
 from mutual.admin_tools import FastChangeListMixin
 from mutual.errors import ServiceError
@@ -238,10 +239,16 @@ class ClaimAdmin(FastChangeListMixin, admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:claims_claim_change", args=[claim_id]))
 
     def evidence_view(self, request, claim_id: int, document_id: int):
-        if not request.user.has_perm("claims.view_evidencedocument"):
-            raise PermissionDenied
-        document = get_object_or_404(EvidenceDocument, pk=document_id, claim_id=claim_id)
-        return FileResponse(document.file.open("rb"), content_type=document.content_type)
+        """The file itself; evidence_open checks the permission and logs who opened it."""
+        try:
+            document, stored = evidence_open(
+                claim_id=claim_id, document_id=document_id, by=request.user, now=timezone.now()
+            )
+        except EvidenceDocument.DoesNotExist:
+            raise Http404 from None
+        response = FileResponse(stored, content_type=document.content_type)
+        patch_cache_control(response, private=True, no_store=True)  # a medical record
+        return response
 
     # --- bulk actions ----------------------------------------------------------------------
     # Bulk actions are offered only to those with their permission (and the services check it).

@@ -17,6 +17,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from claims.models import GENESIS_LINK, Claim, ClaimState, EvidenceDocument, EvidenceKind
+from members.models import AccessKind
+from members.services import access_record
 from mutual.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -213,3 +215,26 @@ def evidence_verify_all(claim_id: int | None = None) -> list[ChainProblem]:
         else EvidenceDocument.objects.values_list("claim_id", flat=True).distinct().order_by()
     )
     return [problem for cid in claim_ids for problem in evidence_verify_claim(cid)]
+
+
+def evidence_open(*, claim_id: int, document_id: int, by, now: datetime.datetime):
+    """A stored document, opened for `by` to view or download, and the look logged (who, which
+    document, when) before anything is sent. Returns (document, open file)."""
+    if not by.has_perm("claims.view_evidencedocument"):
+        raise PermissionDenied(f"{by} may not see evidence")
+    document = EvidenceDocument.objects.select_related("claim__membership").get(
+        pk=document_id, claim_id=claim_id
+    )
+    stored = document.file.open("rb")
+    try:
+        access_record(
+            by=by,
+            kind=AccessKind.EVIDENCE_DOCUMENT,
+            obj=document,
+            member_id=document.claim.membership.member_id,
+            now=now,
+        )
+    except BaseException:
+        stored.close()
+        raise
+    return document, stored

@@ -1,14 +1,22 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminSplitDateTime
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 from django_fsm import TransitionNotAllowed
 from simple_history.admin import SimpleHistoryAdmin
 
 from members import services
 from members.models import (
+    AccessLog,
     CoverBand,
     Member,
     Membership,
@@ -190,7 +198,11 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Member)
 class MemberAdmin(FastChangeListMixin, admin.ModelAdmin):
-    list_display = ["full_name", "national_id", "birth_date", "user", "created_at"]
+    """National ids are masked everywhere; the full id is shown only by the "Show national id"
+    button, which logs the look (members.services.member_national_id_reveal)."""
+
+    change_form_template = "admin/members/member/change_form.html"
+    list_display = ["full_name", "national_id_masked", "birth_date", "user", "created_at"]
     list_filter = [AgeBandFilter]
     list_select_related = ["user"]
     # Exact id and name prefix: both can use an index on a ten-million-row table.
@@ -198,6 +210,49 @@ class MemberAdmin(FastChangeListMixin, admin.ModelAdmin):
     search_help_text = _("Exact national id, or the start of the name.")
     raw_id_fields = ["user"]
     inlines = [MembershipInline]
+
+    @admin.display(description=_("national id"))
+    def national_id_masked(self, member: Member) -> str:
+        return member.national_id_masked
+
+    def get_exclude(self, request, obj=None):
+        # Typed in when the member is added; never sent to the browser afterwards.
+        return ["national_id"] if obj is not None else []
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["national_id_masked"] if obj is not None else []
+
+    def get_urls(self):
+        own = [
+            path(
+                "<int:member_id>/national-id/",
+                self.admin_site.admin_view(self.national_id_view),
+                name="members_member_national_id",
+            )
+        ]
+        return own + super().get_urls()
+
+    def render_change_form(self, request, context, *args, obj=None, **kwargs):
+        context["may_reveal_national_id"] = request.user.has_perm("members.view_national_id")
+        return super().render_change_form(request, context, *args, obj=obj, **kwargs)
+
+    @method_decorator(never_cache)
+    def national_id_view(self, request, member_id: int):
+        """POST only (a deliberate press, CSRF-checked); the answer is never cached."""
+        if request.method != "POST":
+            raise Http404
+        member = get_object_or_404(Member, pk=member_id)
+        national_id = services.member_national_id_reveal(
+            member_id=member.pk, by=request.user, now=timezone.now()
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("National id of %(member)s") % {"member": member},
+            "original": member,
+            "national_id": national_id,
+        }
+        return TemplateResponse(request, "admin/members/member/national_id.html", context)
 
 
 @admin.register(Membership)
@@ -252,3 +307,36 @@ class MembershipAdmin(FastChangeListMixin, admin.ModelAdmin):
                 _("Only the first %(n)d were processed.") % {"n": self.BULK_LIMIT},
                 messages.WARNING,
             )
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(FastChangeListMixin, admin.ModelAdmin):
+    """Who saw what: superusers only, read-only (the table itself refuses UPDATE and DELETE)."""
+
+    list_display = ["at", "user", "kind", "member", "what"]
+    list_filter = ["kind"]
+    list_select_related = ["user", "member"]
+    search_fields = ["=user__username", "=member__national_id"]
+    search_help_text = _("Exact username of who looked, or exact national id of whose data.")
+    fields = ["at", "user", "kind", "member", "what"]
+    readonly_fields = fields
+
+    @admin.display(description=_("object"))
+    def what(self, entry: AccessLog) -> str:
+        content_type = ContentType.objects.get_for_id(entry.content_type_id)  # cached
+        return f"{content_type.name} #{entry.object_id}"
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

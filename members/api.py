@@ -52,10 +52,12 @@ class PlanViewSet(viewsets.ReadOnlyModelViewSet):
 
 class MemberOutput(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
+    # Masked even to its owner: an API answer is easily logged or cached on the way.
+    national_id_masked = serializers.CharField(read_only=True)
 
     class Meta:
         model = Member
-        fields = ["id", "username", "full_name", "birth_date", "created_at"]
+        fields = ["id", "username", "full_name", "national_id_masked", "birth_date", "created_at"]
 
 
 class MembershipOutput(serializers.ModelSerializer):

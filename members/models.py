@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import OpClass
 from django.core.exceptions import ValidationError
@@ -183,8 +184,17 @@ class CoverBand(models.Model):
         return f"≤{self.max_age_years}: {self.cover_fen / 100:,.2f}"
 
 
+def mask_national_id(national_id: str) -> str:
+    """The first and last four characters (fewer for a short id), the rest starred:
+    `1101**********1234`. Lists and API output show only this."""
+    keep = min(4, len(national_id) // 4)
+    hidden = len(national_id) - 2 * keep
+    return national_id[:keep] + "*" * hidden + national_id[len(national_id) - keep :]
+
+
 class Member(models.Model):
-    """A person, linked to a login."""
+    """A person, linked to a login. The national id is shown masked; seeing it in full is a
+    deliberate act that is logged (members.services.member_national_id_reveal)."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="member"
@@ -197,6 +207,7 @@ class Member(models.Model):
     class Meta:
         verbose_name = _("member")
         verbose_name_plural = _("members")
+        permissions = [("view_national_id", _("Can see a member's full national id"))]
         # The admin searches with UPPER(...) = and UPPER(...) LIKE 'x%': index exactly that.
         indexes = [
             models.Index(Upper("national_id"), name="member_national_id_upper"),
@@ -208,6 +219,10 @@ class Member(models.Model):
 
     def __str__(self) -> str:
         return self.full_name
+
+    @property
+    def national_id_masked(self) -> str:
+        return mask_national_id(self.national_id)
 
     def age_on(self, day: datetime.date) -> int:
         had_birthday = (day.month, day.day) >= (self.birth_date.month, self.birth_date.day)
@@ -300,3 +315,41 @@ class Membership(ConcurrentTransitionMixin, models.Model):
     )
     def lapse(self, *, now, by=None, description=None) -> None:
         self.ended_at = now
+
+
+class AccessKind(models.TextChoices):
+    EVIDENCE_DOCUMENT = "evidence_document", _("evidence document opened")
+    NATIONAL_ID = "national_id", _("national id shown in full")
+
+
+class AccessLog(models.Model):
+    """Who saw what, and when: one row each time staff open an evidence document or show a
+    member's full national id, written in the same request (members.services.access_record).
+    Append-only: a database trigger refuses UPDATE and DELETE."""
+
+    at = models.DateTimeField(_("when"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("who"),
+    )
+    kind = models.CharField(_("what"), max_length=32, choices=AccessKind)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="+", verbose_name=_("whose data")
+    )
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.PositiveBigIntegerField(_("object id"))
+
+    class Meta:
+        verbose_name = _("access log entry")
+        verbose_name_plural = _("access log")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["member", "at"], name="accesslog_member_at"),
+            models.Index(fields=["user", "at"], name="accesslog_user_at"),
+            models.Index(fields=["at"], name="accesslog_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_kind_display()} · {self.at:%Y-%m-%d %H:%M}"

@@ -1,5 +1,5 @@
 """Membership rules: joining, leaving, lapsing, and moving a pool's members to a successor plan;
-changing a plan's rules (kept in its history)."""
+changing a plan's rules (kept in its history); and the access log of who saw what."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from members.credit import CreditScoreProvider, default_credit_provider
-from members.models import Member, Membership, MembershipStatus, Plan
+from members.models import AccessKind, AccessLog, Member, Membership, MembershipStatus, Plan
 from mutual.errors import ServiceError
 from mutual.transitions import run_transition
 
@@ -258,3 +258,27 @@ def plan_save(
     finally:
         del plan._history_user, plan._history_date, plan._rules_effective_at
     return plan
+
+
+# --- who saw what ----------------------------------------------------------------------------
+def access_record(*, by, kind: str, obj, member_id: int, now: datetime.datetime) -> AccessLog:
+    """Log that `by` saw `obj` (member `member_id`'s data) at `now`. Callers write it in the
+    request that shows the data, before showing it."""
+    return AccessLog.objects.create(
+        at=now,
+        user=by,
+        kind=kind,
+        member_id=member_id,
+        content_type=ContentType.objects.get_for_model(obj),
+        object_id=obj.pk,
+    )
+
+
+@transaction.atomic
+def member_national_id_reveal(*, member_id: int, by, now: datetime.datetime) -> str:
+    """The member's full national id, for staff allowed to see it; the look is logged."""
+    if not by.has_perm("members.view_national_id"):
+        raise PermissionDenied(f"{by} may not see national ids")
+    member = Member.objects.get(pk=member_id)
+    access_record(by=by, kind=AccessKind.NATIONAL_ID, obj=member, member_id=member.pk, now=now)
+    return member.national_id
