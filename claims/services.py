@@ -50,7 +50,7 @@ def claim_submit(
 ) -> Claim:
     """A member claims on their live membership. Eligibility is checked now, with reasons."""
     membership = Membership.objects.select_related("member", "plan").get(pk=membership_id)
-    if by is not None and membership.member.user_id != by.pk:
+    if by is None or membership.member.user_id != by.pk:  # no one claims in a member's name
         raise PermissionDenied("only the member can claim on their membership")
     if membership.status != MembershipStatus.ACTIVE:
         raise ServiceError(

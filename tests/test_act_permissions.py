@@ -130,3 +130,21 @@ def test_bulk_actions_are_offered_only_with_their_permission(client, finance, in
     assert not offered() & {"take_for_investigation", "approve_closed_windows"}
     client.force_login(investigator)
     assert "take_for_investigation" in offered() and "approve_closed_windows" not in offered()
+
+
+def test_only_the_member_submits_a_claim_on_their_membership(membership, investigator):
+    today = datetime.date(2018, 12, 7)
+    values = dict(
+        membership_id=membership.pk,
+        now=START,
+        incident_kind="accident",
+        incident_date=today,
+        diagnosis_date=today,
+        diagnosis="fracture",
+        hospital="Ruijin",
+        amount_requested_fen=100_00,
+    )
+    for someone_else in (None, investigator):
+        with pytest.raises(PermissionDenied):
+            services.claim_submit(by=someone_else, **values)
+    assert not Claim.objects.filter(membership=membership).exists()
