@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_MEMBERS ?= 2000
 PORT ?= 8000
 
-.PHONY: install run test lint format stop bench clean browser
+.PHONY: install run test lint format stop bench clean browser check-deploy
 
 # Re-install only when the dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -16,6 +16,9 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The demo runs with DEBUG on (a development key, static files served by runserver); anything
+# else, a test or a deployment, has DEBUG off unless DJANGO_DEBUG says otherwise.
+run: export DJANGO_DEBUG ?= 1
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --members $(DEMO_MEMBERS) --seed 1
@@ -43,8 +46,17 @@ browser:
 	  && apt-get install -y -q chromium >/dev/null; } \
 	  || echo "Chromium could not be installed: the browser tests will be skipped."
 
+# The production settings pass Django's deployment checks, as README's "Security" documents
+# them: DEBUG off, a random key, HTTPS behind a proxy. Nothing connects (placeholder services).
+PRODUCTION_ENV := DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS=mutual.example.org \
+  DJANGO_SECURE_PROXY_SSL_HEADER=X-Forwarded-Proto DJANGO_SECURE_HSTS_PRELOAD=1 \
+  DATABASE_URL=postgresql://mutual@db.invalid/mutual REDIS_URL=redis://redis.invalid:6379/0
+check-deploy: install
+	env $(PRODUCTION_ENV) DJANGO_SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	  $(BIN)/python manage.py check --deploy --fail-level WARNING
+
 # Tests use their own embedded servers (var/test) and queue, apart from a running `make run`.
-test: lint browser
+test: lint check-deploy browser
 	MUTUAL_DATA_DIR=$(CURDIR)/var/test MUTUAL_CELERY_QUEUE=test $(BIN)/pytest $(PYTEST_ARGS)
 
 # Stops the embedded PostgreSQL and Redis (they outlive `make run` so that restarts are fast).

@@ -66,10 +66,59 @@ def env_import_path(name: str, default: str) -> str:
     return value.strip()
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key" if DEBUG else None)
-if not SECRET_KEY:
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is false")
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """`X-Forwarded-Proto` (meaning `X-Forwarded-Proto: https`) or `Header=value`: the header
+    that the TLS-terminating proxy sets, and strips from clients, on a secure request."""
+    value = env_str(name)
+    if value is None:
+        return None
+    header, _, secure_value = value.strip().partition("=")
+    header, secure_value = header.strip(), secure_value.strip() or "https"
+    if not header or not all(c.isalnum() or c == "-" for c in header):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a header name (X-Forwarded-Proto)")
+    return f"HTTP_{header.upper().replace('-', '_')}", secure_value
+
+
+# --- Debug and the secret key: safe unless told otherwise ---
+# DEBUG is off unless DJANGO_DEBUG is set (`make run` sets it for the demo).
+DEBUG = env_bool("DJANGO_DEBUG", False)
+DEV_SECRET_KEY = "dev-only-insecure-key"
+# Keys published somewhere (ours, Django's template's prefix, placeholders): never in production.
+KNOWN_SECRET_KEYS = {DEV_SECRET_KEY, "changeme", "change-me", "secret", "secret-key", "insecure"}
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEV_SECRET_KEY if DEBUG else None)
+
+
+def secret_key_problem(key: str | None) -> str | None:
+    """Why `key` may not sign sessions and tokens in production (Django's W009 rule, and no
+    published key), or None."""
+    if not key:
+        return "is not set"
+    if key in KNOWN_SECRET_KEYS or key.startswith("django-insecure-"):
+        return "is a known development default"
+    if len(key) < 50 or len(set(key)) < 5:
+        return "is too weak (fewer than 50 characters or 5 different ones)"
+    return None
+
+
+if not DEBUG and (problem := secret_key_problem(SECRET_KEY)):
+    raise ImproperlyConfigured(
+        f"DJANGO_SECRET_KEY {problem}: with DJANGO_DEBUG off it must be a random value of at "
+        "least 50 characters (python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+    )
+
+# --- HTTPS: on by default whenever DEBUG is off (README, "Security") ---
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600)
+if SECURE_HSTS_SECONDS < 0:
+    raise ImproperlyConfigured(f"DJANGO_SECURE_HSTS_SECONDS={SECURE_HSTS_SECONDS} is negative")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+# Behind a proxy that terminates TLS, the header it sets on HTTPS requests; without it every
+# request looks like plain HTTP and SECURE_SSL_REDIRECT would redirect forever.
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("DJANGO_SECURE_PROXY_SSL_HEADER")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 
 MUTUAL_DATA_DIR = Path(env_str("MUTUAL_DATA_DIR", str(BASE_DIR / "var"))).resolve()

@@ -73,3 +73,145 @@ def test_without_the_variables_the_local_ones_are_used():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == ["LocalCreditScoreProvider", "LocalPaymentGateway"]
+
+
+# --- security issue, defect 7: safe by default -------------------------------------------------
+STRONG_KEY = "k3y-" + "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOP"
+SECURITY_SETTINGS = (
+    "from django.conf import settings as s; import json; print(json.dumps([s.DEBUG, "
+    "s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+    "s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD, "
+    "s.SECURE_PROXY_SSL_HEADER]))"
+)
+# What the tests' own process set (tests/settings.py): these cases choose every variable.
+UNSET = {
+    name: ""
+    for name in [
+        "DJANGO_DEBUG",
+        "DJANGO_SECRET_KEY",
+        "DJANGO_SECURE_SSL_REDIRECT",
+        "DJANGO_SECURE_COOKIES",
+        "DJANGO_SECURE_HSTS_SECONDS",
+        "DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "DJANGO_SECURE_HSTS_PRELOAD",
+        "DJANGO_SECURE_PROXY_SSL_HEADER",
+    ]
+}
+
+
+def security_settings(**env: str) -> list:
+    import json
+
+    result = django_process(SECURITY_SETTINGS, **{**UNSET, **env})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
+
+
+def test_debug_is_off_and_https_on_when_nothing_is_set():
+    debug, redirect, session, csrf, hsts, subdomains, preload, proxy = security_settings(
+        DJANGO_SECRET_KEY=STRONG_KEY
+    )
+    assert debug is False
+    assert redirect is session is csrf is True
+    assert hsts == 365 * 24 * 3600 and subdomains is True and preload is False
+    assert proxy is None
+
+
+def test_make_run_s_debug_needs_no_key_and_is_served_over_plain_http():
+    debug, redirect, session, csrf, hsts, *_ = security_settings(DJANGO_DEBUG="1")
+    assert debug is True
+    assert redirect is session is csrf is False and hsts == 0
+
+
+def test_https_settings_come_from_the_environment():
+    values = security_settings(
+        DJANGO_SECRET_KEY=STRONG_KEY,
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        DJANGO_SECURE_COOKIES="false",
+        DJANGO_SECURE_HSTS_SECONDS="600",
+        DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS="no",
+        DJANGO_SECURE_HSTS_PRELOAD="yes",
+        DJANGO_SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto",
+    )
+    assert values[1:] == [
+        False,
+        False,
+        False,
+        600,
+        False,
+        True,
+        ["HTTP_X_FORWARDED_PROTO", "https"],
+    ]
+    proxy = security_settings(
+        DJANGO_SECRET_KEY=STRONG_KEY, DJANGO_SECURE_PROXY_SSL_HEADER="X-Forwarded-Ssl=on"
+    )[-1]
+    assert proxy == ["HTTP_X_FORWARDED_SSL", "on"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DJANGO_SECURE_PROXY_SSL_HEADER", "X Forwarded Proto"),
+        ("DJANGO_SECURE_HSTS_SECONDS", "-1"),
+        ("DJANGO_SECURE_HSTS_SECONDS", "a year"),
+        ("DJANGO_SECURE_COOKIES", "maybe"),
+    ],
+)
+def test_a_bad_https_setting_stops_the_process_naming_the_variable(variable, value):
+    env = {**UNSET, "DJANGO_SECRET_KEY": STRONG_KEY, variable: value}
+    result = django_process("print('started')", **env)
+    assert result.returncode != 0 and "started" not in result.stdout
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("django.core.exceptions.ImproperlyConfigured")
+    assert variable in last_line
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("", id="unset"),
+        "dev-only-insecure-key",
+        "changeme",
+        pytest.param("django-insecure-" + "x1y2z3" * 10, id="django-insecure-prefix"),
+        pytest.param("short-but-random-7f3a9", id="too-short"),
+        pytest.param("ab" * 40, id="too-few-characters"),
+    ],
+)
+def test_without_debug_a_missing_known_or_weak_secret_key_stops_the_process(key):
+    result = django_process("print('started')", **{**UNSET, "DJANGO_SECRET_KEY": key})
+    assert result.returncode != 0 and "started" not in result.stdout
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("django.core.exceptions.ImproperlyConfigured")
+    assert "DJANGO_SECRET_KEY" in last_line and "DJANGO_DEBUG" in last_line
+    if key:
+        assert key not in last_line  # a secret, even a bad one, is not printed
+
+
+def production_environment() -> dict[str, str]:
+    """The documented production environment, as the Makefile's check-deploy target sets it."""
+    import re
+    import shlex
+
+    makefile = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    assignments = re.search(r"^PRODUCTION_ENV := (.*)$", makefile, re.MULTILINE).group(1)
+    return dict(word.split("=", 1) for word in shlex.split(assignments))
+
+
+def test_check_deploy_is_clean_with_the_documented_production_environment():
+    env = {**UNSET, **production_environment(), "DJANGO_SECRET_KEY": STRONG_KEY}
+    assert env["DJANGO_DEBUG"] == "0"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "mutual.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "no issues" in result.stdout
+
+
+def test_make_run_turns_debug_on_for_the_demo():
+    # The demo's runserver serves static files and uses the development key only with DEBUG.
+    assert "run: export DJANGO_DEBUG ?= 1" in (ROOT / "Makefile").read_text()
