@@ -180,6 +180,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "mutual.http_errors.RequestSizeLimitMiddleware",  # oversized bodies refused unread (413)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -333,7 +334,14 @@ MUTUAL_PAYMENT_GATEWAY = env_import_path(
 )
 # Members per apportionment chunk (one Celery task each); smaller spreads work over more workers.
 APPORTION_CHUNK_IDS = env_int("MUTUAL_APPORTION_CHUNK_IDS", 250_000)
-DATA_UPLOAD_MAX_MEMORY_SIZE = EVIDENCE_MAX_BYTES + 1024 * 1024
+# --- Uploads: refused unread when too big, streamed to a temporary file when big ---
+# A body, other than an evidence upload's, larger than this is refused (413) before it is read
+# (mutual.http_errors.RequestSizeLimitMiddleware); Django also applies it to form fields.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MUTUAL_DATA_UPLOAD_MAX_BYTES", 2_621_440)
+# An evidence upload may carry one file of EVIDENCE_MAX_BYTES and its form around it.
+EVIDENCE_UPLOAD_OVERHEAD_BYTES = 64 * 1024
+# Uploaded files larger than this go to a temporary file as they arrive, not to memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 LOGGING = {
     "version": 1,

@@ -34,7 +34,6 @@ class ObtainToken(ObtainAuthToken):
             raise
 
 
-
 admin.site.site_header = _("mutual · mutual-aid back office")
 admin.site.site_title = _("mutual")
 admin.site.index_title = _("Back office")
@@ -60,3 +59,9 @@ urlpatterns = [
     # Last: any other /api/ path is a JSON 404, like the API's own, not Django's HTML page.
     re_path(r"^api/", api_not_found, name="api-not-found"),
 ]
+
+# Django's error pages, as JSON under /api/ (a crash, a body over Django's limits); HTML elsewhere.
+handler400 = "mutual.http_errors.bad_request"
+handler403 = "mutual.http_errors.permission_denied"
+handler404 = "mutual.http_errors.page_not_found"
+handler500 = "mutual.http_errors.server_error"

@@ -6,6 +6,7 @@ import zoneinfo
 
 import pytest
 import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django_fsm_log.models import StateLog
 from rest_framework.test import APIClient
@@ -233,3 +234,145 @@ def test_admin_and_other_404s_stay_html(client, admin_user):
     assert response["Content-Type"].startswith("text/html")
     response = client.get("/admin/nope/")
     assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
+
+
+# --- defect 8: oversized uploads are refused before they are read -------------------------------
+class CountingStream:
+    """A request body that records how much of it was read (and never holds 200 MB)."""
+
+    def __init__(self, size: int):
+        self.size, self.read_bytes = size, 0
+
+    def read(self, size: int = -1) -> bytes:
+        left = self.size - self.read_bytes
+        size = left if size is None or size < 0 else min(size, left)
+        self.read_bytes += size
+        return b"x" * size
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.read(1)
+
+
+def _post_declaring(client, path: str, size: int, content_type: str) -> tuple:
+    body = CountingStream(size)
+    extra = {"wsgi.input": body, "CONTENT_LENGTH": str(size)}
+    response = client.generic("POST", path, b"", content_type=content_type, **extra)
+    return response, body
+
+
+TWO_HUNDRED_MB = 200 * 1024 * 1024
+
+
+def test_a_200_mb_evidence_upload_is_a_json_413_without_its_body_being_read(membership):
+    claim = ClaimFactory(membership=membership)
+    client = APIClient()
+    client.force_authenticate(membership.member.user)
+    response, body = _post_declaring(
+        client,
+        f"/api/claims/{claim.pk}/evidence/",
+        TWO_HUNDRED_MB,
+        "multipart/form-data; boundary=xyz",
+    )
+    assert response.status_code == 413
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == "too_large"
+    assert body.read_bytes == 0
+    assert not claim.evidence.exists()
+
+
+def test_a_large_json_body_is_a_json_413_without_being_read():
+    response, body = _post_declaring(
+        APIClient(), "/api/auth/token/", 30 * 1024 * 1024, "application/json"
+    )
+    assert response.status_code == 413 and response.json()["code"] == "too_large"
+    assert body.read_bytes == 0
+
+
+def test_a_200_mb_admin_upload_is_a_413_without_its_body_being_read(client, investigator):
+    claim = ClaimFactory()
+    client.force_login(investigator)
+    path = reverse("admin:claims_claim_act", args=[claim.pk, "add_evidence"])
+    response, body = _post_declaring(
+        client, path, TWO_HUNDRED_MB, "multipart/form-data; boundary=xyz"
+    )
+    assert response.status_code == 413 and body.read_bytes == 0
+    assert not claim.evidence.exists()
+
+
+def test_the_limit_is_the_evidence_limit_plus_the_form_around_it(settings, membership):
+    settings.EVIDENCE_MAX_BYTES = 1024 * 1024
+    claim = ClaimFactory(membership=membership)
+    client = APIClient()
+    client.force_authenticate(membership.member.user)
+    path = f"/api/claims/{claim.pk}/evidence/"
+    limit = settings.EVIDENCE_MAX_BYTES + settings.EVIDENCE_UPLOAD_OVERHEAD_BYTES
+    response, body = _post_declaring(client, path, limit + 1, "multipart/form-data; boundary=x")
+    assert response.status_code == 413 and body.read_bytes == 0
+    # A file just over the evidence limit is read, and refused by the service with its rule.
+    upload = SimpleUploadedFile("big.pdf", PDF + b"0" * settings.EVIDENCE_MAX_BYTES)
+    response = client.post(path, {"kind": "other", "file": upload}, format="multipart")
+    assert response.status_code == 400 and response.json()["code"] == "too_large"
+
+
+def test_a_big_upload_streams_to_a_temporary_file(settings, membership, monkeypatch):
+    from claims import api as claims_api
+
+    received = []
+    real_append = claims_api.evidence.evidence_append
+
+    def recording_append(**kwargs):
+        received.append(type(kwargs["upload"]).__name__)
+        return real_append(**kwargs)
+
+    monkeypatch.setattr(claims_api.evidence, "evidence_append", recording_append)
+    claim = ClaimFactory(membership=membership)
+    client = APIClient()
+    client.force_authenticate(membership.member.user)
+    size = settings.FILE_UPLOAD_MAX_MEMORY_SIZE + 1
+    upload = SimpleUploadedFile("scan.pdf", PDF + b"0" * size)
+    response = client.post(
+        f"/api/claims/{claim.pk}/evidence/", {"kind": "other", "file": upload}, format="multipart"
+    )
+    assert response.status_code == 201, response.content[:300]
+    assert received == ["TemporaryUploadedFile"]
+    assert settings.FILE_UPLOAD_MAX_MEMORY_SIZE <= 4 * 1024 * 1024
+
+
+# --- defect 9 (continued): Django's own errors under /api/ are JSON too -------------------------
+def test_a_server_error_under_api_is_a_json_500(monkeypatch):
+    from members.api import PlanViewSet
+
+    def crash(self, request, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(PlanViewSet, "list", crash)
+    response = APIClient(raise_request_exception=False).get("/api/plans/")
+    assert response.status_code == 500
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json() == {"detail": "Server error."}
+    assert b"boom" not in response.content
+
+
+def test_a_server_error_elsewhere_stays_djangos_html_page():
+    from django.test import RequestFactory
+
+    from mutual.http_errors import server_error
+
+    response = server_error(RequestFactory().get("/admin/"))
+    assert response.status_code == 500 and response["Content-Type"].startswith("text/html")
+
+
+def test_a_form_field_over_djangos_limit_under_api_is_a_json_400(settings, membership):
+    # Not a file: Django refuses the field (RequestDataTooBig), past DRF, with its 400 page.
+    claim = ClaimFactory(membership=membership)
+    client = APIClient()
+    client.force_authenticate(membership.member.user)
+    kind = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+    response = client.post(
+        f"/api/claims/{claim.pk}/evidence/",
+        {"kind": kind, "file": SimpleUploadedFile("a.pdf", PDF)},
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert not claim.evidence.exists()
