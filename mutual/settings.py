@@ -287,10 +287,11 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "mutual.filters.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # An unreadable filter value is a 400, not ignored; the schema documents error statuses.
+    "DEFAULT_FILTER_BACKENDS": ["mutual.filters.FilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "mutual.schema.AutoSchema",
     "EXCEPTION_HANDLER": "mutual.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
     # X-Forwarded-For is believed only behind this many proxies of ours (0: never).

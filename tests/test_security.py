@@ -376,3 +376,89 @@ def test_a_form_field_over_djangos_limit_under_api_is_a_json_400(settings, membe
     assert response.status_code == 400
     assert response["Content-Type"].startswith("application/json")
     assert not claim.evidence.exists()
+
+
+# --- defect 10: unknown filter values are a 400; the schema documents error statuses ------------
+@pytest.mark.parametrize("value", ["Z", "yes", "2", "truee", pytest.param("", id="empty")])
+def test_an_unknown_boolean_filter_value_is_a_400(value):
+    response = APIClient().get(f"/api/plans/?accepting_members={value}")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert "accepting_members" in response.json()
+
+
+def test_known_boolean_filter_values_still_filter():
+    from tests.factories import PlanFactory
+
+    open_plan = PlanFactory(accepting_members=True)
+    closed_plan = PlanFactory(accepting_members=False)
+    client = APIClient()
+
+    def ids(query):
+        response = client.get(f"/api/plans/{query}")
+        assert response.status_code == 200
+        return {plan["id"] for plan in response.json()["results"]}
+
+    for value in ["true", "True", "1"]:
+        assert open_plan.pk in ids(f"?accepting_members={value}")
+        assert closed_plan.pk not in ids(f"?accepting_members={value}")
+    for value in ["false", "0"]:
+        assert closed_plan.pk in ids(f"?accepting_members={value}")
+        assert open_plan.pk not in ids(f"?accepting_members={value}")
+    assert {open_plan.pk, closed_plan.pk} <= ids("")
+
+
+def test_unreadable_choice_and_id_filter_values_are_a_400(membership):
+    client = APIClient()
+    client.force_authenticate(membership.member.user)
+    for query in ["state=Z", "state=", "plan=abc", "plan=1.5"]:
+        response = client.get(f"/api/claims/?{query}")
+        assert response.status_code == 400 and query.split("=")[0] in response.json(), query
+    # A well-formed id that names no plan (or not one of mine) matches nothing.
+    response = client.get("/api/claims/?plan=0")
+    assert response.status_code == 200 and response.json()["results"] == []
+
+
+def test_an_empty_page_number_is_an_invalid_page_like_any_other():
+    for page in ["", "abc", "0"]:
+        response = APIClient().get(f"/api/plans/?page={page}")
+        assert response.status_code == 404 and response.json() == {"detail": "Invalid page."}
+
+
+def _schema():
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def _statuses(schema, path, method):
+    return set(schema["paths"][path][method]["responses"])
+
+
+def test_the_schema_documents_error_statuses_where_they_occur():
+    schema = _schema()
+    assert _statuses(schema, "/api/claims/", "post") == {"201", "400", "401", "403", "413", "415", "429"}
+    assert _statuses(schema, "/api/claims/", "get") == {"200", "400", "401", "403", "404"}
+    assert _statuses(schema, "/api/claims/{id}/", "get") == {"200", "401", "403", "404"}
+    assert {"400", "404", "409", "413", "429"} <= _statuses(
+        schema, "/api/claims/{id}/withdraw/", "post"
+    )
+    assert {"400", "404", "409"} <= _statuses(schema, "/api/cases/{id}/disputes/", "post")
+    # Public: no 403 for reading, but a bad token is still a 401; a bad filter value a 400.
+    assert _statuses(schema, "/api/plans/", "get") == {"200", "400", "401", "404"}
+    assert {"400", "401", "429"} <= _statuses(schema, "/api/auth/token/", "post")
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert "401" in operation["responses"], (method, path)
+
+
+def test_the_error_body_is_one_documented_component():
+    schema = _schema()
+    error = schema["components"]["schemas"]["Error"]
+    assert set(error["properties"]) == {"detail", "code"}
+    assert error["additionalProperties"]["type"] == "array"
+    response = schema["paths"]["/api/claims/{id}/withdraw/"]["post"]["responses"]["409"]
+    assert response["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert "state" in response["description"]
