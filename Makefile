@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_MEMBERS ?= 2000
 PORT ?= 8000
 
-.PHONY: install run test lint format stop bench clean browser check-deploy
+.PHONY: install run test lint format stop bench clean browser check-deploy audit
 
 # Re-install only when the dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -55,8 +55,14 @@ check-deploy: install
 	env $(PRODUCTION_ENV) DJANGO_SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
+# Known vulnerabilities in the installed dependencies (pip-audit); accepted ones are listed with
+# a reason in .ci/pip-audit-ignore. An audit that cannot reach the advisory database fails
+# unless MUTUAL_SKIP_AUDIT=1 (then it warns); a vulnerability found always fails.
+audit: install
+	$(BIN)/python .ci/audit.py
+
 # Tests use their own embedded servers (var/test) and queue, apart from a running `make run`.
-test: lint check-deploy browser
+test: lint check-deploy audit browser
 	MUTUAL_DATA_DIR=$(CURDIR)/var/test MUTUAL_CELERY_QUEUE=test $(BIN)/pytest $(PYTEST_ARGS)
 
 # Stops the embedded PostgreSQL and Redis (they outlive `make run` so that restarts are fast).
