@@ -212,6 +212,13 @@ def test_check_deploy_is_clean_with_the_documented_production_environment():
     assert "no issues" in result.stdout
 
 
+def test_the_production_variables_are_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    security = readme[readme.index("## Security") :]
+    for variable in [*UNSET, *production_environment(), "MUTUAL_DATA_UPLOAD_MAX_BYTES"]:
+        assert f"`{variable}`" in security, variable
+
+
 def test_make_run_turns_debug_on_for_the_demo():
     # The demo's runserver serves static files and uses the development key only with DEBUG.
     assert "run: export DJANGO_DEBUG ?= 1" in (ROOT / "Makefile").read_text()
