@@ -437,7 +437,15 @@ def _statuses(schema, path, method):
 
 def test_the_schema_documents_error_statuses_where_they_occur():
     schema = _schema()
-    assert _statuses(schema, "/api/claims/", "post") == {"201", "400", "401", "403", "413", "415", "429"}
+    assert _statuses(schema, "/api/claims/", "post") == {
+        "201",
+        "400",
+        "401",
+        "403",
+        "413",
+        "415",
+        "429",
+    }
     assert _statuses(schema, "/api/claims/", "get") == {"200", "400", "401", "403", "404"}
     assert _statuses(schema, "/api/claims/{id}/", "get") == {"200", "401", "403", "404"}
     assert {"400", "404", "409", "413", "429"} <= _statuses(
