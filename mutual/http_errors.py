@@ -81,7 +81,7 @@ class RequestSizeLimitMiddleware:
                 response = json_error(413, detail, code="too_large")
             else:
                 response = HttpResponse(detail, status=413, content_type="text/plain")
-            # The body is left unread: the connection cannot be reused for another request.
-            response["Connection"] = "close"
+            # The body is left unread: the server closes the connection (a WSGI application may
+            # not send `Connection: close` itself, a hop-by-hop header, PEP 3333).
             return response
         return self.get_response(request)
