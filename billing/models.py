@@ -275,7 +275,8 @@ class Bill(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     # No database FKs or FK indexes: ten million inserts a period pay for every index. The one
-    # unique index (membership, period) serves a member's bills and the year-to-date lookup.
+    # unique index (membership, period) serves a member's bills and the year-to-date lookup; it
+    # carries the two figures that lookup reads, so the next period never visits the table.
     period = models.ForeignKey(
         ApportionmentPeriod,
         on_delete=models.DO_NOTHING,
@@ -307,7 +308,11 @@ class Bill(models.Model):
         verbose_name = _("bill")
         verbose_name_plural = _("bills")
         constraints = [
-            models.UniqueConstraint(fields=["membership", "period"], name="one_bill_per_member"),
+            models.UniqueConstraint(
+                fields=["membership", "period"],
+                include=["year_to_date_before_fen", "charged_fen"],
+                name="one_bill_per_member",
+            ),
             models.CheckConstraint(
                 condition=Q(
                     gross_fen=models.F("charged_fen")
