@@ -259,8 +259,10 @@ class PeriodChunk(models.Model):
     gross_fen = models.BigIntegerField(default=0)
     charged_fen = models.BigIntegerField(default=0)
     max_charged_fen = models.BigIntegerField(default=0)
-    # [[cohort index, extra gross, extra net, extra payable], ...]: how many of the cohort's
-    # members in this chunk (those with the lowest draw keys) pay one fen more.
+    # [[cohort index, extra gross, extra net, extra payable, members before], ...]: how many of
+    # the cohort's members in this chunk (those with the lowest draw keys) pay one fen more, and
+    # how many of the chunk's members are in lower cohorts (where the cohort starts in the
+    # chunk's draw order).
     extras = models.JSONField(default=list)
 
     class Meta:
