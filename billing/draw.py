@@ -72,5 +72,7 @@ def hashint8extended(value: int, seed: int) -> int:
 
 
 def draw_key(*, membership_id: int, period_id: int) -> tuple[int, int]:
-    """Sort key within a rounding group: the lowest keys pay the group's extra fen."""
-    return (hashint8extended(membership_id, period_id), membership_id)
+    """Sort key within a rounding group: the lowest keys pay the group's extra fen. The hash's
+    top 40 bits (an arithmetic shift, as in SQL), then the id: the SQL sorts a chunk on the
+    cohort and these 40 bits packed into one 64-bit key."""
+    return (hashint8extended(membership_id, period_id) >> 24, membership_id)

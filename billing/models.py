@@ -259,8 +259,10 @@ class PeriodChunk(models.Model):
     gross_fen = models.BigIntegerField(default=0)
     charged_fen = models.BigIntegerField(default=0)
     max_charged_fen = models.BigIntegerField(default=0)
-    # [[cohort index, extra gross, extra net, extra payable], ...]: how many of the cohort's
-    # members in this chunk (those with the lowest draw keys) pay one fen more.
+    # [[cohort index, extra gross, extra net, extra payable, members before], ...]: how many of
+    # the cohort's members in this chunk (those with the lowest draw keys) pay one fen more, and
+    # how many of the chunk's members are in lower cohorts (where the cohort starts in the
+    # chunk's draw order).
     extras = models.JSONField(default=list)
 
     class Meta:
@@ -275,7 +277,8 @@ class Bill(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     # No database FKs or FK indexes: ten million inserts a period pay for every index. The one
-    # unique index (membership, period) serves a member's bills and the year-to-date lookup.
+    # unique index (membership, period) serves a member's bills and the year-to-date lookup; it
+    # carries the two figures that lookup reads, so the next period never visits the table.
     period = models.ForeignKey(
         ApportionmentPeriod,
         on_delete=models.DO_NOTHING,
@@ -307,7 +310,11 @@ class Bill(models.Model):
         verbose_name = _("bill")
         verbose_name_plural = _("bills")
         constraints = [
-            models.UniqueConstraint(fields=["membership", "period"], name="one_bill_per_member"),
+            models.UniqueConstraint(
+                fields=["membership", "period"],
+                include=["year_to_date_before_fen", "charged_fen"],
+                name="one_bill_per_member",
+            ),
             models.CheckConstraint(
                 condition=Q(
                     gross_fen=models.F("charged_fen")

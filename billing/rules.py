@@ -20,8 +20,9 @@ Rounding to whole fen, exact for the period and within 1 fen for every member:
   with the largest remainders (ties broken by the draw below). So the shares add up to the
   cases and fees exactly.
 - In a group, everyone pays floor(G); the `extra` members with the lowest draw key pay one fen
-  more. The draw key is PostgreSQL's hashint8extended(membership_id, period_id) (billing/draw.py):
-  drawn afresh each period, so the same members do not pay the extra fen period after period.
+  more. The draw key is the top 40 bits of PostgreSQL's hashint8extended(membership_id,
+  period_id), then the membership id (billing/draw.py): drawn afresh each period, so the same
+  members do not pay the extra fen period after period.
 - What is not waived (G less waivers) and what is payable (that, after the per-case cap) are
   rounded the same way inside the group, with the extra fen to the same members first, but never
   up past the exact group total (the sponsor keeps that fraction of a fen). The charge is the
