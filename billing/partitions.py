@@ -49,9 +49,7 @@ def bills_table_index(period_id: int) -> None:
 
     def build(name: str, columns: str) -> None:
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_{name} ON {table} {columns}"
-            )
+            cursor.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_{name} ON {table} {columns}")
 
     def build_alone(spec: tuple[str, str | None, str]) -> None:
         name, _kind, columns = spec

@@ -4,19 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0010_period_rules_snapshot'),
-        ('members', '0005_plan_caps_not_negative'),
+        ("billing", "0010_period_rules_snapshot"),
+        ("members", "0005_plan_caps_not_negative"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='bill',
-            name='one_bill_per_member',
+            model_name="bill",
+            name="one_bill_per_member",
         ),
         migrations.AddConstraint(
-            model_name='bill',
-            constraint=models.UniqueConstraint(fields=('membership', 'period'), include=('year_to_date_before_fen', 'charged_fen'), name='one_bill_per_member'),
+            model_name="bill",
+            constraint=models.UniqueConstraint(
+                fields=("membership", "period"),
+                include=("year_to_date_before_fen", "charged_fen"),
+                name="one_bill_per_member",
+            ),
         ),
     ]
