@@ -91,8 +91,14 @@ def seed_demo_claims(*, now: datetime.datetime, seed: int) -> int:
         return 0
     plan = Plan.objects.get(code=NEW_PLAN)
     staff = ensure_demo_users()
+    # Members who had joined before every demo event (the oldest is 11 days ago): nobody may
+    # claim for what happened before they joined.
     pool = list(
-        Membership.objects.filter(plan=plan, status=MembershipStatus.ACTIVE)
+        Membership.objects.filter(
+            plan=plan,
+            status=MembershipStatus.ACTIVE,
+            joined_at__lt=now - datetime.timedelta(days=30),
+        )
         .select_related("member")
         .order_by("pk")[:12]
     )
