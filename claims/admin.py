@@ -14,6 +14,7 @@ from django_fsm_log.admin import StateLogInline
 from claims import admin_actions, services
 from claims.evidence import evidence_open, evidence_verify_claim
 from claims.models import Claim, ClaimState, Dispute, EvidenceDocument, EvidenceKind, JurySeat
+from claims.rules import window_due_q, window_open_q
 from mutual.admin_tools import FastChangeListMixin
 from mutual.errors import ServiceError
 from mutual.money import format_yuan
@@ -66,9 +67,9 @@ class PublicityFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         now = timezone.now()
         if self.value() == "open":
-            return queryset.filter(state=ClaimState.PUBLICIZED, publicity_ends_at__gt=now)
+            return queryset.filter(window_open_q(now))
         if self.value() == "due":
-            return queryset.filter(state=ClaimState.PUBLICIZED, publicity_ends_at__lte=now)
+            return queryset.filter(window_due_q(now))
         return queryset
 
 
@@ -277,7 +278,7 @@ class ClaimAdmin(FastChangeListMixin, admin.ModelAdmin):
     )
     def approve_closed_windows(self, request, queryset):
         now = timezone.now()
-        due = queryset.filter(state=ClaimState.PUBLICIZED, publicity_ends_at__lte=now)
+        due = queryset.filter(window_due_q(now))
         self._bulk(
             request,
             due,

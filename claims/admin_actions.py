@@ -11,7 +11,8 @@ from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy as _
 
 from claims import evidence, services
-from claims.models import Claim, ClaimState
+from claims.models import Claim
+from claims.selectors import claim_actions_for
 from mutual.errors import ServiceError
 
 
@@ -51,21 +52,14 @@ ACTIONS = {
 
 
 def available_actions(claim: Claim, user, now) -> list[ClaimAction]:
-    """What `user` may do to `claim` now, by the same rules the services enforce."""
-    names = [
-        transition.name
-        for transition in claim.get_available_user_state_transitions(user)
-        if transition.name in ACTIONS
+    """The buttons `user` may press on `claim` now: the acts its services would accept
+    (claims.selectors.claim_actions_for) whose button permission the user has (a claimant adds
+    evidence through the API, not here)."""
+    return [
+        ACTIONS[name]
+        for name in claim_actions_for(claim=claim, user=user, now=now)
+        if user.has_perm(ACTIONS[name].permission)
     ]
-    if claim.state == ClaimState.PUBLICIZED and now < claim.publicity_ends_at:
-        names = []  # nothing to decide while the window is open
-    if claim.state == ClaimState.INVESTIGATING and claim.investigator_id == user.pk:
-        names.append("record_investigation")
-    if claim.state in (ClaimState.SUBMITTED, ClaimState.INVESTIGATING) and user.has_perm(
-        "claims.add_evidencedocument"
-    ):
-        names.append("add_evidence")
-    return [ACTIONS[name] for name in ACTIONS if name in names]
 
 
 # Yuan as staff type them: at most this many characters, and less than this many yuan (far

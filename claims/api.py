@@ -11,7 +11,6 @@ from rest_framework.response import Response
 
 from claims import disputes, evidence, selectors, services
 from claims.models import Claim, EvidenceDocument, EvidenceKind, IncidentKind, Vote
-from members.models import Membership
 from mutual.api import OwnedByMember, current_member
 
 
@@ -106,11 +105,6 @@ class ClaimViewSet(
         data = ClaimInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        mine = Membership.objects.filter(member=current_member(request), pk=values["membership"])
-        if not mine.exists():
-            return Response(
-                {"membership": ["not one of your memberships"]}, status=status.HTTP_400_BAD_REQUEST
-            )
         claim = services.claim_submit(
             by=request.user, now=timezone.now(), membership_id=values.pop("membership"), **values
         )

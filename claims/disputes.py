@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Min
 
 from claims.models import Claim, ClaimState, Dispute, JurySeat, Vote
+from claims.rules import require_window_open
 from members.models import DisputeReview, Member, Membership, MembershipStatus
 from mutual.errors import ServiceError
 
@@ -20,10 +21,7 @@ def dispute_raise(*, claim_id: int, member_id: int, reason: str, now: datetime.d
     claim = (
         Claim.objects.select_for_update(of=("self",)).select_related("membership").get(pk=claim_id)
     )
-    if claim.state != ClaimState.PUBLICIZED or now >= claim.publicity_ends_at:
-        raise ServiceError(
-            "disputes are accepted only while the publicity window is open", code="window_closed"
-        )
+    require_window_open(claim, by=None, now=now)
     if claim.membership.member_id == member_id:
         raise ServiceError("a claimant cannot dispute their own claim", code="own_claim")
     if not Membership.objects.filter(

@@ -16,7 +16,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from claims.models import GENESIS_LINK, Claim, ClaimState, EvidenceDocument, EvidenceKind
+from claims.models import GENESIS_LINK, Claim, EvidenceDocument, EvidenceKind
+from claims.rules import claim_act_require
 from members.models import AccessKind
 from members.services import access_record
 from mutual.errors import ServiceError
@@ -30,7 +31,6 @@ _SIGNATURES = {
     b"\xff\xd8\xff": "image/jpeg",
 }
 _EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
-_OPEN_STATES = {ClaimState.SUBMITTED, ClaimState.INVESTIGATING}
 
 
 def link_hash(*, previous_link: str, claim_id: int, position: int, kind: str, sha256: str) -> str:
@@ -71,18 +71,6 @@ def _validated_type(upload: UploadedFile) -> str:
     return content_type
 
 
-def _check_may_add_evidence(claim: Claim, by) -> None:
-    """Staff need `claims.add_evidencedocument`; a member adds evidence to their own claim.
-    The chain is append-only: a document stored by mistake can never be removed."""
-    if by is None:
-        raise PermissionDenied("evidence is added by a person, not the system")
-    if by.has_perm("claims.add_evidencedocument"):
-        return
-    if claim.membership.member.user_id == by.pk:
-        return
-    raise PermissionDenied(f"{by} may not add evidence to claim {claim.pk}")
-
-
 @transaction.atomic
 def evidence_append(
     *, claim_id: int, kind: str, upload: UploadedFile, by, now: datetime.datetime
@@ -94,14 +82,10 @@ def evidence_append(
         .select_related("membership__member")
         .get(pk=claim_id)
     )
-    _check_may_add_evidence(claim, by)
+    claim_act_require("add_evidence", claim=claim, by=by, now=now)
     if kind not in EvidenceKind.values:
         raise ServiceError(f"unknown evidence kind {kind!r}", code="bad_kind", field="kind")
     content_type = _validated_type(upload)
-    if claim.state not in _OPEN_STATES:
-        raise ServiceError(
-            f"evidence can no longer be added to a {claim.state} claim", code="claim_closed"
-        )
     last = claim.evidence.order_by("-position").first()
     position = 1 if last is None else last.position + 1
     previous = GENESIS_LINK if last is None else last.link_hash

@@ -142,10 +142,6 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return f"Claim {self.pk}"
 
-    @property
-    def window_open(self) -> bool:
-        return self.state == ClaimState.PUBLICIZED and self.publicity_ends_at is not None
-
     @fsm_log_by
     @fsm_log_description
     @transition(

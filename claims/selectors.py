@@ -1,8 +1,11 @@
-"""Reads for the member API."""
+"""Reads: a member's claims and cases, and what staff may do to a claim now."""
+
+import datetime
 
 from django.db.models import QuerySet
 
 from claims.models import Claim
+from claims.rules import claim_act_allowed
 from members.models import Member, MembershipStatus
 
 
@@ -17,3 +20,21 @@ def cases_visible_to(member: Member) -> QuerySet[Claim]:
     return Claim.objects.filter(plan_id__in=plans, publicity_starts_at__isnull=False).order_by(
         "-publicity_starts_at", "-pk"
     )
+
+
+# The acts staff perform on a claim's page, in the order its buttons appear.
+STAFF_ACTS = (
+    "start_investigation",
+    "record_investigation",
+    "add_evidence",
+    "publicize",
+    "open_dispute_review",
+    "approve",
+    "reject",
+)
+
+
+def claim_actions_for(*, claim: Claim, user, now: datetime.datetime) -> list[str]:
+    """The staff acts `user` may do to `claim` at `now`: exactly those whose service would
+    accept them (claims.rules, which the services require), whatever the inputs."""
+    return [act for act in STAFF_ACTS if claim_act_allowed(act, claim=claim, by=user, now=now)]

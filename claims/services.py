@@ -8,12 +8,12 @@ import datetime
 import logging
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from claims.models import Claim, ClaimState, IncidentKind
+from claims.rules import claim_act_require, window_due_q
 from members.models import Membership, MembershipStatus
 from members.services import membership_is_covered
 from mutual.errors import ServiceError
@@ -49,9 +49,15 @@ def claim_submit(
     amount_requested_fen: int,
 ) -> Claim:
     """A member claims on their live membership. Eligibility is checked now, with reasons."""
-    membership = Membership.objects.select_related("member", "plan").get(pk=membership_id)
-    if by is None or membership.member.user_id != by.pk:  # no one claims in a member's name
-        raise PermissionDenied("only the member can claim on their membership")
+    membership = (
+        Membership.objects.select_related("member", "plan").filter(pk=membership_id).first()
+    )
+    # No one claims in a member's name. Someone else's membership and no membership read the
+    # same, so that a refusal does not tell whether the id exists.
+    if membership is None or by is None or membership.member.user_id != by.pk:
+        raise ServiceError(
+            "not one of your memberships", code="not_your_membership", field="membership"
+        )
     if membership.status != MembershipStatus.ACTIVE:
         raise ServiceError(
             f"membership is {membership.status}, not active", code="not_live", field="membership"
@@ -107,6 +113,7 @@ def claim_submit(
 @transaction.atomic
 def claim_withdraw(*, claim_id: int, by, now: datetime.datetime) -> Claim:
     claim = _locked(claim_id)
+    claim_act_require("withdraw", claim=claim, by=by, now=now)
     run_transition(claim.withdraw, by=by, now=now, description="withdrawn by the member")
     claim.save()
     return claim
@@ -118,6 +125,7 @@ def claim_start_investigation(
 ) -> Claim:
     """Assign a third-party investigator (an investigator may take a claim themselves)."""
     claim = _locked(claim_id)
+    claim_act_require("start_investigation", claim=claim, by=by, now=now)
     investigator = get_user_model().objects.filter(pk=investigator_id).first()
     if investigator is None:
         raise ServiceError(
@@ -143,10 +151,7 @@ def claim_record_investigation(*, claim_id: int, summary: str, by, now: datetime
     """The investigator records findings (the report file goes in as evidence).
     Not a state change: the claim stays `investigating` until it is publicized or rejected."""
     claim = _locked(claim_id)
-    if claim.state != ClaimState.INVESTIGATING:
-        raise ServiceError("only a claim under investigation takes findings", code="bad_state")
-    if claim.investigator_id != by.pk or not by.has_perm("claims.investigate_claim"):
-        raise PermissionDenied("only the assigned investigator records the findings")
+    claim_act_require("record_investigation", claim=claim, by=by, now=now)
     if not summary.strip():
         raise ServiceError("the findings cannot be empty", code="empty", field="summary")
     claim.investigation_summary = summary.strip()
@@ -168,6 +173,7 @@ def claim_publicize(
 ) -> Claim:
     """Open the public window (the plan's publicity_days) with the amount to be paid."""
     claim = _locked(claim_id)
+    claim_act_require("publicize", claim=claim, by=by, now=now)
     amount = claim.amount_requested_fen if amount_fen is None else amount_fen
     if not 0 < amount <= claim.cover_fen:
         raise ServiceError(
@@ -187,19 +193,11 @@ def claim_publicize(
     return claim
 
 
-def _require_window_closed(claim: Claim, now: datetime.datetime) -> None:
-    if claim.state == ClaimState.PUBLICIZED and now < claim.publicity_ends_at:
-        raise ServiceError(
-            f"the publicity window is open until {claim.publicity_ends_at:%Y-%m-%d %H:%M}",
-            code="window_open",
-        )
-
-
 @transaction.atomic
 def claim_approve(*, claim_id: int, by, now: datetime.datetime, reason: str = "") -> Claim:
     """Approve an undisputed claim whose window closed, or a disputed one after review."""
     claim = _locked(claim_id)
-    _require_window_closed(claim, now)
+    claim_act_require("approve", claim=claim, by=by, now=now)
     if claim.state == ClaimState.DISPUTED and by is not None and not reason.strip():
         raise ServiceError(
             "a dispute decision needs a written reason", code="reason_required", field="reason"
@@ -219,6 +217,7 @@ def claim_approve(*, claim_id: int, by, now: datetime.datetime, reason: str = ""
 @transaction.atomic
 def claim_reject(*, claim_id: int, by, now: datetime.datetime, reason: str) -> Claim:
     claim = _locked(claim_id)
+    claim_act_require("reject", claim=claim, by=by, now=now)
     if not reason.strip():
         raise ServiceError(
             "a rejection needs a written reason", code="reason_required", field="reason"
@@ -235,7 +234,7 @@ def claim_open_dispute_review(*, claim_id: int, by, now: datetime.datetime) -> C
     from claims.disputes import jury_draw
 
     claim = _locked(claim_id)
-    _require_window_closed(claim, now)
+    claim_act_require("open_dispute_review", claim=claim, by=by, now=now)
     count = claim.disputes.count()
     run_transition(
         claim.open_dispute_review,
@@ -253,6 +252,7 @@ def claim_open_dispute_review(*, claim_id: int, by, now: datetime.datetime) -> C
 def claim_mark_paid(*, claim_id: int, by, now: datetime.datetime) -> Claim:
     """Billing calls this inside the transaction that posts the payout."""
     claim = _locked(claim_id)
+    claim_act_require("mark_paid", claim=claim, by=by, now=now)
     run_transition(
         claim.mark_paid, by=by, system_allowed=True, now=now, description="payout posted"
     )
@@ -266,7 +266,7 @@ def _close_window(claim_id: int, *, now: datetime.datetime) -> str | None:
     with transaction.atomic():
         claim = (
             Claim.objects.select_for_update(skip_locked=True)
-            .filter(pk=claim_id, state=ClaimState.PUBLICIZED, publicity_ends_at__lte=now)
+            .filter(window_due_q(now), pk=claim_id)
             .first()
         )
         if claim is None:
@@ -285,7 +285,7 @@ def claims_close_due_windows(*, now: datetime.datetime, batch_size: int = 500) -
     twice at once: each claim is locked with SKIP LOCKED, and a claim already closed no longer
     matches."""
     closed = {"approved": 0, "disputed": 0, "failed": 0}
-    due = Claim.objects.filter(state=ClaimState.PUBLICIZED, publicity_ends_at__lte=now)
+    due = Claim.objects.filter(window_due_q(now))
     after = None  # (publicity_ends_at, pk) of the last claim tried: each is tried once a run
     while True:
         page = due

@@ -101,8 +101,6 @@ class MembershipViewSet(
     def create(self, request):
         data = JoinInput(data=request.data)
         data.is_valid(raise_exception=True)
-        if not Plan.objects.filter(pk=data.validated_data["plan"]).exists():
-            return Response({"plan": ["no such plan"]}, status=status.HTTP_400_BAD_REQUEST)
         membership = services.membership_join(
             member_id=current_member(request).pk,
             plan_id=data.validated_data["plan"],

@@ -28,7 +28,9 @@ def membership_join(
     credit_provider: CreditScoreProvider | None = None,
 ) -> Membership:
     """Join `plan` for free if eligible. Raises EligibilityError naming the failed rule."""
-    plan = Plan.objects.get(pk=plan_id)
+    plan = Plan.objects.filter(pk=plan_id).first()
+    if plan is None:
+        raise EligibilityError("no such plan", code="unknown_plan", field="plan")
     member = Member.objects.get(pk=member_id)
     today = now.date()
 

@@ -25,11 +25,10 @@ pre_save.connect(
 )
 
 
-def run_transition(
-    bound_method, *, by, now: datetime.datetime, system_allowed: bool = False, **kwargs
-):
-    """Check state, then permission, then call the transition with `now`; its log row carries
-    `now`, not the wall clock. Saving is the caller's job."""
+def transition_check(bound_method, *, by, system_allowed: bool = False) -> None:
+    """Raise unless `by` (None: the system) may run the transition now: TransitionNotAllowed
+    for the state and the transition's conditions, PermissionDenied for the person. Screens ask
+    it to offer only what the service will accept."""
     name = bound_method.__name__
     instance = bound_method.__self__
     if not can_proceed(bound_method):
@@ -43,6 +42,14 @@ def run_transition(
             raise PermissionDenied(f"{name} needs a person, not the system")
     elif not has_transition_perm(bound_method, by):
         raise PermissionDenied(f"{by} may not {name} {instance._meta.verbose_name} {instance.pk}")
+
+
+def run_transition(
+    bound_method, *, by, now: datetime.datetime, system_allowed: bool = False, **kwargs
+):
+    """Check state, then permission (transition_check), then call the transition with `now`;
+    its log row carries `now`, not the wall clock. Saving is the caller's job."""
+    transition_check(bound_method, by=by, system_allowed=system_allowed)
     token = _transition_now.set(now)
     try:
         return bound_method(by=by, now=now, **kwargs)

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from claims import evidence, services
 from claims.admin_actions import ACTIONS
 from claims.models import Claim, ClaimState, EvidenceDocument
+from mutual.errors import ServiceError
 from tests.claim_steps import pdf, to_investigating
 from tests.factories import ClaimFactory, UserFactory
 
@@ -145,6 +146,7 @@ def test_only_the_member_submits_a_claim_on_their_membership(membership, investi
         amount_requested_fen=100_00,
     )
     for someone_else in (None, investigator):
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(ServiceError) as error:  # the same answer as for no membership
             services.claim_submit(by=someone_else, **values)
+        assert error.value.code == "not_your_membership"
     assert not Claim.objects.filter(membership=membership).exists()

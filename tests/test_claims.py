@@ -95,7 +95,7 @@ class TestSubmission:
 
     def test_someone_else_cannot_claim_on_a_membership(self, plan):
         membership = MembershipFactory(plan=plan)
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(ServiceError) as error:  # as if it did not exist (issue 13)
             services.claim_submit(
                 membership_id=membership.pk,
                 by=MemberFactory().user,
@@ -107,6 +107,7 @@ class TestSubmission:
                 hospital="y",
                 amount_requested_fen=100,
             )
+        assert (error.value.field, error.value.code) == ("membership", "not_your_membership")
 
 
 class TestAllowedTransitions:
