@@ -1,12 +1,36 @@
-"""Reads for billing: a bill broken down by case, from the period's cases and the membership by
-the rules of billing/rules.py (no members x cases rows are stored)."""
+"""Reads for billing: the periods beat works on, and a bill broken down by case, from the
+period's cases and the membership by the rules of billing/rules.py (no members x cases rows are
+stored)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
 
-from billing.models import Bill
+from django.db.models import QuerySet
+
+from billing.models import FINISHED, ApportionmentPeriod, Bill, PeriodStatus
+
+# Bills stay open to collection this many periods back (about a year of fortnightly periods).
+COLLECTED_PERIODS = 24
+
+
+def periods_failed() -> QuerySet[ApportionmentPeriod]:
+    """Periods whose run failed and that wait for finance to retry."""
+    return ApportionmentPeriod.objects.filter(status=PeriodStatus.FAILED).order_by("pk")
+
+
+def periods_awaiting_payout() -> QuerySet[ApportionmentPeriod]:
+    """Posted periods whose claims are not all paid yet (paying marks them paid)."""
+    return ApportionmentPeriod.objects.filter(status=PeriodStatus.POSTED).order_by("pk")
+
+
+def periods_to_collect() -> QuerySet[ApportionmentPeriod]:
+    """The last finished periods, latest first: their bills are debited and their unpaid
+    members lapsed."""
+    return ApportionmentPeriod.objects.filter(status__in=FINISHED).order_by("-cutoff_at")[
+        :COLLECTED_PERIODS
+    ]
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from celery import chord, shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from billing import apportion, collections, payouts, schedule, services
-from billing.models import FINISHED, ApportionmentPeriod, PeriodStatus
+from billing import apportion, collections, payouts, schedule, selectors, services
+from billing.models import FINISHED
 
 logger = logging.getLogger(__name__)
 
@@ -55,16 +55,14 @@ def run_due_periods(now: str | None = None) -> list[int]:
     logged as errors on every beat, never skipped silently."""
     moment = _moment(now)
     schedule.periods_ensure(now=moment)
-    for period in ApportionmentPeriod.objects.filter(status=PeriodStatus.FAILED):
+    for period in selectors.periods_failed():
         logger.error("period %s (%s) failed and waits for a retry: %s", period.pk, period,
                      period.failure)  # fmt: skip
     with transaction.atomic():
         claimed = schedule.periods_claim_due(now=moment)
         for period_id in claimed:
             transaction.on_commit(lambda pid=period_id: run_period.delay(pid, now))
-    for period_id in ApportionmentPeriod.objects.filter(status=PeriodStatus.POSTED).values_list(
-        "pk", flat=True
-    ):
+    for period_id in selectors.periods_awaiting_payout().values_list("pk", flat=True):
         payouts.period_pay_claims(period_id=period_id, now=moment)
     return claimed
 
@@ -73,9 +71,8 @@ def run_due_periods(now: str | None = None) -> list[int]:
 def collect_due(now: str | None = None) -> int:
     """Beat, hourly: debit due bills chunk by chunk (tasks), then lapse the unpaid past grace."""
     moment = _moment(now)
-    periods = ApportionmentPeriod.objects.filter(status__in=FINISHED).order_by("-cutoff_at")[:24]
     enqueued = 0
-    for period in periods:
+    for period in selectors.periods_to_collect():
         for chunk_id in period.chunks.values_list("pk", flat=True):
             collect_chunk.delay(chunk_id, now)
             enqueued += 1

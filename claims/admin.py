@@ -1,7 +1,5 @@
 from django.contrib import admin, messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -11,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from django_fsm_log.admin import StateLogInline
 
-from claims import admin_actions, services
+from claims import admin_actions, selectors, services
 from claims.evidence import evidence_open, evidence_verify_claim
 from claims.models import Claim, ClaimState, Dispute, EvidenceDocument, EvidenceKind, JurySeat
 from claims.rules import window_due_q, window_open_q
@@ -196,16 +194,7 @@ class ClaimAdmin(FastChangeListMixin, admin.ModelAdmin):
             context["evidence_count"] = obj.evidence.count()
             context["requested_yuan"] = format_yuan(obj.amount_requested_fen)
             context["evidence_kinds"] = EvidenceKind.choices
-            # Everyone who may investigate (investigators and reviewers), as the service checks.
-            context["investigators"] = (
-                get_user_model()
-                .objects.filter(
-                    Q(groups__permissions__codename="investigate_claim")
-                    | Q(user_permissions__codename="investigate_claim")
-                )
-                .distinct()
-                .order_by("username")
-            )
+            context["investigators"] = selectors.investigators()
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     def act_view(self, request, claim_id: int, action: str):

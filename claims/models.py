@@ -7,11 +7,13 @@ import uuid
 from pathlib import PurePath
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
+from django_fsm_log.models import StateLog
 
 from members.models import Member, Membership, Plan
 
@@ -105,6 +107,8 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_reason = models.TextField(_("decision reason"), blank=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    # The transitions' log rows (django-fsm-log), so that a list can prefetch them (no column).
+    state_log = GenericRelation(StateLog)
 
     class Meta:
         verbose_name = _("claim")
