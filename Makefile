@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_MEMBERS ?= 2000
 PORT ?= 8000
 
-.PHONY: install run test lint format stop bench clean browser check-deploy audit
+.PHONY: install run dev prepare test lint format stop bench clean browser check-deploy audit
 
 # Re-install only when the dependencies change.
 $(VENV)/.installed: pyproject.toml
@@ -16,10 +16,18 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# The demo runs with DEBUG on (a development key, static files served by runserver); anything
-# else, a test or a deployment, has DEBUG off unless DJANGO_DEBUG says otherwise.
+# The demo runs with DEBUG on (a development key); anything else, a test or a deployment, has
+# DEBUG off unless DJANGO_DEBUG says otherwise. Web is gunicorn with whitenoise (the Procfile);
+# `make dev` is the same with runserver's autoreload (Procfile.dev).
 run: export DJANGO_DEBUG ?= 1
-run: install
+run: prepare
+	PORT=$(PORT) $(BIN)/honcho start
+
+dev: export DJANGO_DEBUG ?= 1
+dev: prepare
+	PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start
+
+prepare: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --members $(DEMO_MEMBERS) --seed 1
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
@@ -29,7 +37,6 @@ run: install
 	@echo "  API:    http://127.0.0.1:$(PORT)/api/"
 	@echo "  Health: http://127.0.0.1:$(PORT)/healthz"
 	@echo ""
-	PORT=$(PORT) $(BIN)/honcho start
 
 lint: install
 	$(BIN)/ruff check .

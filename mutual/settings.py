@@ -180,6 +180,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, from every web process
     "mutual.http_errors.RequestSizeLimitMiddleware",  # oversized bodies refused unread (413)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -228,6 +229,14 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = MUTUAL_DATA_DIR / "static"
+# whitenoise serves STATIC_ROOT (collected when the web process starts), compressed; with DEBUG
+# on it also finds files in the apps, so a fresh checkout's admin has its styles.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MUTUAL_MEDIA_ROOT", str(MUTUAL_DATA_DIR / "media")))
 
