@@ -10,11 +10,11 @@ from psycopg.errors import UniqueViolation
 
 from billing.models import ROLE_KINDS, Account, Posting, PostingLine
 from members.models import Plan
-from mutual.errors import ServiceError
+from mutual.errors import InvariantError
 
 
-class UnbalancedPosting(ServiceError):
-    pass
+class UnbalancedPosting(InvariantError):
+    """The lines a service built do not balance: a bug in the service, never the caller's."""
 
 
 def account_for(plan: Plan, role: str) -> Account:

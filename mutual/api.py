@@ -17,7 +17,8 @@ from mutual.errors import ServiceError
 
 def exception_handler(exc, context):
     """Service errors are the client's fault (400 with the field and rule); state conflicts
-    are 409; a missing or foreign object is 404 — never a 500 for bad input."""
+    are 409; a missing or foreign object is 404 — never a 500 for bad input. An InvariantError
+    is not handled here: it reaches Django, which answers 500 and logs it as an error."""
     if isinstance(exc, ServiceError):
         return Response({**exc.as_dict(), "code": exc.code}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, TransitionNotAllowed | ConcurrentTransition):

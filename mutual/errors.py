@@ -1,5 +1,12 @@
-"""Errors that services raise for bad requests; callers turn them into a 400, an admin message, or
-a command's exit status. `field` names the input at fault, `code` the rule that failed."""
+"""The two kinds of error a service raises, which never share a type.
+
+ServiceError: the request is refused by a rule (the caller's mistake or the object's
+situation); callers translate it into a 400 with the field and the code, an admin message, or
+a command's exit status. `field` names the input at fault, `code` the rule that failed.
+
+InvariantError: a rule of the books is broken (a bug or tampering). Nobody catches it to
+show it as a refusal: the API and the admin answer 500 and Django logs it as an error (the
+alert); a Celery run that meets it is marked failed and logged as an error."""
 
 
 class ServiceError(Exception):
