@@ -37,10 +37,9 @@ def period_bounds(plan: Plan, day: datetime.date) -> tuple[datetime.datetime, da
     return local_midnight(start), local_midnight(end)
 
 
-def period_for(plan: Plan, *, now: datetime.datetime) -> ApportionmentPeriod:
-    """The plan's period holding `now`, created when missing (idempotent)."""
-    starts_at, cutoff_at = period_bounds(plan, local_date(now))
-    period, _ = ApportionmentPeriod.objects.get_or_create(
+def _period_holding(plan: Plan, day: datetime.date) -> tuple[ApportionmentPeriod, bool]:
+    starts_at, cutoff_at = period_bounds(plan, day)
+    return ApportionmentPeriod.objects.get_or_create(
         plan=plan,
         cutoff_at=cutoff_at,
         defaults={
@@ -48,15 +47,29 @@ def period_for(plan: Plan, *, now: datetime.datetime) -> ApportionmentPeriod:
             "runs_at": cutoff_at + datetime.timedelta(days=plan.payout_delay_days),
         },
     )
-    return period
+
+
+def period_for(plan: Plan, *, now: datetime.datetime) -> ApportionmentPeriod:
+    """The plan's period holding `now`, created when missing (idempotent)."""
+    return _period_holding(plan, local_date(now))[0]
 
 
 def periods_ensure(*, now: datetime.datetime) -> int:
-    """Create the current period of every plan (idempotent). Returns how many are new."""
-    before = ApportionmentPeriod.objects.count()
+    """Create every plan's periods up to the one holding `now`, those missed included: after
+    beat was down across a cutoff, the periods it never saw are created (and then billed in
+    order), so no approved claim falls between two periods. Idempotent; returns how many are
+    new."""
+    created = 0
     for plan in Plan.objects.all():
-        period_for(plan, now=now)
-    return ApportionmentPeriod.objects.count() - before
+        last = ApportionmentPeriod.objects.filter(plan=plan).order_by("-cutoff_at").first()
+        day = local_date(last.cutoff_at if last and last.cutoff_at <= now else now)
+        while True:  # cutoffs strictly increase, and the period holding `now` ends it
+            period, new = _period_holding(plan, day)
+            created += new
+            if period.cutoff_at > now:
+                break
+            day = local_date(period.cutoff_at)
+    return created
 
 
 def periods_claim_due(*, now: datetime.datetime) -> list[int]:

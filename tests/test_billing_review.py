@@ -116,15 +116,11 @@ def test_bug_a_beat_claim_whose_message_is_lost_is_stuck_forever():
 # --- Calendar: a period beat never saw is never created, its claims never billed or paid -----
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: beat creates only the current period; a missed one needs a catch-up",
-)
-def test_bug_claims_decided_in_a_period_beat_never_saw_are_never_billed_nor_paid():
-    """periods_ensure creates only the period holding `now`. If beat is down for a whole period
-    (an outage, a frozen deploy over the holidays), that period is never created; the next one
-    gathers only claims decided from its own start, so the missed claims stay approved for ever:
-    no bill, no payout, and nothing on the dashboard says so."""
+def test_claims_decided_in_a_period_beat_never_saw_are_billed_and_paid():
+    """periods_ensure created only the period holding `now`. If beat was down for a whole
+    period (an outage, a frozen deploy over the holidays), that period was never created; the
+    next one gathers only claims decided from its own start, so the missed claims stayed
+    approved for ever. Now the missed periods are created when beat is back."""
     plan = PlanFactory(management_fee_bp=0, cutoff_days=[1, 16], payout_delay_days=0)
     people = bulk_memberships(plan, [active(local(2018, 6, 1))] * 10)
     schedule.periods_ensure(now=local(2018, 12, 10))  # the period to 16 December
