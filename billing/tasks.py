@@ -3,21 +3,16 @@ themselves done in the transaction that bills them, postings carry idempotency k
 are claimed with a conditional UPDATE, finished periods are left alone. A step that raises
 marks its period failed (billing.services.failures_recorded)."""
 
-import datetime
 import logging
 
 from celery import chord, shared_task
 from django.db import transaction
-from django.utils import timezone
 
 from billing import apportion, collections, payouts, schedule, selectors, services
 from billing.models import FINISHED
+from mutual.timezones import parse_now as _moment  # a task's `now`: ISO 8601, or the clock
 
 logger = logging.getLogger(__name__)
-
-
-def _moment(now: str | None) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(now) if now else timezone.now()
 
 
 @shared_task(acks_late=True)

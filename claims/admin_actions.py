@@ -5,7 +5,6 @@ Every button is one service call; this module only translates form fields to arg
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy as _
@@ -14,6 +13,7 @@ from claims import evidence, services
 from claims.models import Claim
 from claims.selectors import claim_actions_for
 from mutual.errors import ServiceError
+from mutual.money import parse_yuan
 
 
 @dataclass(frozen=True)
@@ -62,35 +62,6 @@ def available_actions(claim: Claim, user, now) -> list[ClaimAction]:
     ]
 
 
-# Yuan as staff type them: at most this many characters, and less than this many yuan (far
-# above any cover), so that no input reaches Decimal arithmetic that could overflow or trap.
-_AMOUNT_MAX_CHARS = 32
-_AMOUNT_MAX_YUAN = Decimal(10) ** 10
-
-
-def _amount_fen(raw: str) -> int | None:
-    """Yuan typed in a form to integer fen, exactly (Decimal, never float)."""
-    text = raw.strip()
-    if not text:
-        return None
-    not_a_number = ServiceError(
-        "amount must be a number of yuan, like 300000.00", field="amount_yuan"
-    )
-    if len(text) > _AMOUNT_MAX_CHARS:
-        raise not_a_number
-    try:
-        yuan = Decimal(text)
-    except InvalidOperation:
-        raise not_a_number from None
-    if not yuan.is_finite():  # Infinity, NaN, sNaN: every comparison with them traps or lies
-        raise not_a_number
-    if abs(yuan) >= _AMOUNT_MAX_YUAN:
-        raise ServiceError("amount is too large", field="amount_yuan")
-    if yuan != yuan.quantize(Decimal("0.01")):
-        raise ServiceError("amount has more than two decimals", field="amount_yuan")
-    return int(yuan * 100)
-
-
 def _investigator_id(raw: str, default: int) -> int:
     """The chosen investigator's user id (the service checks that the user exists and may
     investigate)."""
@@ -136,7 +107,10 @@ def perform(action: str, *, claim_id: int, user, now, data, files) -> str:
         return f"Evidence #{document.position} stored, SHA-256 {document.sha256}."
     if action == "publicize":
         claim = services.claim_publicize(
-            claim_id=claim_id, by=user, now=now, amount_fen=_amount_fen(data.get("amount_yuan", ""))
+            claim_id=claim_id,
+            by=user,
+            now=now,
+            amount_fen=parse_yuan(data.get("amount_yuan", ""), field="amount_yuan"),
         )
         return f"Publicized until {claim.publicity_ends_at:%Y-%m-%d %H:%M}."
     if action == "open_dispute_review":

@@ -17,6 +17,8 @@ from claims.rules import claim_act_require, window_due_q
 from members.models import Membership, MembershipStatus
 from members.services import membership_is_covered
 from mutual.errors import ServiceError
+from mutual.money import format_yuan
+from mutual.timezones import local_midnight
 from mutual.transitions import run_transition
 
 logger = logging.getLogger(__name__)
@@ -28,11 +30,6 @@ def _locked(claim_id: int) -> Claim:
         .select_related("membership__member", "plan")
         .get(pk=claim_id)
     )
-
-
-def _start_of_local_day(day: datetime.date) -> datetime.datetime:
-    """Claim dates are calendar days where the plan operates (settings.TIME_ZONE)."""
-    return datetime.datetime.combine(day, datetime.time(0), tzinfo=timezone.get_default_timezone())
 
 
 @transaction.atomic
@@ -81,7 +78,7 @@ def claim_submit(
             code="before_joining",
             field="incident_date",
         )
-    event_at = _start_of_local_day(event_day)
+    event_at = local_midnight(event_day)  # claim dates are the plan's calendar days
     if not membership_is_covered(membership, incident_kind=incident_kind, diagnosed_at=event_at):
         until = timezone.localdate(membership.waiting_until)
         raise ServiceError(
@@ -92,7 +89,8 @@ def claim_submit(
         )
     if not 0 < amount_requested_fen <= membership.cover_fen:
         raise ServiceError(
-            f"amount must be between 0.01 and the cover of {membership.cover_fen / 100:,.2f} yuan",
+            "amount must be between 0.01 and the cover of "
+            f"{format_yuan(membership.cover_fen)} yuan",
             code="amount",
             field="amount_requested_fen",
         )

@@ -26,7 +26,7 @@ from members.models import (
 )
 from mutual.admin_tools import FastChangeListMixin
 from mutual.errors import ServiceError
-from mutual.money import format_yuan
+from mutual.money import format_percent_bp, format_yuan
 
 
 class CoverBandInline(admin.TabularInline):
@@ -130,7 +130,7 @@ class PlanAdmin(SimpleHistoryAdmin):
 
     @admin.display(description=_("fee"))
     def fee_percent(self, plan: Plan) -> str:
-        return f"{plan.management_fee_bp / 100:g}%"
+        return format_percent_bp(plan.management_fee_bp)
 
     @admin.display(description=_("per-case cap (yuan)"))
     def per_case_cap(self, plan: Plan) -> str:

@@ -20,6 +20,8 @@ from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 from simple_history.models import HistoricalRecords
 from simple_history.signals import pre_create_historical_record
 
+from mutual.money import format_yuan
+
 
 def years_before(day: datetime.date, years: int) -> datetime.date:
     """The same calendar day `years` earlier; 29 February becomes 28 February."""
@@ -181,7 +183,7 @@ class CoverBand(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"≤{self.max_age_years}: {self.cover_fen / 100:,.2f}"
+        return f"≤{self.max_age_years}: {format_yuan(self.cover_fen)}"
 
 
 def mask_national_id(national_id: str) -> str:

@@ -1,6 +1,9 @@
-"""Money is integer fen. These helpers only format it; they never compute with floats."""
+"""Money is integer fen. These helpers format and parse it exactly: never through a float."""
 
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+
+from mutual.errors import ServiceError
 
 
 def format_yuan(fen: int | None) -> str:
@@ -17,3 +20,38 @@ def format_exact_fen(fen: Fraction) -> str:
     millionths = (abs(fen) * 10**6 * 2 + 1) // 2
     whole, part = divmod(int(millionths), 10**6)
     return f"{'-' if fen < 0 and millionths else ''}{whole:,}.{part:06d}"
+
+
+def format_percent_bp(basis_points: int) -> str:
+    """A rate in basis points as a percentage: 800 -> '8%', 850 -> '8.5%', 5 -> '0.05%'."""
+    whole, part = divmod(abs(int(basis_points)), 100)
+    sign = "-" if basis_points < 0 else ""
+    return f"{sign}{whole}{f'.{part:02d}'.rstrip('0') if part else ''}%"
+
+
+# Yuan as people type them: at most this many characters, and less than this many yuan (far
+# above any cover), so that no input reaches Decimal arithmetic that could overflow or trap.
+_YUAN_MAX_CHARS = 32
+_YUAN_MAX = Decimal(10) ** 10
+
+
+def parse_yuan(raw: str, *, field: str) -> int | None:
+    """Yuan typed in a form ('300000.00') to integer fen, exactly; None for an empty input.
+    Raises ServiceError naming `field` for anything else than a number with two decimals."""
+    text = raw.strip()
+    if not text:
+        return None
+    not_a_number = ServiceError("amount must be a number of yuan, like 300000.00", field=field)
+    if len(text) > _YUAN_MAX_CHARS:
+        raise not_a_number
+    try:
+        yuan = Decimal(text)
+    except InvalidOperation:
+        raise not_a_number from None
+    if not yuan.is_finite():  # Infinity, NaN, sNaN: every comparison with them traps or lies
+        raise not_a_number
+    if abs(yuan) >= _YUAN_MAX:
+        raise ServiceError("amount is too large", field=field)
+    if yuan != yuan.quantize(Decimal("0.01")):
+        raise ServiceError("amount has more than two decimals", field=field)
+    return int(yuan * 100)

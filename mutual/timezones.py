@@ -18,3 +18,9 @@ def local_midnight(day: datetime.date) -> datetime.datetime:
 def year_start(moment: datetime.datetime) -> datetime.datetime:
     """Midnight of 1 January, local time, of the year holding `moment`."""
     return local_midnight(local_date(moment).replace(month=1, day=1))
+
+
+def parse_now(now: str | None) -> datetime.datetime:
+    """A task's `now` argument: an ISO 8601 moment (an operator or a test replaying a given
+    moment, or the moment a task was enqueued for), or the wall clock when None."""
+    return datetime.datetime.fromisoformat(now) if now else timezone.now()
