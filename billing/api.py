@@ -5,9 +5,11 @@ from decimal import Decimal
 from django.http import Http404
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from billing.models import FINISHED, ApportionmentPeriod, Bill
+from billing.proofs import bill_proof
 from billing.selectors import bill_breakdown
 from mutual.api import OwnedByMember
 
@@ -111,6 +113,26 @@ class BillDetailOutput(BillOutput):
         return BreakdownOutput(bill_breakdown(bill), many=True).data
 
 
+class ProofBillOutput(serializers.Serializer):
+    gross_fen = serializers.IntegerField()
+    waived_fen = serializers.IntegerField()
+    capped_fen = serializers.IntegerField()
+    charged_fen = serializers.IntegerField()
+
+
+class ProofOutput(serializers.Serializer):
+    """My bill as a leaf of the period's Merkle tree: check it with `python -m mutual.verify`."""
+
+    period = serializers.IntegerField()
+    pseudonym = serializers.CharField(help_text="HMAC-SHA256 of the period and my membership")
+    bill = ProofBillOutput()
+    leaf = serializers.CharField(help_text="the leaf's bytes, hex (see billing/tree.py)")
+    leaf_index = serializers.IntegerField()
+    tree_size = serializers.IntegerField()
+    audit_path = serializers.ListField(child=serializers.CharField())
+    signed_head = serializers.DictField(help_text="head, Ed25519 signature, public key")
+
+
 class MyBillViewSet(OwnedByMember, viewsets.ReadOnlyModelViewSet):
     """My bills, newest first; `/api/me/bills/{period}/` is one period's bill, broken down."""
 
@@ -136,3 +158,12 @@ class MyBillViewSet(OwnedByMember, viewsets.ReadOnlyModelViewSet):
         if bill is None:
             raise Http404
         return Response(BillDetailOutput(bill).data)
+
+    @extend_schema(responses={200: ProofOutput})
+    @action(detail=True, methods=["get"])
+    def proof(self, request, period=None):
+        """My bill's inclusion proof in the period's signed Merkle tree."""
+        bill = self.get_queryset().filter(period_id=period).first()
+        if bill is None:
+            raise Http404
+        return Response(ProofOutput(bill_proof(bill=bill)).data)

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Sum
 
-from billing import partitions, rules
+from billing import partitions, rules, tree
 from billing.ledger import account_for, ledger_post
 from billing.models import (
     FINISHED,
@@ -428,11 +428,12 @@ def period_finish(*, period_id: int, now: datetime.datetime) -> ApportionmentPer
             f"!= cases and fees {period.total_fen}"
         )
     partitions.bills_table_attach(period.pk)
+    root = tree.period_seal(period, now=now)  # the bills' Merkle root, signed (billing/tree.py)
     plan = period.plan
     if period.total_fen:
         ledger_post(
             key=f"period:{period.pk}:cases",
-            description=f"cases and fees of {period}",
+            description=f"cases and fees of {period}; bills' Merkle root {root}",
             now=now,
             lines=[
                 (account_for(plan, AccountRole.CLEARING), period.total_fen, 0),

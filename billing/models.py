@@ -162,6 +162,11 @@ class ApportionmentPeriod(models.Model):
     yearly_cap_fen = models.BigIntegerField(null=True, blank=True)
     failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
     failure = models.TextField(_("failure"), blank=True, default="")
+    # The Merkle tree over the period's bills (billing/tree.py), fixed when it is posted: its
+    # size, its root, and the signed head that chains it to the plan's previous period.
+    merkle_size = models.BigIntegerField(null=True, blank=True)
+    merkle_root = models.CharField(_("Merkle root"), max_length=64, blank=True, default="")
+    merkle_head = models.JSONField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("apportionment period")
@@ -264,6 +269,9 @@ class PeriodChunk(models.Model):
     # how many of the chunk's members are in lower cohorts (where the cohort starts in the
     # chunk's draw order).
     extras = models.JSONField(default=list)
+    # The chunk's bills as a compact range of the period's Merkle tree (billing/tree.py).
+    tree_done_at = models.DateTimeField(null=True, blank=True)
+    tree_range = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["period", "index"], name="one_chunk_index")]
@@ -327,3 +335,41 @@ class Bill(models.Model):
 
     def __str__(self) -> str:
         return f"bill {self.membership_id} / {self.period_id}"
+
+
+class TreeNode(models.Model):
+    """A perfect subtree of a period's Merkle tree, 2**level leaves from leaf index << level.
+    Only levels from billing.tree.KEPT_LEVEL up are stored (two per 256 bills): a proof reads
+    them and rehashes at most two blocks of 256 bills."""
+
+    period = models.ForeignKey(ApportionmentPeriod, on_delete=models.PROTECT, related_name="+")
+    level = models.PositiveSmallIntegerField()
+    index = models.BigIntegerField()
+    digest = models.BinaryField(max_length=32)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["period", "level", "index"], name="one_tree_node")
+        ]
+
+    def __str__(self) -> str:
+        return f"node {self.level}/{self.index} of period {self.period_id}"
+
+
+class TreeBlock(models.Model):
+    """Where each block of 256 leaves starts: the membership id of its first bill."""
+
+    period = models.ForeignKey(ApportionmentPeriod, on_delete=models.PROTECT, related_name="+")
+    index = models.BigIntegerField()
+    first_membership_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["period", "index"], name="one_tree_block"),
+            models.UniqueConstraint(
+                fields=["period", "first_membership_id"], name="tree_block_by_membership"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"block {self.index} of period {self.period_id}"

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Sum
 
-from billing import apportion
+from billing import apportion, tree
 from billing.models import FINISHED, ApportionmentPeriod, PeriodChunk, PeriodStatus, PostingLine
 from mutual.errors import ServiceError
 
@@ -99,6 +99,23 @@ def period_chunks_to_bill(*, period_id: int, now: datetime.datetime) -> list[int
     """Prepare a run and return the chunks still to bill (see apportion)."""
     with failures_recorded(period_id=period_id, now=now):
         return apportion.period_pending_chunks(period_id=period_id)
+
+
+def period_trees_to_build(*, period_id: int, now: datetime.datetime) -> list[int]:
+    """Once every chunk is billed: index the bills, then the chunks whose Merkle subtree is
+    still to build (billing/tree.py), for the workers; empty when there is nothing to build."""
+    with failures_recorded(period_id=period_id, now=now):
+        period = ApportionmentPeriod.objects.get(pk=period_id)
+        if period.status != PeriodStatus.RUNNING or period.chunks.filter(done_at=None).exists():
+            return []
+        apportion.period_index_bills(period_id=period_id)
+        return tree.chunks_without_tree(period_id=period_id)
+
+
+def period_build_chunk_tree(*, chunk_id: int, now: datetime.datetime) -> bool:
+    period_id = PeriodChunk.objects.values_list("period_id", flat=True).get(pk=chunk_id)
+    with failures_recorded(period_id=period_id, now=now):
+        return tree.chunk_tree_build(chunk_id=chunk_id, now=now)
 
 
 def period_post(*, period_id: int, now: datetime.datetime) -> ApportionmentPeriod:

@@ -34,7 +34,19 @@ def apportion_chunk(chunk_id: int, now: str | None = None) -> bool:
 
 
 @shared_task(acks_late=True)
+def build_chunk_tree(chunk_id: int, now: str | None = None) -> bool:
+    return services.period_build_chunk_tree(chunk_id=chunk_id, now=_moment(now))
+
+
+@shared_task(acks_late=True)
 def finish_period(_results, period_id: int, now: str | None = None) -> int:
+    # First each chunk's Merkle subtree, in parallel, then this task again to post the period.
+    trees = services.period_trees_to_build(period_id=period_id, now=_moment(now))
+    if trees:
+        chord(build_chunk_tree.s(chunk_id, now) for chunk_id in trees)(
+            finish_period.s(period_id, now)
+        )
+        return 0
     period = services.period_post(period_id=period_id, now=_moment(now))
     if period.status not in FINISHED:
         return 0

@@ -344,6 +344,14 @@ MUTUAL_PAYMENT_GATEWAY = env_import_path(
 )
 # Members per apportionment chunk (one Celery task each); smaller spreads work over more workers.
 APPORTION_CHUNK_IDS = env_int("MUTUAL_APPORTION_CHUNK_IDS", 250_000)
+# Transparency (billing/tree.py): the key of the bills' pseudonyms (HMAC-SHA256) and the Ed25519
+# key that signs each period's head (64 hex digits, its 32-byte seed). With DEBUG off neither
+# has a default: a period cannot be posted, nor a proof served, until they are set.
+MUTUAL_LEAF_KEY = env_str("MUTUAL_LEAF_KEY", "dev-only-leaf-key" if DEBUG else None)
+MUTUAL_SIGNING_KEY = env_str(
+    "MUTUAL_SIGNING_KEY",
+    "6d757475616c2d6465762d6f6e6c792d7369676e696e672d6b65792d30303030" if DEBUG else None,
+)
 # --- Uploads: refused unread when too big, streamed to a temporary file when big ---
 # A body, other than an evidence upload's, larger than this is refused (413) before it is read
 # (mutual.http_errors.RequestSizeLimitMiddleware); Django also applies it to form fields.

@@ -1,0 +1,231 @@
+"""The Merkle tree over a period's bills (RFC 9162, billing/merkle.py), and its signed head.
+
+One tree per period: the MTH of all its bills in membership-id order. Leaf i is the canonical
+encoding of the i-th bill (`LEAF`: version 1, period, pseudonym, gross, waived, capped,
+charged, big-endian), the pseudonym being HMAC-SHA256(MUTUAL_LEAF_KEY, period || membership),
+so that a leaf reveals no one. Each chunk of membership ids is built on its own (a Celery task
+each, after the chunks are billed): its bills streamed in id order, in flat memory, into a
+compact range at its leaf offset (the bills of the chunks before it). Posting joins the
+chunks' ranges into the root (O(chunks * log n) hashes), signs the head with Ed25519 and
+records the root in the period's ledger posting. Levels from `KEPT_LEVEL` up are stored
+(`TreeNode`), with where each block of 256 leaves starts (`TreeBlock`), so that a proof
+rehashes at most two blocks (billing/proofs.py)."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import struct
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, transaction
+
+from billing import merkle, partitions
+from billing.models import FINISHED, ApportionmentPeriod, PeriodChunk, TreeBlock, TreeNode
+from mutual.errors import InvariantError
+
+KEPT_LEVEL = 8
+BLOCK = 1 << KEPT_LEVEL
+LEAF = struct.Struct(">Bq32sqqqq")  # version, period, pseudonym, gross, waived, capped, charged
+_IDS = struct.Struct(">qq")  # the pseudonym's message: period, membership
+HEAD_FORMAT = "mutual-period-head/1"
+_PAGE = 20_000
+
+
+def _setting(name: str) -> str:
+    value = getattr(settings, name, None)
+    if not value:
+        raise ImproperlyConfigured(f"{name} is not set: periods cannot be sealed nor proved")
+    return value
+
+
+class Pseudonyms:
+    """HMAC-SHA256 with the key's inner and outer pads hashed once (RFC 2104), then copied:
+    ten million pseudonyms a period."""
+
+    def __init__(self, period_id: int):
+        key = _setting("MUTUAL_LEAF_KEY").encode()
+        if len(key) > 64:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        self.period_id = period_id
+
+    def of(self, membership_id: int) -> bytes:
+        inner = self._inner.copy()
+        inner.update(_IDS.pack(self.period_id, membership_id))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+def leaf_bytes(period_id: int, pseudonym: bytes, gross, waived, capped, charged) -> bytes:
+    return LEAF.pack(1, period_id, pseudonym, gross, waived, capped, charged)
+
+
+def bills_in_order(period_id: int, first_id: int, last_id: int, limit: int | None = None):
+    """(membership, gross, waived, capped, charged) of the period's bills with membership ids
+    in [first_id, last_id], in id order, a page at a time (keyset, so memory stays flat)."""
+    table = partitions.bills_table(period_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [table])
+        if cursor.fetchone()[0] is None:
+            return
+        after, left = first_id - 1, limit
+        while left is None or left > 0:
+            page = _PAGE if left is None else min(_PAGE, left)
+            cursor.execute(
+                f"SELECT membership_id, gross_fen, waived_fen, capped_fen, charged_fen "
+                f"FROM {table} WHERE membership_id > %s AND membership_id <= %s "
+                f"ORDER BY membership_id LIMIT %s",
+                [after, last_id, page],
+            )
+            rows = cursor.fetchall()
+            yield from rows
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
+            if left is not None:
+                left -= len(rows)
+
+
+def leaf_hashes(period_id: int, rows) -> list[tuple[int, bytes]]:
+    names = Pseudonyms(period_id)
+    return [
+        (row[0], merkle.leaf_hash(leaf_bytes(period_id, names.of(row[0]), *row[1:])))
+        for row in rows
+    ]
+
+
+def _copy(model, columns: list[str], rows: list[tuple]) -> None:
+    if not rows:
+        return
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def _chunk_offset(chunk: PeriodChunk) -> int:
+    earlier = PeriodChunk.objects.filter(period_id=chunk.period_id, index__lt=chunk.index)
+    return sum(earlier.values_list("members_count", flat=True))
+
+
+def chunk_tree_build(*, chunk_id: int, now: datetime.datetime) -> bool:
+    """Hash one billed chunk's bills into its compact range; store its kept levels and block
+    starts. Idempotent: the chunk is locked, and marked in the transaction that stores them."""
+    with transaction.atomic():
+        chunk = PeriodChunk.objects.select_for_update(of=("self",)).get(pk=chunk_id)
+        if chunk.tree_done_at is not None:
+            return False
+        if chunk.done_at is None:
+            raise InvariantError(f"chunk {chunk.pk} is not billed: its tree cannot be built")
+        period_id, offset = chunk.period_id, _chunk_offset(chunk)
+        nodes: list[tuple] = []
+        blocks: list[tuple] = []
+        compact = merkle.CompactRange(
+            begin=offset,
+            end=offset,
+            keep_from=KEPT_LEVEL,
+            on_node=lambda level, index, digest: nodes.append((period_id, level, index, digest)),
+        )
+        names = Pseudonyms(period_id)
+        sha256, pack = hashlib.sha256, LEAF.pack
+        for membership_id, gross, waived, capped, charged in bills_in_order(
+            period_id, chunk.first_id, chunk.last_id
+        ):
+            if compact.end % BLOCK == 0:
+                blocks.append((period_id, compact.end // BLOCK, membership_id))
+            leaf = pack(1, period_id, names.of(membership_id), gross, waived, capped, charged)
+            compact.append(0, sha256(b"\x00" + leaf).digest())
+        if compact.end - offset != chunk.members_count:
+            raise InvariantError(
+                f"chunk {chunk.pk} has {compact.end - offset} bills, "
+                f"but billed {chunk.members_count}"
+            )
+        _copy(TreeNode, ["period_id", "level", "index", "digest"], nodes)
+        _copy(TreeBlock, ["period_id", "index", "first_membership_id"], blocks)
+        PeriodChunk.objects.filter(pk=chunk.pk).update(
+            tree_done_at=now, tree_range=compact.to_json()
+        )
+    return True
+
+
+def chunks_without_tree(*, period_id: int) -> list[int]:
+    pending = PeriodChunk.objects.filter(period_id=period_id, tree_done_at__isnull=True)
+    return list(pending.order_by("index").values_list("pk", flat=True))
+
+
+def previous_sealed(period: ApportionmentPeriod) -> ApportionmentPeriod | None:
+    """The plan's last finished period before this one: the link of the heads' chain."""
+    return (
+        ApportionmentPeriod.objects.filter(
+            plan_id=period.plan_id, cutoff_at__lt=period.cutoff_at, status__in=FINISHED
+        )
+        .order_by("-cutoff_at")
+        .first()
+    )
+
+
+def head_bytes(head: dict) -> bytes:
+    """What is signed: the head as canonical JSON (sorted keys, no spaces, ASCII)."""
+    return json.dumps(head, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def signing_key():
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    seed = _setting("MUTUAL_SIGNING_KEY")
+    try:
+        raw = bytes.fromhex(seed)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ImproperlyConfigured("MUTUAL_SIGNING_KEY must be 64 hex digits (an Ed25519 seed)")
+    return Ed25519PrivateKey.from_private_bytes(raw)
+
+
+def public_key_hex() -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return signing_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+
+def period_seal(period: ApportionmentPeriod, *, now: datetime.datetime) -> str:
+    """Join the chunks' ranges (building any not yet built, here), sign the head and set the
+    period's tree fields (the caller, period_finish, saves them). Returns the root, hex."""
+    for chunk_id in chunks_without_tree(period_id=period.pk):
+        chunk_tree_build(chunk_id=chunk_id, now=now)
+    spanning: list[tuple] = []
+    whole = merkle.CompactRange(
+        keep_from=KEPT_LEVEL,
+        on_node=lambda level, index, digest: spanning.append((period.pk, level, index, digest)),
+    )
+    for data in period.chunks.order_by("index").values_list("tree_range", flat=True):
+        whole.extend(merkle.CompactRange.from_json(data))
+    _copy(TreeNode, ["period_id", "level", "index", "digest"], spanning)
+    previous = previous_sealed(period)
+    head = {
+        "format": HEAD_FORMAT,
+        "plan": period.plan.code,
+        "period": period.pk,
+        "cutoff": period.cutoff_at.isoformat(),
+        "size": whole.end,
+        "root": whole.root().hex(),
+        "previous_period": previous.pk if previous else None,
+        "previous_root": (previous.merkle_root or None) if previous else None,
+        "timestamp": now.isoformat(),
+    }
+    signature = signing_key().sign(head_bytes(head))
+    period.merkle_size, period.merkle_root = whole.end, head["root"]
+    period.merkle_head = {
+        "head": head,
+        "signature": signature.hex(),
+        "public_key": public_key_hex(),
+    }
+    return head["root"]
