@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
+from billing import public
 from billing.api import MyBillViewSet, PeriodViewSet
 from claims.api import CaseViewSet, ClaimViewSet
 from members.api import MembershipViewSet, MeView, PlanViewSet
@@ -55,6 +56,13 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/me/", MeView.as_view(), name="api-me"),
+    # Public, no login: periods' reports, cases in publicity, the heads' signing key (issue 12).
+    path("public/", public.index_page, name="public-index"),
+    path("public/periods/<int:pk>/", public.period_page, name="public-period"),
+    path("public/cases/", public.cases_page, name="public-cases"),
+    path("api/public/periods/<int:pk>/", public.PublicPeriodView.as_view(), name="api-period"),
+    path("api/public/cases/", public.PublicCasesView.as_view(), name="api-public-cases"),
+    path("api/public/signing-key/", public.SigningKeyView.as_view(), name="api-signing-key"),
     path("api/", include(router.urls)),
     # Last: any other /api/ path is a JSON 404, like the API's own, not Django's HTML page.
     re_path(r"^api/", api_not_found, name="api-not-found"),

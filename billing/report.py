@@ -1,0 +1,126 @@
+"""The public report of a posted period, and the public list of cases in publicity: read by
+anyone, without login, so nothing personal leaves here: no names, national ids, member,
+membership or claim ids. A case is its age band, illness, hospital, amount and the root
+(last link) of its evidence chain; members are counted, never listed."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+
+from billing.models import FINISHED, ApportionmentPeriod, PeriodCohort
+from claims.models import Claim, ClaimState, EvidenceDocument
+from mutual.timezones import local_date
+
+_BAND = 10  # years
+
+
+def age_band(claim: Claim) -> str:
+    age = claim.membership.member.age_on(claim.incident_date)
+    low = age // _BAND * _BAND
+    return f"{low}-{low + _BAND - 1}"
+
+
+def _evidence_root(claim: Claim) -> str | None:
+    links = list(claim.evidence.all())  # prefetched in chain order
+    return links[-1].link_hash if links else None
+
+
+def _case(claim: Claim, amount_fen: int) -> dict:
+    return {
+        "age_band": age_band(claim),
+        "incident_kind": claim.incident_kind,
+        "illness": claim.diagnosis,
+        "hospital": claim.hospital,
+        "amount_fen": amount_fen,
+        "evidence_root": _evidence_root(claim),
+    }
+
+
+def _claims(queryset):
+    return queryset.select_related("membership__member", "plan").prefetch_related(
+        Prefetch("evidence", queryset=EvidenceDocument.objects.order_by("position"))
+    )
+
+
+def public_periods():
+    return (
+        ApportionmentPeriod.objects.filter(status__in=FINISHED)
+        .select_related("plan")
+        .order_by("plan__code", "-cutoff_at")
+    )
+
+
+def _cohort_label(cohort: PeriodCohort) -> dict:
+    def day(moment):
+        return local_date(moment).isoformat() if moment else None
+
+    return {
+        "entered_pool_from": day(cohort.in_pool_from),
+        "entered_pool_before": day(cohort.in_pool_before),
+        "joined_from": day(cohort.joined_from),
+        "joined_before": day(cohort.joined_before),
+    }
+
+
+def period_report(period: ApportionmentPeriod) -> dict:
+    """What the period shared, and how, with its Merkle root and the previous one."""
+    cases = period.cases.select_related("claim").order_by("publicized_at", "claim_id")
+    claims = {c.pk: c for c in _claims(Claim.objects.filter(pk__in=cases.values("claim_id")))}
+    head = (period.merkle_head or {}).get("head", {})
+    cohorts = period.cohorts.filter(members_count__gt=0).order_by("index")
+    return {
+        "plan": {"code": period.plan.code, "name": period.plan.name},
+        "period": period.pk,
+        "cutoff": local_date(period.cutoff_at).isoformat(),
+        "status": period.status,
+        "cases": [
+            {
+                **_case(claims[c.claim_id], c.amount_fen),
+                "fee_fen": c.fee_fen,
+                "sharers": c.members_count,
+            }
+            for c in cases
+        ],
+        "totals": {
+            "cases": len(claims),
+            "cases_fen": period.cases_total_fen,
+            "fees_fen": period.fee_total_fen,
+            "total_fen": period.total_fen,
+            "charged_fen": period.charged_fen,
+            "sponsor_fen": period.sponsor_fen,
+        },
+        "sharers": period.members_count,
+        "shares": [
+            {
+                **_cohort_label(cohort),
+                "members": cohort.members_count,
+                "cases": cohort.cases_count,
+                "share_fen": str(cohort.gross_share_fen),
+                "payable_share_fen": str(cohort.payable_share_fen),
+            }
+            for cohort in cohorts
+        ],
+        "merkle": {
+            "size": period.merkle_size,
+            "root": period.merkle_root or None,
+            "previous_root": head.get("previous_root"),
+            "signed_head": period.merkle_head,
+        },
+    }
+
+
+def cases_in_publicity() -> list[dict]:
+    """Every plan's cases in their public window now, anonymised."""
+    claims = _claims(
+        Claim.objects.filter(state__in=[ClaimState.PUBLICIZED, ClaimState.DISPUTED])
+    ).order_by("publicity_ends_at", "pk")
+    return [
+        {
+            "plan": claim.plan.code,
+            **_case(claim, claim.amount_approved_fen),
+            "publicity_starts_at": claim.publicity_starts_at.isoformat(),
+            "publicity_ends_at": claim.publicity_ends_at.isoformat(),
+            "disputed": claim.state == ClaimState.DISPUTED,
+        }
+        for claim in claims
+    ]
