@@ -30,7 +30,7 @@ from billing.models import (
 from billing.selectors import bill_breakdown
 from members.admin import MembershipAdmin
 from members.models import Membership
-from mutual.admin_tools import FastChangeListMixin
+from mutual.admin_tools import FastChangeListMixin, ReadOnlyInline, ReadOnlyMixin, yuan_column
 from mutual.errors import ServiceError
 from mutual.money import format_exact_fen, format_yuan
 
@@ -46,32 +46,14 @@ BILL_FIGURES = [
 ]
 
 
-class ReadOnlyMixin:
-    """Shown, never added, changed or deleted by hand: written only by the services."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     pass
 
 
-class PostingLineInline(admin.TabularInline):
+class PostingLineInline(ReadOnlyInline):
     model = PostingLine
     fields = ["account", "debit_fen", "credit_fen"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Posting)
@@ -136,21 +118,10 @@ class BillAdmin(FastChangeListMixin, ReadOnlyAdmin):
         )  # fmt: skip
         return format_html("<table>{}{}</table>", header, rows)
 
-    @admin.display(description=_("gross (yuan)"))
-    def gross(self, bill):
-        return format_yuan(bill.gross_fen)
-
-    @admin.display(description=_("charged (yuan)"))
-    def charged(self, bill):
-        return format_yuan(bill.charged_fen)
-
-    @admin.display(description=_("waived (yuan)"))
-    def waived(self, bill):
-        return format_yuan(bill.waived_fen)
-
-    @admin.display(description=_("capped (yuan)"))
-    def capped(self, bill):
-        return format_yuan(bill.capped_fen)
+    gross = yuan_column("gross_fen", _("gross (yuan)"), sortable=False)
+    charged = yuan_column("charged_fen", _("charged (yuan)"), sortable=False)
+    waived = yuan_column("waived_fen", _("waived (yuan)"), sortable=False)
+    capped = yuan_column("capped_fen", _("capped (yuan)"), sortable=False)
 
 
 @admin.register(Promotion)
@@ -169,7 +140,7 @@ class FirstRowsFormSet(BaseInlineFormSet):
         return self._queryset
 
 
-class PeriodCohortInline(ReadOnlyMixin, admin.TabularInline):
+class PeriodCohortInline(ReadOnlyInline):
     """A period's cohorts, read-only (they are computed by a run). Shares are exact, in fen."""
 
     model = PeriodCohort
@@ -276,17 +247,9 @@ class PeriodAdmin(admin.ModelAdmin):
             return "—"
         return f"{period.done_chunks or 0}/{period.chunks_total}"
 
-    @admin.display(description=_("total (yuan)"))
-    def total(self, period):
-        return format_yuan(period.total_fen)
-
-    @admin.display(description=_("members (yuan)"))
-    def charged(self, period):
-        return format_yuan(period.charged_fen)
-
-    @admin.display(description=_("sponsor (yuan)"))
-    def sponsor(self, period):
-        return format_yuan(period.sponsor_fen)
+    total = yuan_column("total_fen", _("total (yuan)"), sortable=False)
+    charged = yuan_column("charged_fen", _("members (yuan)"), sortable=False)
+    sponsor = yuan_column("sponsor_fen", _("sponsor (yuan)"), sortable=False)
 
     def get_urls(self):
         view = self.admin_site.admin_view
@@ -408,7 +371,7 @@ class _Echo:
         return value
 
 
-class BillInline(admin.TabularInline):
+class BillInline(ReadOnlyInline):
     """A member's last bills, on their membership page."""
 
     model = Bill
@@ -424,9 +387,6 @@ class BillInline(admin.TabularInline):
         "debit_attempts",
     ]
     readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
     ordering = ["-period_id"]
 
     def get_queryset(self, request):

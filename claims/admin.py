@@ -13,21 +13,15 @@ from claims import admin_actions, selectors, services
 from claims.evidence import evidence_open, evidence_verify_claim
 from claims.models import Claim, ClaimState, Dispute, EvidenceDocument, EvidenceKind, JurySeat
 from claims.rules import window_due_q, window_open_q
-from mutual.admin_tools import FastChangeListMixin
+from mutual.admin_tools import (
+    FastChangeListMixin,
+    ReadOnlyInline,
+    ReadOnlyMixin,
+    run_in_bulk,
+    yuan_column,
+)
 from mutual.errors import ServiceError
 from mutual.money import format_yuan
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class EvidenceInline(ReadOnlyInline):
@@ -148,17 +142,9 @@ class ClaimAdmin(FastChangeListMixin, admin.ModelAdmin):
     def claimant(self, claim):
         return claim.membership.member
 
-    @admin.display(description=_("cover"))
-    def cover(self, claim):
-        return format_yuan(claim.cover_fen)
-
-    @admin.display(description=_("requested"), ordering="amount_requested_fen")
-    def requested(self, claim):
-        return format_yuan(claim.amount_requested_fen)
-
-    @admin.display(description=_("approved"), ordering="amount_approved_fen")
-    def approved(self, claim):
-        return format_yuan(claim.amount_approved_fen)
+    cover = yuan_column("cover_fen", _("cover"), sortable=False)
+    requested = yuan_column("amount_requested_fen", _("requested"))
+    approved = yuan_column("amount_approved_fen", _("approved"))
 
     @admin.display(description=_("publicity left"), ordering="publicity_ends_at")
     def window_left(self, claim):
@@ -253,12 +239,14 @@ class ClaimAdmin(FastChangeListMixin, admin.ModelAdmin):
         permissions=["investigate"],
     )
     def take_for_investigation(self, request, queryset):
-        self._bulk(
+        run_in_bulk(
+            self,
             request,
-            queryset.filter(state=ClaimState.SUBMITTED),
+            queryset.filter(state=ClaimState.SUBMITTED).values_list("pk", flat=True),
             lambda claim_id, now: services.claim_start_investigation(
                 claim_id=claim_id, investigator_id=request.user.pk, by=request.user, now=now
             ),
+            done_message=_("%(n)d claim(s) done."),
         )
 
     @admin.action(
@@ -266,43 +254,21 @@ class ClaimAdmin(FastChangeListMixin, admin.ModelAdmin):
         permissions=["decide"],
     )
     def approve_closed_windows(self, request, queryset):
-        now = timezone.now()
-        due = queryset.filter(window_due_q(now))
-        self._bulk(
+        due = queryset.filter(window_due_q(timezone.now()))
+        run_in_bulk(
+            self,
             request,
-            due,
+            due.values_list("pk", flat=True),
             lambda claim_id, now: services.claim_approve(
                 claim_id=claim_id, by=request.user, now=now
             ),
+            done_message=_("%(n)d claim(s) done."),
         )
-
-    def _bulk(self, request, queryset, call):
-        now, done, failed = timezone.now(), 0, []
-        for claim_id in queryset.values_list("pk", flat=True)[:500]:
-            try:
-                call(claim_id, now)
-                done += 1
-            except (
-                ServiceError,
-                TransitionNotAllowed,
-                ConcurrentTransition,
-                PermissionDenied,
-            ) as error:
-                failed.append(f"{claim_id}: {getattr(error, 'message', error)}")
-        self.message_user(request, _("%(n)d claim(s) done.") % {"n": done}, messages.SUCCESS)
-        if failed:
-            self.message_user(request, "; ".join(failed[:10]), messages.ERROR)
 
 
 @admin.register(Dispute)
-class DisputeAdmin(FastChangeListMixin, admin.ModelAdmin):
+class DisputeAdmin(FastChangeListMixin, ReadOnlyMixin, admin.ModelAdmin):
     list_display = ["claim", "member", "created_at"]
     list_select_related = ["claim", "member"]
     search_fields = ["=claim__id", "=member__national_id"]
     readonly_fields = ["claim", "member", "reason", "created_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,8 +1,8 @@
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -11,7 +11,6 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
-from django_fsm import TransitionNotAllowed
 from simple_history.admin import SimpleHistoryAdmin
 
 from members import services
@@ -24,9 +23,15 @@ from members.models import (
     Plan,
     years_before,
 )
-from mutual.admin_tools import FastChangeListMixin
+from mutual.admin_tools import (
+    FastChangeListMixin,
+    ReadOnlyInline,
+    ReadOnlyMixin,
+    run_in_bulk,
+    yuan_column,
+)
 from mutual.errors import ServiceError
-from mutual.money import format_percent_bp, format_yuan
+from mutual.money import format_percent_bp
 
 
 class CoverBandInline(admin.TabularInline):
@@ -132,13 +137,8 @@ class PlanAdmin(SimpleHistoryAdmin):
     def fee_percent(self, plan: Plan) -> str:
         return format_percent_bp(plan.management_fee_bp)
 
-    @admin.display(description=_("per-case cap (yuan)"))
-    def per_case_cap(self, plan: Plan) -> str:
-        return format_yuan(plan.per_case_cap_fen)
-
-    @admin.display(description=_("yearly cap (yuan)"))
-    def yearly_cap(self, plan: Plan) -> str:
-        return format_yuan(plan.yearly_cap_fen)
+    per_case_cap = yuan_column("per_case_cap_fen", _("per-case cap (yuan)"), sortable=False)
+    yearly_cap = yuan_column("yearly_cap_fen", _("yearly cap (yuan)"), sortable=False)
 
 
 class AgeBandFilter(admin.SimpleListFilter):
@@ -180,20 +180,12 @@ class WaitingPeriodFilter(admin.SimpleListFilter):
         return queryset
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ReadOnlyInline):
     model = Membership
     fk_name = "member"
-    extra = 0
-    can_delete = False
     fields = ["plan", "status", "joined_at", "waiting_until", "cover", "ended_at"]
     readonly_fields = fields
-
-    @admin.display(description=_("cover (yuan)"))
-    def cover(self, membership: Membership) -> str:
-        return format_yuan(membership.cover_fen)
-
-    def has_add_permission(self, request, obj=None):
-        return False
+    cover = yuan_column("cover_fen", _("cover (yuan)"), sortable=False)
 
 
 @admin.register(Member)
@@ -274,11 +266,8 @@ class MembershipAdmin(FastChangeListMixin, admin.ModelAdmin):
     raw_id_fields = ["member", "migrated_from"]
     readonly_fields = ["status", "ended_at", "migrated_from", "in_pool_since"]
     actions = ["withdraw_selected"]
-    BULK_LIMIT = 1000  # one transaction each; larger moves belong to plan_migrate
 
-    @admin.display(description=_("cover (yuan)"), ordering="cover_fen")
-    def cover(self, membership: Membership) -> str:
-        return format_yuan(membership.cover_fen)
+    cover = yuan_column("cover_fen", _("cover (yuan)"))
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -291,26 +280,19 @@ class MembershipAdmin(FastChangeListMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Withdraw selected memberships"), permissions=["change"])
     def withdraw_selected(self, request, queryset):
-        now = timezone.now()
-        done = 0
-        active = queryset.filter(status=MembershipStatus.ACTIVE).values_list("pk", flat=True)
-        for membership_id in active[: self.BULK_LIMIT]:
-            try:
-                services.membership_withdraw(membership_id=membership_id, by=request.user, now=now)
-                done += 1
-            except (TransitionNotAllowed, PermissionDenied) as error:
-                self.message_user(request, str(error), messages.ERROR)
-        self.message_user(request, _("%(n)d memberships withdrawn.") % {"n": done})
-        if active[self.BULK_LIMIT : self.BULK_LIMIT + 1].exists():
-            self.message_user(
-                request,
-                _("Only the first %(n)d were processed.") % {"n": self.BULK_LIMIT},
-                messages.WARNING,
-            )
+        run_in_bulk(
+            self,
+            request,
+            queryset.filter(status=MembershipStatus.ACTIVE).values_list("pk", flat=True),
+            lambda membership_id, now: services.membership_withdraw(
+                membership_id=membership_id, by=request.user, now=now
+            ),
+            done_message=_("%(n)d memberships withdrawn."),
+        )
 
 
 @admin.register(AccessLog)
-class AccessLogAdmin(FastChangeListMixin, admin.ModelAdmin):
+class AccessLogAdmin(FastChangeListMixin, ReadOnlyMixin, admin.ModelAdmin):
     """Who saw what: superusers only, read-only (the table itself refuses UPDATE and DELETE)."""
 
     list_display = ["at", "user", "kind", "member", "what"]
@@ -331,12 +313,3 @@ class AccessLogAdmin(FastChangeListMixin, admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superuser
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

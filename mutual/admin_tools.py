@@ -1,10 +1,19 @@
-"""Admin pieces shared by every app: lists that stay fast at ten million rows."""
+"""Admin pieces shared by every app: lists that stay fast at ten million rows, read-only
+views, amounts in yuan, bulk actions."""
 
 import json
 
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
+from django.utils import timezone
 from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+
+from mutual.errors import ServiceError
+from mutual.money import format_yuan
 
 # Below this estimate an exact COUNT(*) is cheap enough to run.
 EXACT_COUNT_BELOW = 50_000
@@ -37,3 +46,64 @@ class FastChangeListMixin:
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     list_per_page = 50
+
+
+class ReadOnlyMixin:
+    """Shown, never added, changed or deleted by hand: written only by the services."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(ReadOnlyMixin, admin.TabularInline):
+    """Rows shown under their parent, as they are."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+
+def yuan_column(field: str, description, *, sortable: bool = True):
+    """A column (or read-only field) showing the integer fen of `field` in yuan."""
+
+    def column(self, obj) -> str:
+        return format_yuan(getattr(obj, field))
+
+    column.__name__ = field.removesuffix("_fen")
+    return admin.display(description=description, ordering=field if sortable else None)(column)
+
+
+# One service call per object, each its own transaction: a bulk action stops at this many, so
+# that one press cannot hold a web worker for minutes (larger moves have their own services).
+BULK_LIMIT = 500
+REFUSALS = (ServiceError, PermissionDenied, TransitionNotAllowed, ConcurrentTransition)
+
+
+def run_in_bulk(model_admin, request, ids, call, *, done_message: str) -> int:
+    """Call `call(pk, now)` for the first BULK_LIMIT of `ids` (a values_list queryset) with one
+    `now`. A refusal is listed in a message, not raised; the message says how many were done
+    (`done_message % {"n": done}`), which were refused, and whether some were left."""
+    now, done, refused = timezone.now(), 0, []
+    for pk in ids[:BULK_LIMIT]:
+        try:
+            call(pk, now)
+        except REFUSALS as error:
+            refused.append(f"{pk}: {getattr(error, 'message', error)}")
+        else:
+            done += 1
+    model_admin.message_user(request, done_message % {"n": done}, messages.SUCCESS)
+    if refused:
+        model_admin.message_user(request, "; ".join(refused[:10]), messages.ERROR)
+    if ids[BULK_LIMIT : BULK_LIMIT + 1].exists():
+        model_admin.message_user(
+            request,
+            _("Only the first %(n)d were processed.") % {"n": BULK_LIMIT},
+            messages.WARNING,
+        )
+    return done
