@@ -7,6 +7,8 @@ locks out an account (any address) and an address (any account) after too many f
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.throttling import BaseThrottle
 
@@ -14,8 +16,15 @@ LOCKED_OUT = "too many failed logins: try again later"
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The address that a login attempt is counted against (AXES_CLIENT_IP_CALLABLE)."""
-    return BaseThrottle().get_ident(request)
+    """The address that a login attempt is counted against (AXES_CLIENT_IP_CALLABLE). A
+    forwarded value that is not an address (a client writing its own X-Forwarded-For through a
+    proxy that appends nothing) counts as the socket's address: axes stores addresses in an
+    address column, and a bad one would be a 500."""
+    ident = BaseThrottle().get_ident(request)
+    try:
+        return str(ipaddress.ip_address(ident))
+    except ValueError:
+        return request.META.get("REMOTE_ADDR", "")
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None):

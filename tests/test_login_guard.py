@@ -117,6 +117,22 @@ def test_x_forwarded_for_counts_only_behind_the_configured_proxies(rf, settings)
     assert client_ip(request) == "192.0.2.7"  # what our one proxy saw, not what the client wrote
 
 
+@pytest.mark.parametrize("forwarded", ["10.0.0.1, garbage", "zzz", "1.2.3.4%eth0", "9" * 300])
+def test_a_forwarded_value_that_is_not_an_address_is_not_a_500(settings, forwarded):
+    """Found by the attack on issue 10: behind one trusted proxy, a client that wrote its own
+    last X-Forwarded-For entry made axes store a non-address: 500 on both logins."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    me = MemberFactory()
+    wrong = token_request(
+        me.user.username, "guess", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR="192.0.2.60"
+    )
+    assert wrong.status_code == 400
+    right = token_request(
+        me.user.username, "pw", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR="192.0.2.60"
+    )
+    assert right.status_code == 200 and "token" in right.json()
+
+
 def test_trusted_proxies_come_from_the_environment():
     code = "from django.conf import settings; print(settings.REST_FRAMEWORK['NUM_PROXIES'])"
     assert django_process(code).stdout.strip() == "0"
