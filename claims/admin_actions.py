@@ -74,6 +74,15 @@ def _investigator_id(raw: str, default: int) -> int:
     return int(text)
 
 
+def _text(data, name: str) -> str:
+    """A free-text field as typed; NUL is refused here (PostgreSQL cannot store it), as the
+    API's serializers refuse it, rather than failing in the database."""
+    value = data.get(name, "")
+    if "\x00" in value:
+        raise ServiceError("null characters are not allowed", field=name)
+    return value
+
+
 def check_permission(action: str, user) -> ClaimAction:
     """The button's own permission, whatever the user may view. Raises PermissionDenied."""
     if action not in ACTIONS:
@@ -94,7 +103,7 @@ def perform(action: str, *, claim_id: int, user, now, data, files) -> str:
         return str(_("Investigation started."))
     if action == "record_investigation":
         services.claim_record_investigation(
-            claim_id=claim_id, summary=data.get("summary", ""), by=user, now=now
+            claim_id=claim_id, summary=_text(data, "summary"), by=user, now=now
         )
         return str(_("Findings recorded."))
     if action == "add_evidence":
@@ -102,7 +111,7 @@ def perform(action: str, *, claim_id: int, user, now, data, files) -> str:
         if upload is None:
             raise ServiceError("choose a file to upload", field="file")
         document = evidence.evidence_append(
-            claim_id=claim_id, kind=data.get("kind", ""), upload=upload, by=user, now=now
+            claim_id=claim_id, kind=_text(data, "kind"), upload=upload, by=user, now=now
         )
         return f"Evidence #{document.position} stored, SHA-256 {document.sha256}."
     if action == "publicize":
@@ -117,9 +126,9 @@ def perform(action: str, *, claim_id: int, user, now, data, files) -> str:
         services.claim_open_dispute_review(claim_id=claim_id, by=user, now=now)
         return str(_("Dispute review opened."))
     if action == "approve":
-        services.claim_approve(claim_id=claim_id, by=user, now=now, reason=data.get("reason", ""))
+        services.claim_approve(claim_id=claim_id, by=user, now=now, reason=_text(data, "reason"))
         return str(_("Claim approved."))
     if action == "reject":
-        services.claim_reject(claim_id=claim_id, by=user, now=now, reason=data.get("reason", ""))
+        services.claim_reject(claim_id=claim_id, by=user, now=now, reason=_text(data, "reason"))
         return str(_("Claim rejected."))
     raise ServiceError(f"unknown action {action!r}")

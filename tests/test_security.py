@@ -106,6 +106,21 @@ def test_a_bad_publicity_amount_is_an_admin_message_and_changes_nothing(client, 
     assert claim.publicity_starts_at is None and claim.amount_approved_fen is None
 
 
+def test_a_null_character_in_an_admin_text_is_a_message_not_a_500(client, reviewer):
+    """Found by an attack on issue 10's fixes: `reason=bad\x00reason` on Reject was a 500
+    (PostgreSQL cannot store NUL); the API already refused it."""
+    claim = ClaimFactory()
+    client.force_login(reviewer)
+    with time_machine.travel(START, tick=False):
+        _press(client, claim, "start_investigation", investigator=reviewer.pk)
+        messages = _press(client, claim, "record_investigation", summary="seen\x00it")
+        assert any("null characters" in m for m in messages), messages
+        messages = _press(client, claim, "reject", reason="bad\x00reason")
+        assert any("null characters" in m for m in messages), messages
+    claim.refresh_from_db()
+    assert claim.state == ClaimState.INVESTIGATING and not claim.investigation_summary
+
+
 @pytest.mark.parametrize(
     ("amount", "fen"), [("1234.5", 1234_50), ("300000.00", 300_000_00), (" 0.01 ", 1)]
 )
