@@ -1,4 +1,5 @@
-"""Staff roles are Django groups, created and granted by data migrations through `grant`."""
+"""What data migrations set up: staff roles (Django groups, granted through `grant`) and beat
+entries (`beat_entry`)."""
 
 from django.contrib.auth.management import create_permissions
 
@@ -23,11 +24,12 @@ def grant(apps, schema_editor, grants: dict[str, list[str]]) -> None:
             )
 
 
-def every_minute_task(apps, *, name: str, task: str) -> None:
-    """A beat entry stored in django-celery-beat's tables, so operators can edit it in admin."""
+def beat_entry(apps, *, name: str, task: str, every: int, period: str) -> None:
+    """A beat entry stored in django-celery-beat's tables, so operators can edit it in admin:
+    `task` every `every` `period` ("minutes", "hours"...). Left as it is if it exists."""
     interval_model = apps.get_model("django_celery_beat", "IntervalSchedule")
     periodic_model = apps.get_model("django_celery_beat", "PeriodicTask")
-    every_minute, _ = interval_model.objects.get_or_create(every=1, period="minutes")
+    interval, _ = interval_model.objects.get_or_create(every=every, period=period)
     periodic_model.objects.get_or_create(
-        name=name, defaults={"task": task, "interval": every_minute, "enabled": True}
+        name=name, defaults={"task": task, "interval": interval, "enabled": True}
     )

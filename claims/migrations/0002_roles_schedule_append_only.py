@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from mutual.roles import every_minute_task, grant
+from mutual.roles import beat_entry, grant
 
 STAFF_VIEW = [
     "claims.view_claim",
@@ -22,8 +22,12 @@ GRANTS = {
 
 def forwards(apps, schema_editor):
     grant(apps, schema_editor, GRANTS)
-    every_minute_task(
-        apps, name="Close due publicity windows", task="claims.tasks.close_publicity_windows"
+    beat_entry(
+        apps,
+        name="Close due publicity windows",
+        task="claims.tasks.close_publicity_windows",
+        every=1,
+        period="minutes",
     )
 
 
