@@ -21,6 +21,7 @@ from billing.models import (
     PeriodChunk,
 )
 from members.models import MembershipStatus
+from members.notifications.events import notify_debits_failed
 from members.services import membership_lapse
 
 RETRY_AFTER = datetime.timedelta(days=1)
@@ -109,6 +110,9 @@ def collect_chunk(
             Bill.objects.bulk_update(
                 due, ["paid_at", "debit_attempts", "next_debit_at", "last_debit_error"]
             )
+            failed = [bill for bill in due if bill.paid_at is None]
+            if failed:
+                notify_debits_failed(period=chunk.period, bills=failed, now=now)
             ledger_post(
                 key=f"collect:{chunk.period_id}:{due[0].pk}:{due[-1].pk}:{now.isoformat()}",
                 description=f"collected from {len(due)} bills of {chunk.period}",

@@ -11,6 +11,7 @@ from django.db.models import Max, Min
 from claims.models import Claim, ClaimState, Dispute, JurySeat, Vote
 from claims.rules import require_window_open
 from members.models import DisputeReview, Member, Membership, MembershipStatus
+from members.notifications.events import notify_jury_drawn
 from mutual.errors import ServiceError
 
 
@@ -67,6 +68,7 @@ def jury_draw(*, claim: Claim, now: datetime.datetime, rng: random.Random | None
     JurySeat.objects.bulk_create(
         [JurySeat(claim=claim, member_id=member_id, drawn_at=now) for member_id in chosen]
     )
+    notify_jury_drawn(claim=claim, member_ids=chosen, now=now)
     return len(chosen)
 
 

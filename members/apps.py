@@ -7,7 +7,11 @@ from django.utils.translation import gettext_lazy as _
 # Settings naming a class by import path. Settings checked that the module exists; whether it
 # defines the class is checked here, once models can be imported, so that a bad value stops
 # every process (web, worker, beat, manage.py) at startup rather than at first use.
-IMPORT_PATH_SETTINGS = ["MUTUAL_CREDIT_PROVIDER", "MUTUAL_PAYMENT_GATEWAY"]
+IMPORT_PATH_SETTINGS = [
+    "MUTUAL_CREDIT_PROVIDER",
+    "MUTUAL_PAYMENT_GATEWAY",
+    "MUTUAL_NOTIFICATION_GATEWAY",
+]
 
 
 class MembersConfig(AppConfig):
@@ -21,3 +25,6 @@ class MembersConfig(AppConfig):
                 import_string(path)
             except ImportError as error:
                 raise ImproperlyConfigured(f"{name}={path!r}: {error}") from None
+        from members.notifications import events
+
+        events.connect()

@@ -355,3 +355,11 @@ class AccessLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_kind_display()} · {self.at:%Y-%m-%d %H:%M}"
+
+
+# Notices to members live in their own module (members/notifications/models.py).
+from members.notifications.models import (  # noqa: E402, F401
+    Notice,
+    NoticeRun,
+    NotificationPreference,
+)

@@ -285,6 +285,8 @@ OTP_TOTP_ISSUER = "mutual"
 
 # --- REST framework ---
 REST_FRAMEWORK = {
+    # JSON only: every /api/ answer is JSON, whatever the client's Accept (no browsable API).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
@@ -342,6 +344,25 @@ MUTUAL_CREDIT_PROVIDER = env_import_path(
 MUTUAL_PAYMENT_GATEWAY = env_import_path(
     "MUTUAL_PAYMENT_GATEWAY", "billing.collections.LocalPaymentGateway"
 )
+MUTUAL_NOTIFICATION_GATEWAY = env_import_path(
+    "MUTUAL_NOTIFICATION_GATEWAY", "members.notifications.gateways.EmailNotificationGateway"
+)
+# Notices go out through Django's email backend (SMTP, or any anymail backend by import path);
+# the demo writes them as files under var/mail.
+EMAIL_BACKEND = env_str(
+    "DJANGO_EMAIL_BACKEND",
+    "django.core.mail.backends.filebased.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_FILE_PATH = MUTUAL_DATA_DIR / "mail"
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "mutual <no-reply@localhost>")
 # Members per apportionment chunk (one Celery task each); smaller spreads work over more workers.
 APPORTION_CHUNK_IDS = env_int("MUTUAL_APPORTION_CHUNK_IDS", 250_000)
 # Transparency (billing/tree.py): the key of the bills' pseudonyms (HMAC-SHA256) and the Ed25519

@@ -12,6 +12,7 @@ from billing import public
 from billing.api import MyBillViewSet, PeriodViewSet
 from claims.api import CaseViewSet, ClaimViewSet
 from members.api import MembershipViewSet, MeView, PlanViewSet
+from members.notifications.api import MyNotificationPreferencesView, MyNotificationViewSet
 from mutual.api import api_not_found
 from mutual.health import healthz
 from mutual.login_guard import LOCKED_OUT
@@ -43,6 +44,7 @@ router = DefaultRouter()
 router.register("plans", PlanViewSet, basename="plan")
 router.register("memberships", MembershipViewSet, basename="membership")
 router.register("me/bills", MyBillViewSet, basename="my-bill")
+router.register("me/notifications", MyNotificationViewSet, basename="my-notification")
 router.register("claims", ClaimViewSet, basename="claim")
 router.register("cases", CaseViewSet, basename="case")
 router.register("periods", PeriodViewSet, basename="period")
@@ -63,6 +65,11 @@ urlpatterns = [
     path("api/public/periods/<int:pk>/", public.PublicPeriodView.as_view(), name="api-period"),
     path("api/public/cases/", public.PublicCasesView.as_view(), name="api-public-cases"),
     path("api/public/signing-key/", public.SigningKeyView.as_view(), name="api-signing-key"),
+    path(
+        "api/me/notification-preferences/",
+        MyNotificationPreferencesView.as_view(),
+        name="api-notification-preferences",
+    ),
     path("api/", include(router.urls)),
     # Last: any other /api/ path is a JSON 404, like the API's own, not Django's HTML page.
     re_path(r"^api/", api_not_found, name="api-not-found"),

@@ -1,0 +1,74 @@
+"""A member's notices (newest first, paginated) and what they want to be told."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from members.notifications import services
+from members.notifications.messages import render
+from members.notifications.models import Notice, NotificationPreference
+from mutual.api import IsMember, current_member
+
+
+class NoticeOutput(serializers.ModelSerializer):
+    kind = serializers.CharField(
+        read_only=True, help_text="claim, jury, digest, bill, debit_failed or lapse"
+    )
+    status = serializers.CharField(
+        read_only=True, help_text="pending, sending, sent, failed or skipped"
+    )
+    subject = serializers.SerializerMethodField()
+    body = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notice
+        fields = ["id", "kind", "event", "subject", "body", "payload", "status", "created_at",
+                  "sent_at"]  # fmt: skip
+
+    def get_subject(self, notice) -> str:
+        return render(notice.kind, notice.payload)[0]
+
+    def get_body(self, notice) -> str:
+        return render(notice.kind, notice.payload)[1]
+
+
+class MyNotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """My notices, newest first."""
+
+    permission_classes = [IsMember]
+    serializer_class = NoticeOutput
+    filter_backends = []
+
+    def get_queryset(self):
+        return Notice.objects.filter(member=current_member(self.request)).order_by("-id")
+
+
+class PreferencesSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = NotificationPreference
+        fields = ["claim", "jury", "digest", "bill", "debit_failed", "lapse"]
+
+
+class MyNotificationPreferencesView(APIView):
+    """Which notices I receive (all by default). PUT or PATCH any of the switches."""
+
+    permission_classes = [IsMember]
+
+    @extend_schema(responses={200: PreferencesSerializer})
+    def get(self, request):
+        member = current_member(request)
+        return Response(PreferencesSerializer(services.preferences_for(member_id=member.pk)).data)
+
+    @extend_schema(request=PreferencesSerializer, responses={200: PreferencesSerializer})
+    def patch(self, request):
+        member = current_member(request)
+        current = services.preferences_for(member_id=member.pk)
+        serializer = PreferencesSerializer(current, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        saved = services.preferences_save(member_id=member.pk, changes=serializer.validated_data)
+        return Response(PreferencesSerializer(saved).data)
+
+    @extend_schema(request=PreferencesSerializer, responses={200: PreferencesSerializer})
+    def put(self, request):
+        return self.patch(request)
