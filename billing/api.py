@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from billing.models import FINISHED, ApportionmentPeriod, Bill
 from billing.proofs import bill_proof
 from billing.selectors import bill_breakdown
-from mutual.api import OwnedByMember
+from mutual.api import MemberScoped
 
 
 class PeriodCaseOutput(serializers.Serializer):
@@ -133,14 +133,14 @@ class ProofOutput(serializers.Serializer):
     signed_head = serializers.DictField(help_text="head, Ed25519 signature, public key")
 
 
-class MyBillViewSet(OwnedByMember, viewsets.ReadOnlyModelViewSet):
+class MyBillViewSet(MemberScoped, viewsets.ReadOnlyModelViewSet):
     """My bills, newest first; `/api/me/bills/{period}/` is one period's bill, broken down."""
 
     queryset = Bill.objects.all()
     lookup_field = "period"
     lookup_value_regex = r"\d+"
 
-    def owned(self, member):
+    def for_member(self, member):
         return (
             Bill.objects.filter(membership__member=member)
             .select_related("period__plan", "membership")

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from claims import disputes, evidence, selectors, services
 from claims.models import Claim, EvidenceDocument, EvidenceKind, IncidentKind, Vote
-from mutual.api import OwnedByMember, current_member
+from mutual.api import MemberScoped, current_member
 
 
 class EvidenceOutput(serializers.ModelSerializer):
@@ -86,7 +86,7 @@ class EvidenceInput(serializers.Serializer):
 
 
 class ClaimViewSet(
-    OwnedByMember, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    MemberScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """My claims. Another member's claim answers 404."""
 
@@ -95,7 +95,7 @@ class ClaimViewSet(
     filterset_fields = ["state", "plan"]
     throttle_scope = "writes"
 
-    def owned(self, member):
+    def for_member(self, member):
         return selectors.claims_of(member)
 
     @extend_schema(request=ClaimInput, responses={201: ClaimOutput})
@@ -176,7 +176,7 @@ class VoteInput(serializers.Serializer):
     vote = serializers.ChoiceField(choices=Vote.choices)
 
 
-class CaseViewSet(OwnedByMember, viewsets.ReadOnlyModelViewSet):
+class CaseViewSet(MemberScoped, viewsets.ReadOnlyModelViewSet):
     """Publicized and decided cases of the plans I belong to (visible, not owned)."""
 
     queryset = Claim.objects.all()
@@ -184,7 +184,7 @@ class CaseViewSet(OwnedByMember, viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["state", "plan", "incident_kind"]
     throttle_scope = "writes"
 
-    def owned(self, member):
+    def for_member(self, member):
         return (
             selectors.cases_visible_to(member)
             .annotate(dispute_count=Count("disputes", distinct=True))

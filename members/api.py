@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from members import services
 from members.models import CoverBand, Member, Membership, Plan
-from mutual.api import IsMember, OwnedByMember, current_member
+from mutual.api import IsMember, MemberScoped, current_member
 
 
 class PlanOutput(serializers.ModelSerializer):
@@ -83,7 +83,7 @@ class JoinInput(serializers.Serializer):
 
 
 class MembershipViewSet(
-    OwnedByMember, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    MemberScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """My memberships. Joining checks eligibility; a refusal names the rule that failed."""
 
@@ -92,7 +92,7 @@ class MembershipViewSet(
     filterset_fields = ["status", "plan"]
     throttle_scope = "writes"
 
-    def owned(self, member):
+    def for_member(self, member):
         return (
             Membership.objects.filter(member=member).select_related("plan").order_by("-joined_at")
         )

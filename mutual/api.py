@@ -51,16 +51,17 @@ def current_member(request) -> Member:
     return request.user.member
 
 
-class OwnedByMember:
-    """A viewset over the current member's own objects: others' ids answer 404. Subclasses set
-    `queryset` (for the schema) and write `owned(member)`."""
+class MemberScoped:
+    """A viewset over what the current member may see: their own objects, or the public cases
+    of their plans. Any other id answers 404. Subclasses set `queryset` (for the schema) and
+    write `for_member(member)`."""
 
     permission_classes = [IsMember]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no member
             return self.queryset.none()
-        return self.owned(current_member(self.request))
+        return self.for_member(current_member(self.request))
 
     def get_throttles(self):
         # Writes are throttled; reads are not.
