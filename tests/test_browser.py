@@ -187,6 +187,21 @@ def test_the_seed_case_from_submission_to_payment(
     )
     assert response.status == 403
 
+    # Anyone, logged out, reads the period's public report, in English and in Chinese: the
+    # cases anonymised, and the signed Merkle root of the bills.
+    period.refresh_from_db()
+    assert len(period.merkle_root) == 64
+    for language, heading in (("en", "Share per member"), ("zh-hans", "每人分摊")):
+        context = browser.new_context(extra_http_headers={"Accept-Language": language})
+        page = context.new_page()
+        assert page.goto(f"{live_server.url}/public/periods/{period.pk}/").status == 200
+        assert heading in page.content() and "admin" not in page.url
+        assert page.locator("#merkle-root").inner_text() == period.merkle_root
+        assert "craniotomy" in page.locator("table.cases").inner_text()
+        page.screenshot(path=str(ARTIFACTS / f"public-report-{language}.png"), full_page=True)
+        assert page.goto(f"{live_server.url}/public/cases/").status == 200
+        context.close()
+
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_roles_reviewer_sees_no_finance_and_cannot_decide_what_they_investigated(
