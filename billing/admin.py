@@ -30,9 +30,9 @@ from billing.models import (
 from billing.selectors import bill_breakdown
 from members.admin import MembershipAdmin
 from members.models import Membership
-from mutual.admin_tools import FastChangeListMixin, ReadOnlyInline, ReadOnlyMixin, yuan_column
-from mutual.errors import ServiceError
-from mutual.money import format_exact_fen, format_yuan
+from mutual.core.admin_tools import FastChangeListMixin, ReadOnlyInline, ReadOnlyMixin, yuan_column
+from mutual.core.errors import ServiceError
+from mutual.core.money import format_exact_fen, format_yuan
 
 # A bill's own figures, as the bill page shows them and the CSV export writes them.
 BILL_FIGURES = [

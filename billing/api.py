@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from billing.models import FINISHED, ApportionmentPeriod, Bill
 from billing.proofs import bill_proof
 from billing.selectors import bill_breakdown
-from mutual.api import MemberScoped
+from mutual.core.api import MemberScoped
 
 
 class PeriodCaseOutput(serializers.Serializer):

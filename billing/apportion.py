@@ -33,8 +33,8 @@ from billing.models import (
 )
 from claims.models import Claim, ClaimState
 from members.selectors import plan_rules_at
-from mutual.errors import InvariantError, ServiceError
-from mutual.timezones import year_start
+from mutual.core.errors import InvariantError, ServiceError
+from mutual.core.timezones import year_start
 
 logger = logging.getLogger(__name__)
 

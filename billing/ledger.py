@@ -10,7 +10,7 @@ from psycopg.errors import UniqueViolation
 
 from billing.models import ROLE_KINDS, Account, Posting, PostingLine
 from members.models import Plan
-from mutual.errors import InvariantError
+from mutual.core.errors import InvariantError
 
 
 class UnbalancedPosting(InvariantError):

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from claims.models import Claim
 from members.models import Membership, Plan
-from mutual.timezones import local_date
+from mutual.core.timezones import local_date
 
 
 class AccountKind(models.TextChoices):

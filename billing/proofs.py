@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from billing import merkle, tree
 from billing.models import ApportionmentPeriod, Bill, TreeBlock, TreeNode
-from mutual.errors import ServiceError
+from mutual.core.errors import ServiceError
 
 _LAST_ID = 2**63 - 1
 _AMOUNTS = ("gross_fen", "waived_fen", "capped_fen", "charged_fen")

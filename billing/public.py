@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing import report, tree
-from mutual.money import format_yuan
+from mutual.core.money import format_yuan
 
 
 def _yuan_of_fen(exact: str) -> str:

@@ -9,7 +9,7 @@ from django.db.models import Prefetch
 
 from billing.models import FINISHED, ApportionmentPeriod, PeriodCohort
 from claims.models import Claim, ClaimState, EvidenceDocument
-from mutual.timezones import local_date
+from mutual.core.timezones import local_date
 
 _BAND = 10  # years
 

@@ -44,7 +44,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from billing.draw import draw_key, hashint8extended
-from mutual.errors import InvariantError
+from mutual.core.errors import InvariantError
 
 
 def fee_for(amount_fen: int, fee_bp: int) -> int:

@@ -16,7 +16,7 @@ from django.db.models import Q
 
 from billing.models import FINISHED, ApportionmentPeriod, PeriodStatus
 from members.models import Plan
-from mutual.timezones import local_date, local_midnight
+from mutual.core.timezones import local_date, local_midnight
 
 logger = logging.getLogger(__name__)
 STALE_RUN = datetime.timedelta(minutes=15)

@@ -12,7 +12,7 @@ from django.db.models import Sum
 
 from billing import apportion, tree
 from billing.models import FINISHED, ApportionmentPeriod, PeriodChunk, PeriodStatus, PostingLine
-from mutual.errors import ServiceError
+from mutual.core.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from billing import apportion, collections, payouts, schedule, selectors, services
 from billing.models import FINISHED
-from mutual.timezones import parse_now as _moment  # a task's `now`: ISO 8601, or the clock
+from mutual.core.timezones import parse_now as _moment  # a task's `now`: ISO 8601, or the clock
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from django.db import connection, transaction
 
 from billing import merkle, partitions
 from billing.models import FINISHED, ApportionmentPeriod, PeriodChunk, TreeBlock, TreeNode
-from mutual.errors import InvariantError
+from mutual.core.errors import InvariantError
 
 KEPT_LEVEL = 8
 BLOCK = 1 << KEPT_LEVEL

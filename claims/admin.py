@@ -13,15 +13,15 @@ from claims import admin_actions, selectors, services
 from claims.evidence import evidence_open, evidence_verify_claim
 from claims.models import Claim, ClaimState, Dispute, EvidenceDocument, EvidenceKind, JurySeat
 from claims.rules import window_due_q, window_open_q
-from mutual.admin_tools import (
+from mutual.core.admin_tools import (
     FastChangeListMixin,
     ReadOnlyInline,
     ReadOnlyMixin,
     run_in_bulk,
     yuan_column,
 )
-from mutual.errors import ServiceError
-from mutual.money import format_yuan
+from mutual.core.errors import ServiceError
+from mutual.core.money import format_yuan
 
 
 class EvidenceInline(ReadOnlyInline):

@@ -12,8 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from claims import evidence, services
 from claims.models import Claim
 from claims.selectors import claim_actions_for
-from mutual.errors import ServiceError
-from mutual.money import parse_yuan
+from mutual.core.errors import ServiceError
+from mutual.core.money import parse_yuan
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from claims import disputes, evidence, selectors, services
 from claims.models import Claim, EvidenceDocument, EvidenceKind, IncidentKind, Vote
-from mutual.api import MemberScoped, current_member
+from mutual.core.api import MemberScoped, current_member
 
 
 class EvidenceOutput(serializers.ModelSerializer):

@@ -13,7 +13,7 @@ from claims import disputes, evidence, services
 from claims.models import Claim
 from members.demo import NEW_PLAN
 from members.models import Member, Membership, MembershipStatus, Plan
-from mutual.demo_users import ensure_demo_users
+from office.demo_users import ensure_demo_users
 
 SEED_HOSPITAL = "Xinhua Hospital, Shanghai Jiao Tong University School of Medicine"
 

@@ -12,7 +12,7 @@ from claims.models import Claim, ClaimState, Dispute, JurySeat, Vote
 from claims.rules import require_window_open
 from members.models import DisputeReview, Member, Membership, MembershipStatus
 from members.notifications.events import notify_jury_drawn
-from mutual.errors import ServiceError
+from mutual.core.errors import ServiceError
 
 
 @transaction.atomic

@@ -20,7 +20,7 @@ from claims.models import GENESIS_LINK, Claim, EvidenceDocument, EvidenceKind
 from claims.rules import claim_act_require
 from members.models import AccessKind
 from members.services import access_record
-from mutual.errors import ServiceError
+from mutual.core.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 

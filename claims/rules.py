@@ -16,8 +16,8 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from claims.models import Claim, ClaimState
-from mutual.errors import ServiceError
-from mutual.transitions import transition_check
+from mutual.core.errors import ServiceError
+from mutual.core.transitions import transition_check
 
 # States whose chain still takes documents: evidence is gathered before publicity.
 EVIDENCE_STATES = frozenset({ClaimState.SUBMITTED, ClaimState.INVESTIGATING})

@@ -16,10 +16,10 @@ from claims.models import Claim, ClaimState, IncidentKind
 from claims.rules import claim_act_require, window_due_q
 from members.models import Membership, MembershipStatus
 from members.services import membership_is_covered
-from mutual.errors import ServiceError
-from mutual.money import format_yuan
-from mutual.timezones import local_midnight
-from mutual.transitions import run_transition
+from mutual.core.errors import ServiceError
+from mutual.core.money import format_yuan
+from mutual.core.timezones import local_midnight
+from mutual.core.transitions import run_transition
 
 logger = logging.getLogger(__name__)
 

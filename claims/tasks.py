@@ -1,7 +1,7 @@
 from celery import shared_task
 
 from claims import services
-from mutual.timezones import parse_now
+from mutual.core.timezones import parse_now
 
 
 @shared_task(acks_late=True)

@@ -23,15 +23,15 @@ from members.models import (
     Plan,
     years_before,
 )
-from mutual.admin_tools import (
+from mutual.core.admin_tools import (
     FastChangeListMixin,
     ReadOnlyInline,
     ReadOnlyMixin,
     run_in_bulk,
     yuan_column,
 )
-from mutual.errors import ServiceError
-from mutual.money import format_percent_bp
+from mutual.core.errors import ServiceError
+from mutual.core.money import format_percent_bp
 
 
 class CoverBandInline(admin.TabularInline):

@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from members import services
 from members.models import CoverBand, Member, Membership, Plan
-from mutual.api import IsMember, MemberScoped, current_member
+from mutual.core.api import IsMember, MemberScoped, current_member
 
 
 class PlanOutput(serializers.ModelSerializer):

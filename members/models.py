@@ -20,7 +20,7 @@ from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 from simple_history.models import HistoricalRecords
 from simple_history.signals import pre_create_historical_record
 
-from mutual.money import format_yuan
+from mutual.core.money import format_yuan
 
 
 def years_before(day: datetime.date, years: int) -> datetime.date:

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from members.credit import CreditScoreProvider, default_credit_provider
 from members.models import AccessKind, AccessLog, Member, Membership, MembershipStatus, Plan
-from mutual.errors import ServiceError
-from mutual.transitions import run_transition
+from mutual.core.errors import ServiceError
+from mutual.core.transitions import run_transition
 
 
 class EligibilityError(ServiceError):

@@ -1,6 +1,6 @@
 """Every /api/ answer is JSON, Django's own error pages included; the admin keeps its HTML.
 
-DRF turns the errors it knows into JSON (mutual.api.exception_handler). What it does not know
+DRF turns the errors it knows into JSON (mutual.core.api.exception_handler). What it does not know
 reaches Django's handlers: a crash (500), a body over Django's upload limits (400), a request
 refused before any view ran. These handlers answer those in DRF's shape under /api/, and leave
 every other path to Django's pages. `RequestSizeLimitMiddleware` refuses a body larger than the

@@ -152,6 +152,7 @@ elif not REDIS_URL.startswith(("redis://", "rediss://", "redis+socket://")):
     raise ImproperlyConfigured("REDIS_URL must be a redis:// or redis+socket:// URL")
 
 INSTALLED_APPS = [
+    "office",  # the dashboard, demo and benchmarks; first, so its admin/index.html is the admin's
     "mutual.apps.MutualAdminConfig",  # django.contrib.admin with staff two-factor login
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -209,7 +210,6 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
             ],
-            "libraries": {"mutual_dashboard": "mutual.templatetags.mutual_dashboard"},
         },
     },
 ]
@@ -294,16 +294,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # DRF's defaults, with a JSON parser that answers 400 (not 500) to deeply nested bodies.
     "DEFAULT_PARSER_CLASSES": [
-        "mutual.parsers.JSONParser",
+        "mutual.core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_PAGINATION_CLASS": "mutual.filters.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "mutual.core.filters.Pagination",
     "PAGE_SIZE": 50,
     # An unreadable filter value is a 400, not ignored; the schema documents error statuses.
-    "DEFAULT_FILTER_BACKENDS": ["mutual.filters.FilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "mutual.schema.AutoSchema",
-    "EXCEPTION_HANDLER": "mutual.api.exception_handler",
+    "DEFAULT_FILTER_BACKENDS": ["mutual.core.filters.FilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "mutual.core.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "mutual.core.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
     # X-Forwarded-For is believed only behind this many proxies of ours (0: never).
     "NUM_PROXIES": TRUSTED_PROXIES,

@@ -16,7 +16,7 @@ from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from mutual.errors import ServiceError
+from mutual.core.errors import ServiceError
 
 AUTHENTICATOR = "authenticator"
 RECOVERY_CODES = "recovery codes"

@@ -13,7 +13,7 @@ from billing.api import MyBillViewSet, PeriodViewSet
 from claims.api import CaseViewSet, ClaimViewSet
 from members.api import MembershipViewSet, MeView, PlanViewSet
 from members.notifications.api import MyNotificationPreferencesView, MyNotificationViewSet
-from mutual.api import api_not_found
+from mutual.core.api import api_not_found
 from mutual.health import healthz
 from mutual.login_guard import LOCKED_OUT
 

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from claims import evidence, services
 from claims.admin_actions import ACTIONS
 from claims.models import Claim, ClaimState, EvidenceDocument
-from mutual.errors import ServiceError
+from mutual.core.errors import ServiceError
 from tests.claim_steps import pdf, to_investigating
 from tests.factories import ClaimFactory, UserFactory
 

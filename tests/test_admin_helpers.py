@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 
 from members.models import Membership
-from mutual import admin_tools
+from mutual.core import admin_tools
 from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db

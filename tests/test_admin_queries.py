@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from billing.models import ApportionmentPeriod
-from mutual import admin_tools
+from mutual.core import admin_tools
 from tests.factories import ClaimFactory, MembershipFactory, PlanFactory
 from tests.test_billing import approved_claim, members, period_for, run
 

@@ -21,8 +21,8 @@ from billing.models import (
 from claims.models import Claim, ClaimState
 from members.models import Membership
 from members.services import plan_migrate
-from mutual.errors import ServiceError
-from mutual.timezones import local_midnight
+from mutual.core.errors import ServiceError
+from mutual.core.timezones import local_midnight
 from tests.billing_data import (
     active,
     bulk_approved_claims,

@@ -10,7 +10,7 @@ from billing.ledger import account_balance, account_for, ledger_verify
 from billing.models import FINISHED, ApportionmentPeriod, PeriodStatus, Posting, Promotion
 from claims import services as claim_services
 from claims.models import Claim, ClaimState
-from mutual.timezones import local_date, local_midnight
+from mutual.core.timezones import local_date, local_midnight
 from tests.billing_data import active, bulk_approved_claims, bulk_memberships
 from tests.claim_steps import after_window, to_publicized
 from tests.factories import ClaimFactory, MembershipFactory, PlanFactory
@@ -125,7 +125,7 @@ def test_a_failed_chunk_marks_its_period_failed_blocks_the_next_and_a_retry_ends
 def test_a_retry_needs_a_failed_period_and_the_right_to_run_periods(reviewer, finance):
     from django.core.exceptions import PermissionDenied
 
-    from mutual.errors import ServiceError
+    from mutual.core.errors import ServiceError
 
     plan = PlanFactory()
     period = _period_with_cases(plan, cutoff=datetime.datetime(2019, 3, 16, tzinfo=UTC))

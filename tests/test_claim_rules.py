@@ -15,7 +15,7 @@ from claims.models import Claim
 from claims.rules import REFUSALS
 from claims.selectors import STAFF_ACTS
 from members.services import membership_withdraw
-from mutual.errors import ServiceError
+from mutual.core.errors import ServiceError
 from tests.claim_steps import (
     after_window,
     dispute_by_a_fellow_member,

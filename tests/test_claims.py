@@ -10,7 +10,7 @@ from claims import services
 from claims.disputes import dispute_raise, jury_vote
 from claims.models import Claim, ClaimState
 from members.models import DisputeReview
-from mutual.errors import ServiceError
+from mutual.core.errors import ServiceError
 from tests.claim_steps import (
     after_window,
     dispute_by_a_fellow_member,

@@ -10,7 +10,7 @@ from django_fsm_log.models import StateLog
 
 from claims import services
 from claims.models import Claim, ClaimState
-from mutual.transitions import run_transition
+from mutual.core.transitions import run_transition
 from tests.claim_steps import after_window, to_publicized
 from tests.conftest import run_concurrently
 from tests.factories import ClaimFactory, MembershipFactory, PlanFactory

@@ -2,7 +2,7 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from mutual.dashboard import bar_chart
+from office.dashboard import bar_chart
 from tests.claim_steps import to_publicized
 from tests.factories import ClaimFactory, MembershipFactory
 from tests.test_billing import DEC_7, approved_claim, members, period_for, run

@@ -8,7 +8,7 @@ from billing.schedule import period_for
 from claims.models import Claim, ClaimState
 from members.demo import ensure_demo_plans
 from members.models import Member, Membership
-from mutual.timezones import local_date, local_midnight
+from mutual.core.timezones import local_date, local_midnight
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 from billing import apportion
 from billing.ledger import UnbalancedPosting, account_for, ledger_post
 from members import services as member_services
-from mutual.api import exception_handler
-from mutual.errors import InvariantError, ServiceError
+from mutual.core.api import exception_handler
+from mutual.core.errors import InvariantError, ServiceError
 from tests.factories import MembershipFactory, PlanFactory
 from tests.test_billing import period_for
 

@@ -9,7 +9,7 @@ from django.db.utils import IntegrityError
 
 from claims.evidence import evidence_append
 from claims.models import GENESIS_LINK, EvidenceDocument
-from mutual.errors import ServiceError
+from mutual.core.errors import ServiceError
 from tests.claim_steps import pdf
 from tests.factories import ClaimFactory
 

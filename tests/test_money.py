@@ -2,8 +2,8 @@
 
 import pytest
 
-from mutual.errors import ServiceError
-from mutual.money import format_percent_bp, format_yuan, parse_yuan
+from mutual.core.errors import ServiceError
+from mutual.core.money import format_percent_bp, format_yuan, parse_yuan
 
 
 @pytest.mark.parametrize(

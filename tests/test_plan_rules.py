@@ -15,7 +15,7 @@ from billing.models import ApportionmentPeriod, Bill
 from members import services
 from members.models import Plan
 from members.selectors import plan_rules_at
-from mutual.errors import ServiceError
+from mutual.core.errors import ServiceError
 from tests.billing_data import active, bulk_approved_claims, bulk_memberships
 from tests.factories import PlanFactory
 

@@ -186,7 +186,7 @@ def test_a_same_day_claim_at_1am_shanghai_is_accepted(membership):
 
 
 def test_tomorrow_in_shanghai_is_still_the_future(membership):
-    from mutual.errors import ServiceError
+    from mutual.core.errors import ServiceError
 
     # 23:30 in Shanghai is 15:30 UTC, the same day in both.
     now = datetime.datetime(2018, 12, 8, 23, 30, tzinfo=SHANGHAI).astimezone(datetime.UTC)

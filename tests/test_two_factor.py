@@ -8,8 +8,8 @@ from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from mutual.demo_totp import DEMO_TOTP_SECRET, demo_code
 from mutual.two_factor import staff_2fa_enroll
+from office.demo_totp import DEMO_TOTP_SECRET, demo_code
 from tests.factories import UserFactory
 from tests.test_settings import django_process
 

@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from mutual.roles import grant
+from mutual.core.roles import grant
 
 GUARDS = """
 CREATE FUNCTION billing_ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from mutual.roles import beat_entry
+from mutual.core.roles import beat_entry
 
 
 def forwards(apps, schema_editor):

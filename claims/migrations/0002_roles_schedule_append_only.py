@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from mutual.roles import beat_entry, grant
+from mutual.core.roles import beat_entry, grant
 
 STAFF_VIEW = [
     "claims.view_claim",

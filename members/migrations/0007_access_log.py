@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from mutual.roles import grant
+from mutual.core.roles import grant
 
 # Investigators (and reviewers, who may investigate) check identities; finance does not.
 GRANTS = {"investigator": ["members.view_national_id"], "reviewer": ["members.view_national_id"]}

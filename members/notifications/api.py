@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from members.notifications import services
 from members.notifications.messages import render
 from members.notifications.models import Notice, NotificationPreference
-from mutual.api import IsMember, current_member
+from mutual.core.api import IsMember, current_member
 
 
 class NoticeOutput(serializers.ModelSerializer):

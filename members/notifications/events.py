@@ -13,7 +13,7 @@ from django_fsm.signals import post_transition
 
 from members.notifications.models import NoticeKind
 from members.notifications.services import notify, run_start
-from mutual.timezones import local_date
+from mutual.core.timezones import local_date
 
 
 def _claim_transition(sender, instance, name, source, target, method_kwargs=None, **kwargs):

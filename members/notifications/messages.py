@@ -4,7 +4,7 @@ the API shows it, so a wording fix reaches notices already written)."""
 from __future__ import annotations
 
 from members.notifications.models import NoticeKind
-from mutual.money import format_yuan
+from mutual.core.money import format_yuan
 
 
 def render(kind: str, payload: dict) -> tuple[str, str]:

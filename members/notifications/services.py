@@ -294,7 +294,7 @@ def preferences_save(*, member_id: int, changes: dict[str, bool]) -> Notificatio
     allowed = set(NoticeKind.values)
     unknown = set(changes) - allowed
     if unknown:
-        from mutual.errors import ServiceError
+        from mutual.core.errors import ServiceError
 
         raise ServiceError(f"unknown notice kind {sorted(unknown)[0]}", code="unknown")
     preference, _ = NotificationPreference.objects.update_or_create(

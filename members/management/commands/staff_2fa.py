@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from mutual.errors import ServiceError
+from mutual.core.errors import ServiceError
 from mutual.two_factor import staff_2fa_enroll
 
 

@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString
 from billing.models import FINISHED, ApportionmentPeriod, PeriodStatus
 from claims.models import Claim, ClaimState
 from members.models import Membership
-from mutual.money import format_yuan
+from mutual.core.money import format_yuan
 
 CACHE_SECONDS = 60
 FAILURE_CHARS = 200

@@ -1,6 +1,6 @@
 """The OpenAPI schema documents the API's error answers, not only its successes.
 
-Every error body is the one `mutual.api.exception_handler` (or DRF under it) produces: a
+Every error body is the one `mutual.core.api.exception_handler` (or DRF under it) produces: a
 `detail` message, or field messages by field name, plus a `code` naming the rule when a
 service refused. Which statuses an operation can answer follows from the view itself: its
 request body, filters, path parameters, permissions and throttles."""

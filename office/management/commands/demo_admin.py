@@ -1,8 +1,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from mutual.demo_totp import DEMO_TOTP_SECRET
-from mutual.demo_users import DEMO_PASSWORD, ensure_demo_users
+from office.demo_totp import DEMO_TOTP_SECRET
+from office.demo_users import DEMO_PASSWORD, ensure_demo_users
 
 
 class Command(BaseCommand):
@@ -19,5 +19,5 @@ class Command(BaseCommand):
         required = "required" if settings.MUTUAL_STAFF_2FA else "off: MUTUAL_STAFF_2FA is false"
         self.stdout.write(
             f"Staff second factor ({required}): the demo authenticator secret {DEMO_TOTP_SECRET}"
-            " (every demo staff login);\n  the code now: .venv/bin/python -m mutual.demo_totp"
+            " (every demo staff login);\n  the code now: .venv/bin/python -m office.demo_totp"
         )

@@ -1,6 +1,6 @@
 from django import template
 
-from mutual.dashboard import bar_chart, dashboard_figures, failed_periods
+from office.dashboard import bar_chart, dashboard_figures, failed_periods
 
 register = template.Library()
 

@@ -1,7 +1,7 @@
 """The demo's second factor: every demo staff login shares this published authenticator secret,
 so that `make run` stays usable with two-factor login on. Never use it for a real account.
 
-`python -m mutual.demo_totp` prints the current code (no Django set-up, no database)."""
+`python -m office.demo_totp` prints the current code (no Django set-up, no database)."""
 
 from base64 import b32encode
 

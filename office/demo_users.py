@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from members.models import Member
-from mutual.demo_totp import DEMO_TOTP_KEY
 from mutual.two_factor import staff_2fa_enroll
+from office.demo_totp import DEMO_TOTP_KEY
 
 DEMO_PASSWORD = "mutual-demo"
 
@@ -15,7 +15,7 @@ DEMO_PASSWORD = "mutual-demo"
 def ensure_demo_users() -> dict[str, object]:
     """Create or reset admin, investigator, reviewer, finance, and `member` (a member with no
     membership yet, for trying the API). Returns them by username. The staff share the demo's
-    published authenticator secret (mutual.demo_totp) for two-factor login."""
+    published authenticator secret (office.demo_totp) for two-factor login."""
     users = get_user_model()
     admin, _ = users.objects.get_or_create(username="admin")
     admin.is_staff = admin.is_superuser = True

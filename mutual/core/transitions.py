@@ -21,7 +21,7 @@ def _stamp_log_row_with_the_services_now(sender, instance, **kwargs) -> None:
 pre_save.connect(
     _stamp_log_row_with_the_services_now,
     sender="django_fsm_log.StateLog",
-    dispatch_uid="mutual.transitions.stamp_log_row",
+    dispatch_uid="mutual.core.transitions.stamp_log_row",
 )
 
 

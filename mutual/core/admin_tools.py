@@ -12,8 +12,8 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
-from mutual.errors import ServiceError
-from mutual.money import format_yuan
+from mutual.core.errors import ServiceError
+from mutual.core.money import format_yuan
 
 # Below this estimate an exact COUNT(*) is cheap enough to run.
 EXACT_COUNT_BELOW = 50_000

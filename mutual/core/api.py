@@ -11,8 +11,7 @@ from rest_framework import permissions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from members.models import Member
-from mutual.errors import ServiceError
+from mutual.core.errors import ServiceError
 
 
 def exception_handler(exc, context):
@@ -40,14 +39,16 @@ class IsMember(permissions.BasePermission):
         return bool(request.user and request.user.is_authenticated and _member(request.user))
 
 
-def _member(user) -> Member | None:
+def _member(user):
+    """The login's member profile, or None (read through the relation: no app is imported)."""
     try:
         return user.member
-    except Member.DoesNotExist:
+    except ObjectDoesNotExist:
         return None
 
 
-def current_member(request) -> Member:
+def current_member(request):
+    """The current login's members.Member (views behind IsMember have one)."""
     return request.user.member
 
 

@@ -3,7 +3,7 @@
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from mutual.errors import ServiceError
+from mutual.core.errors import ServiceError
 
 
 def format_yuan(fen: int | None) -> str:
