@@ -8,7 +8,7 @@ import logging
 from celery import chord, shared_task
 from django.db import transaction
 
-from billing import apportion, collections, payouts, schedule, selectors, services
+from billing import apportion, debits, payouts, schedule, selectors, services
 from billing.models import FINISHED
 from mutual.core.timezones import parse_now as _moment  # a task's `now`: ISO 8601, or the clock
 
@@ -83,10 +83,10 @@ def collect_due(now: str | None = None) -> int:
         for chunk_id in period.chunks.values_list("pk", flat=True):
             collect_chunk.delay(chunk_id, now)
             enqueued += 1
-        collections.lapse_unpaid(period_id=period.pk, now=moment)
+        debits.lapse_unpaid(period_id=period.pk, now=moment)
     return enqueued
 
 
 @shared_task(acks_late=True)
 def collect_chunk(chunk_id: int, now: str | None = None) -> dict[str, int]:
-    return collections.collect_chunk(chunk_id=chunk_id, now=_moment(now))
+    return debits.collect_chunk(chunk_id=chunk_id, now=_moment(now))

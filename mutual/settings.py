@@ -342,7 +342,7 @@ MUTUAL_CREDIT_PROVIDER = env_import_path(
     "MUTUAL_CREDIT_PROVIDER", "members.credit.LocalCreditScoreProvider"
 )
 MUTUAL_PAYMENT_GATEWAY = env_import_path(
-    "MUTUAL_PAYMENT_GATEWAY", "billing.collections.LocalPaymentGateway"
+    "MUTUAL_PAYMENT_GATEWAY", "billing.debits.LocalPaymentGateway"
 )
 MUTUAL_NOTIFICATION_GATEWAY = env_import_path(
     "MUTUAL_NOTIFICATION_GATEWAY", "members.notifications.gateways.EmailNotificationGateway"

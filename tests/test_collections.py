@@ -3,7 +3,7 @@ import datetime
 import pytest
 from django_fsm_log.models import StateLog
 
-from billing.collections import DebitResult, collect_chunk, lapse_unpaid
+from billing.debits import DebitResult, collect_chunk, lapse_unpaid
 from billing.ledger import account_balance, account_for
 from billing.models import ApportionmentPeriod, Bill, PeriodStatus
 from billing.schedule import periods_claim_due, periods_ensure

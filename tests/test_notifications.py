@@ -7,7 +7,7 @@ import pytest
 from django.db import transaction
 from rest_framework.test import APIClient
 
-from billing.collections import collect_chunk, lapse_unpaid
+from billing.debits import collect_chunk, lapse_unpaid
 from billing.models import Bill
 from claims import services
 from claims.disputes import dispute_raise

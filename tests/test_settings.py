@@ -53,7 +53,7 @@ def test_a_bad_import_path_stops_the_process_naming_the_variable(variable, value
 
 def test_the_configured_provider_and_gateway_are_used():
     result = django_process(
-        "from billing.collections import default_gateway; "
+        "from billing.debits import default_gateway; "
         "from members.credit import default_credit_provider; "
         "print(type(default_credit_provider()).__name__, type(default_gateway()).__name__)",
         MUTUAL_CREDIT_PROVIDER="tests.test_settings.ChosenCreditScores",
@@ -66,7 +66,7 @@ def test_the_configured_provider_and_gateway_are_used():
 def test_without_the_variables_the_local_ones_are_used():
     environment = {"MUTUAL_CREDIT_PROVIDER": "", "MUTUAL_PAYMENT_GATEWAY": ""}
     result = django_process(
-        "from billing.collections import default_gateway; "
+        "from billing.debits import default_gateway; "
         "from members.credit import default_credit_provider; "
         "print(type(default_credit_provider()).__name__, type(default_gateway()).__name__)",
         **environment,

@@ -1,5 +1,5 @@
 """Where notices go: a NotificationGateway, chosen by MUTUAL_NOTIFICATION_GATEWAY (an import
-path), like billing.collections.PaymentGateway. Email through Django's email backend by default
+path), like billing.debits.PaymentGateway. Email through Django's email backend by default
 (any anymail backend plugs in there), a local one for tests and the demo."""
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ class LocalPaymentGateway:
 
 
 def default_gateway() -> PaymentGateway:
-    path = getattr(settings, "MUTUAL_PAYMENT_GATEWAY", "billing.collections.LocalPaymentGateway")
+    path = getattr(settings, "MUTUAL_PAYMENT_GATEWAY", "billing.debits.LocalPaymentGateway")
     return import_string(path)()
 
 
