@@ -304,7 +304,7 @@ class PeriodAdmin(admin.ModelAdmin):
 
     def run_view(self, request, period_id: int):
         return self._period_button(
-            request, period_id, services.period_run, _("The period is running.")
+            request, period_id, services.period_enqueue, _("The period is running.")
         )
 
     def retry_view(self, request, period_id: int):

@@ -29,7 +29,7 @@ def _enqueue_run(period_id: int) -> None:
 
 
 @transaction.atomic
-def period_run(*, period_id: int, by, now: datetime.datetime) -> ApportionmentPeriod:
+def period_enqueue(*, period_id: int, by, now: datetime.datetime) -> ApportionmentPeriod:
     """Hand an open period whose cutoff has passed to the workers, once."""
     _check_may_run(by)
     period = ApportionmentPeriod.objects.select_for_update(of=("self",)).get(pk=period_id)

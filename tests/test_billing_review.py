@@ -77,7 +77,7 @@ def _period_with_cases(plan, *, cutoff, members=30):
 def test_bug_a_run_whose_message_never_reaches_a_worker_is_stuck_forever(
     finance, django_capture_on_commit_callbacks
 ):
-    """period_run (and beat's periods_claim_due) set `enqueued_at` and publish run_period on
+    """period_enqueue (and beat's periods_claim_due) set `enqueued_at` and publish run_period on
     commit. If that message is lost (broker down at the publish, Redis restarted without
     persistence, a purge), the period stays OPEN with `enqueued_at` set: beat only re-claims
     OPEN periods whose enqueued_at IS NULL and RUNNING ones that went stale, Run refuses
@@ -87,13 +87,13 @@ def test_bug_a_run_whose_message_never_reaches_a_worker_is_stuck_forever(
     cutoff = datetime.datetime(2019, 3, 16, tzinfo=UTC)
     period, _ = _period_with_cases(plan, cutoff=cutoff)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.period_run(period_id=period.pk, by=finance, now=cutoff)
+        services.period_enqueue(period_id=period.pk, by=finance, now=cutoff)
     assert len(callbacks) == 1  # the publish that is lost
     a_day_later = cutoff + DAY
     recoverable = []
     if period.pk in schedule.periods_claim_due(now=a_day_later):
         recoverable.append("beat")
-    for action in (services.period_run, services.period_retry):
+    for action in (services.period_enqueue, services.period_retry):
         try:
             action(period_id=period.pk, by=finance, now=a_day_later)
             recoverable.append(action.__name__)
@@ -576,7 +576,7 @@ def test_held_finance_run_and_beat_claim_at_once_hand_the_period_over_once(finan
     cutoff = datetime.datetime(2019, 3, 16, tzinfo=UTC)
     period, _ = _period_with_cases(plan, cutoff=cutoff)
     results = run_concurrently(
-        lambda: services.period_run(period_id=period.pk, by=finance, now=cutoff),
+        lambda: services.period_enqueue(period_id=period.pk, by=finance, now=cutoff),
         lambda: schedule.periods_claim_due(now=cutoff),
     )
     run_won = not isinstance(results[0], Exception)
