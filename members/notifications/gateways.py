@@ -85,3 +85,11 @@ class LocalNotificationGateway:
 
 def default_notification_gateway() -> NotificationGateway:
     return import_string(settings.MUTUAL_NOTIFICATION_GATEWAY)()
+
+
+class DiscardingNotificationGateway:
+    """Accepts everything and keeps nothing: `bench_notices` measures our side, not a
+    provider's."""
+
+    def send_many(self, messages: list[Message]) -> list[Exception | None]:
+        return [None] * len(messages)
