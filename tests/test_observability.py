@@ -20,8 +20,8 @@ from sentry_sdk.transport import Transport
 from claims.models import Claim, ClaimState
 from members.models import Notice
 from members.notifications import services as notices
-from mutual import attention
 from mutual.observability import scrub_event
+from office import attention
 from tests.factories import ClaimFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -168,3 +168,13 @@ def test_the_dashboard_lists_undelivered_notices_and_claims_waiting_on_a_reviewe
     staff = UserFactory(is_staff=True, is_superuser=True)
     listed = attention.attention_for(staff, now=now)
     assert listed["notices"] and listed["reviews"] and listed["stuck"] == []
+
+
+def test_the_admin_index_shows_what_needs_a_person(admin_client, membership):
+    notices.notify(
+        member_ids=[membership.member_id], kind="bill", event="bill:1",
+        payload={"period": "p", "charged_fen": 10},
+        now=timezone.now() - datetime.timedelta(hours=1),
+    )  # fmt: skip
+    page = admin_client.get("/admin/").content.decode()
+    assert 'id="needs-a-person"' in page and "undelivered notices" in page

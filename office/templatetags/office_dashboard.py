@@ -19,6 +19,19 @@ def needs_attention(context) -> dict | None:
     return failed_periods()
 
 
+@register.simple_tag(takes_context=True)
+def more_attention(context) -> dict | None:
+    """Stuck chunks, undelivered notices, claims waiting on a reviewer (office.attention)."""
+    from django.utils import timezone
+
+    from office.attention import attention_for
+
+    user = context.get("user")
+    if user is None or not user.is_authenticated:
+        return None
+    return attention_for(user, now=timezone.now())
+
+
 @register.simple_tag
 def chart(items, unit: str = ""):
     return bar_chart(items, unit=unit)
