@@ -428,12 +428,11 @@ def period_finish(*, period_id: int, now: datetime.datetime) -> ApportionmentPer
             f"!= cases and fees {period.total_fen}"
         )
     partitions.bills_table_attach(period.pk)
-    root = tree.period_seal(period, now=now)  # the bills' Merkle root, signed (billing/tree.py)
     plan = period.plan
     if period.total_fen:
         ledger_post(
             key=f"period:{period.pk}:cases",
-            description=f"cases and fees of {period}; bills' Merkle root {root}",
+            description=f"cases and fees of {period}",
             now=now,
             lines=[
                 (account_for(plan, AccountRole.CLEARING), period.total_fen, 0),
@@ -530,4 +529,21 @@ def period_bill_inline(*, period_id: int, now: datetime.datetime) -> Apportionme
     for chunk_id in period_pending_chunks(period_id=period_id) or []:
         chunk_apportion(chunk_id=chunk_id, now=now)
     period_index_bills(period_id=period_id)
-    return period_finish(period_id=period_id, now=now)
+    period = period_finish(period_id=period_id, now=now)
+    return period_seal(period_id=period.pk, now=now)
+
+
+@transaction.atomic
+def period_seal(*, period_id: int, now: datetime.datetime) -> ApportionmentPeriod:
+    """Once posted: the bills' Merkle root, signed (billing/tree.py), building any chunk's part
+    not yet built. Idempotent. After the posting, not before it: the tree costs about as much
+    as the apportionment at ten million bills, and the money does not wait for it."""
+    period = (
+        ApportionmentPeriod.objects.select_for_update(of=("self",))
+        .select_related("plan")
+        .get(pk=period_id)
+    )
+    if period.status in FINISHED and not period.merkle_root and period.members_count:
+        tree.period_seal(period, now=now)
+        period.save(update_fields=["merkle_size", "merkle_root", "merkle_head"])
+    return period

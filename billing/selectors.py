@@ -4,6 +4,7 @@ stored)."""
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -23,6 +24,17 @@ def periods_failed() -> QuerySet[ApportionmentPeriod]:
 def periods_awaiting_payout() -> QuerySet[ApportionmentPeriod]:
     """Posted periods whose claims are not all paid yet (paying marks them paid)."""
     return ApportionmentPeriod.objects.filter(status=PeriodStatus.POSTED).order_by("pk")
+
+
+def periods_unsealed(*, now: datetime.datetime) -> QuerySet[ApportionmentPeriod]:
+    """Periods posted over 15 minutes ago whose bills' Merkle tree is still not sealed (its
+    tasks lost with a worker): beat sends them again."""
+    return ApportionmentPeriod.objects.filter(
+        status__in=FINISHED,
+        merkle_root="",
+        members_count__gt=0,
+        posted_at__lt=now - datetime.timedelta(minutes=15),
+    ).order_by("pk")
 
 
 def periods_to_collect() -> QuerySet[ApportionmentPeriod]:

@@ -102,14 +102,19 @@ def period_chunks_to_bill(*, period_id: int, now: datetime.datetime) -> list[int
 
 
 def period_trees_to_build(*, period_id: int, now: datetime.datetime) -> list[int]:
-    """Once every chunk is billed: index the bills, then the chunks whose Merkle subtree is
-    still to build (billing/tree.py), for the workers; empty when there is nothing to build."""
+    """Once the period is posted: the chunks whose Merkle subtree is still to build
+    (billing/tree.py), for the workers; empty when there is nothing to build."""
     with failures_recorded(period_id=period_id, now=now):
         period = ApportionmentPeriod.objects.get(pk=period_id)
-        if period.status != PeriodStatus.RUNNING or period.chunks.filter(done_at=None).exists():
+        if period.status not in FINISHED or period.merkle_root:
             return []
-        apportion.period_index_bills(period_id=period_id)
         return tree.chunks_without_tree(period_id=period_id)
+
+
+def period_seal(*, period_id: int, now: datetime.datetime) -> ApportionmentPeriod:
+    """Sign the posted period's Merkle root (see apportion.period_seal)."""
+    with failures_recorded(period_id=period_id, now=now):
+        return apportion.period_seal(period_id=period_id, now=now)
 
 
 def period_build_chunk_tree(*, chunk_id: int, now: datetime.datetime) -> bool:

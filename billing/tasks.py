@@ -40,19 +40,31 @@ def build_chunk_tree(chunk_id: int, now: str | None = None) -> bool:
 
 @shared_task(acks_late=True)
 def finish_period(_results, period_id: int, now: str | None = None) -> int:
-    # First each chunk's Merkle subtree, in parallel, then this task again to post the period.
-    trees = services.period_trees_to_build(period_id=period_id, now=_moment(now))
-    if trees:
-        chord(build_chunk_tree.s(chunk_id, now) for chunk_id in trees)(
-            finish_period.s(period_id, now)
-        )
-        return 0
+    """Post, pay, then the bills' Merkle tree: each chunk's part in parallel, then the seal."""
     period = services.period_post(period_id=period_id, now=_moment(now))
     if period.status not in FINISHED:
         return 0
     paid = payouts.period_pay_claims(period_id=period_id, now=_moment(now))
     apportion.period_vacuum(period_id=period_id)
+    seal_period_tree.delay(period_id, now)
     return paid
+
+
+@shared_task(acks_late=True)
+def seal_period_tree(period_id: int, now: str | None = None) -> int:
+    trees = services.period_trees_to_build(period_id=period_id, now=_moment(now))
+    if trees:
+        chord(build_chunk_tree.s(chunk_id, now) for chunk_id in trees)(
+            seal_period.si(period_id, now)
+        )
+        return len(trees)
+    seal_period.delay(period_id, now)
+    return 0
+
+
+@shared_task(acks_late=True)
+def seal_period(period_id: int, now: str | None = None) -> bool:
+    return bool(services.period_seal(period_id=period_id, now=_moment(now)).merkle_root)
 
 
 @shared_task(acks_late=True)
@@ -71,6 +83,9 @@ def run_due_periods(now: str | None = None) -> list[int]:
             transaction.on_commit(lambda pid=period_id: run_period.delay(pid, now))
     for period_id in selectors.periods_awaiting_payout().values_list("pk", flat=True):
         payouts.period_pay_claims(period_id=period_id, now=moment)
+    # A seal lost with its worker: the chunks' parts already built are kept.
+    for period_id in selectors.periods_unsealed(now=moment).values_list("pk", flat=True):
+        seal_period_tree.delay(period_id, now)
     return claimed
 
 

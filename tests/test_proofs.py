@@ -52,7 +52,8 @@ def test_every_bill_of_a_10000_member_period_verifies(settings):
     bills = list(Bill.objects.filter(period=period).order_by("membership_id"))
     assert len(bills) == period.merkle_size == period.members_count == 10_000
     assert len({b.charged_fen for b in bills}) > 1  # late joiners share one case, not two
-    # The root, recomputed from scratch from the bills, is the signed one and in the ledger.
+    # The root, recomputed from scratch from the bills, is the signed one; the period's money
+    # was posted before it (the tree does not hold the posting up).
     names = tree.Pseudonyms(period.pk)
     leaves = [
         merkle.leaf_hash(tree.leaf_bytes(
@@ -62,8 +63,7 @@ def test_every_bill_of_a_10000_member_period_verifies(settings):
         for b in bills
     ]  # fmt: skip
     assert merkle.root_of(leaves).hex() == period.merkle_root == period.merkle_head["head"]["root"]
-    posting = Posting.objects.get(idempotency_key=f"period:{period.pk}:cases")
-    assert period.merkle_root in posting.description
+    assert Posting.objects.filter(idempotency_key=f"period:{period.pk}:cases").exists()
     key, proofs = _public_key(), PeriodTree(period)
     for position, bill in enumerate(bills):
         proof = json.loads(json.dumps(proofs.proof(bill)))  # as the API sends it
