@@ -152,7 +152,7 @@ class MyBillViewSet(MemberScoped, viewsets.ReadOnlyModelViewSet):
         return BillDetailOutput if self.action == "retrieve" else BillOutput
 
     @extend_schema(responses={200: BillDetailOutput})
-    def retrieve(self, request, period=None):
+    def retrieve(self, request, period=None, **kwargs):
         # A period belongs to one plan, so a member has at most one bill in it.
         bill = self.get_queryset().filter(period_id=period).first()
         if bill is None:
@@ -161,7 +161,7 @@ class MyBillViewSet(MemberScoped, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(responses={200: ProofOutput})
     @action(detail=True, methods=["get"])
-    def proof(self, request, period=None):
+    def proof(self, request, period=None, **kwargs):
         """My bill's inclusion proof in the period's signed Merkle tree."""
         bill = self.get_queryset().filter(period_id=period).first()
         if bill is None:

@@ -291,6 +291,7 @@ OTP_TOTP_ISSUER = "mutual"
 REST_FRAMEWORK = {
     # JSON only: every /api/ answer is JSON, whatever the client's Accept (no browsable API).
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "mutual.core.api.JSONWhateverTheClientAccepts",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

@@ -487,3 +487,39 @@ def test_the_error_body_is_one_documented_component():
         "$ref": "#/components/schemas/Error"
     }
     assert "state" in response["description"]
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/api/plans/999999/", {"HTTP_ACCEPT": "text/html"}),
+        ("/api/plans/999999/?format=api", {}),
+        ("/api/claims/?format=api", {}),
+        ("/api/plans/?accepting_members=Z", {"HTTP_ACCEPT": "text/html"}),
+    ],
+)
+def test_api_errors_are_json_even_when_the_client_asks_for_html(client, path, headers):
+    """Found by an attack on issue 10's fixes: DRF's browsable API answered these in HTML."""
+    response = client.get(path, **headers)
+    assert response.status_code in (400, 401, 403, 404)
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+
+
+def test_a_format_suffix_on_a_bill_is_json_not_a_500(membership):
+    """Schemathesis found /api/me/bills/0.5/ (period 0, format "5") and .json: the views did
+    not take the format keyword, a 500."""
+    client = APIClient()
+    client.force_authenticate(membership.member.user)
+    for path in ["/api/me/bills/0.5/", "/api/me/bills/1.json", "/api/me/bills/1/proof.json"]:
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response["Content-Type"].startswith("application/json"), path
+
+
+def test_notification_switches_are_json_booleans_only(membership):
+    client = APIClient()
+    client.force_authenticate(membership.member.user)
+    url = "/api/me/notification-preferences/"
+    refused = client.patch(url, {"lapse": 0}, format="json")
+    assert refused.status_code == 400 and "lapse" in refused.json()
+    assert client.patch(url, {"lapse": False}, format="json").json()["lapse"] is False

@@ -9,6 +9,7 @@ from members.notifications import services
 from members.notifications.messages import render
 from members.notifications.models import Notice, NotificationPreference
 from mutual.core.api import IsMember, current_member
+from mutual.core.parsers import JSONParser
 
 
 class NoticeOutput(serializers.ModelSerializer):
@@ -49,11 +50,25 @@ class PreferencesSerializer(serializers.ModelSerializer):
         model = NotificationPreference
         fields = ["claim", "jury", "digest", "bill", "debit_failed", "lapse"]
 
+    def to_internal_value(self, data):
+        # JSON true or false only: DRF's BooleanField would also take 0, 1, "yes" or "off".
+        if isinstance(data, dict):
+            wrong = {
+                name: ["Must be true or false."]
+                for name in self.Meta.fields
+                if name in data and not isinstance(data[name], bool)
+            }
+            if wrong:
+                raise serializers.ValidationError(wrong)
+        return super().to_internal_value(data)
+
 
 class MyNotificationPreferencesView(APIView):
-    """Which notices I receive (all by default). PUT or PATCH any of the switches."""
+    """Which notices I receive (all by default). PUT or PATCH any of the switches, as JSON
+    (true or false: a form's "0" or "off" is not a boolean)."""
 
     permission_classes = [IsMember]
+    parser_classes = [JSONParser]
 
     @extend_schema(responses={200: PreferencesSerializer})
     def get(self, request):

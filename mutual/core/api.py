@@ -8,6 +8,7 @@ from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from rest_framework import permissions, status
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -30,6 +31,17 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoPermissionDenied):
         return Response({"detail": str(exc) or "not allowed"}, status=status.HTTP_403_FORBIDDEN)
     return drf_exception_handler(exc, context)
+
+
+class JSONWhateverTheClientAccepts(DefaultContentNegotiation):
+    """Every /api/ answer is JSON: an `Accept: text/html` or `?format=api` gets JSON (its 404,
+    its 400), not a 406. Parsers are still chosen by the request's Content-Type."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        asked = format_suffix or request.query_params.get(self.settings.URL_FORMAT_OVERRIDE)
+        if asked and asked != renderers[0].format:
+            raise Http404  # answered in JSON (DRF then renders with the first renderer)
+        return renderers[0], renderers[0].media_type
 
 
 class IsMember(permissions.BasePermission):
