@@ -15,6 +15,7 @@ from claims.models import Claim, ClaimState, Dispute, EvidenceDocument, Evidence
 from claims.rules import window_due_q, window_open_q
 from mutual.core.admin_tools import (
     FastChangeListMixin,
+    NationalIdSearchNeedsPermission,
     ReadOnlyInline,
     ReadOnlyMixin,
     run_in_bulk,
@@ -66,7 +67,7 @@ class PublicityFilter(admin.SimpleListFilter):
 
 
 @admin.register(Claim)
-class ClaimAdmin(FastChangeListMixin, admin.ModelAdmin):
+class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.ModelAdmin):
     change_form_template = "admin/claims/claim/change_form.html"
     list_display = [
         "id",
@@ -267,7 +268,9 @@ class ClaimAdmin(FastChangeListMixin, admin.ModelAdmin):
 
 
 @admin.register(Dispute)
-class DisputeAdmin(FastChangeListMixin, ReadOnlyMixin, admin.ModelAdmin):
+class DisputeAdmin(
+    NationalIdSearchNeedsPermission, FastChangeListMixin, ReadOnlyMixin, admin.ModelAdmin
+):
     list_display = ["claim", "member", "created_at"]
     list_select_related = ["claim", "member"]
     search_fields = ["=claim__id", "=member__national_id"]

@@ -25,6 +25,7 @@ from members.models import (
 )
 from mutual.core.admin_tools import (
     FastChangeListMixin,
+    NationalIdSearchNeedsPermission,
     ReadOnlyInline,
     ReadOnlyMixin,
     run_in_bulk,
@@ -189,7 +190,7 @@ class MembershipInline(ReadOnlyInline):
 
 
 @admin.register(Member)
-class MemberAdmin(FastChangeListMixin, admin.ModelAdmin):
+class MemberAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.ModelAdmin):
     """National ids are masked everywhere; the full id is shown only by the "Show national id"
     button, which logs the look (members.services.member_national_id_reveal)."""
 
@@ -248,7 +249,7 @@ class MemberAdmin(FastChangeListMixin, admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(FastChangeListMixin, admin.ModelAdmin):
+class MembershipAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "member",
@@ -292,7 +293,9 @@ class MembershipAdmin(FastChangeListMixin, admin.ModelAdmin):
 
 
 @admin.register(AccessLog)
-class AccessLogAdmin(FastChangeListMixin, ReadOnlyMixin, admin.ModelAdmin):
+class AccessLogAdmin(
+    NationalIdSearchNeedsPermission, FastChangeListMixin, ReadOnlyMixin, admin.ModelAdmin
+):
     """Who saw what: superusers only, read-only (the table itself refuses UPDATE and DELETE)."""
 
     list_display = ["at", "user", "kind", "member", "what"]

@@ -185,3 +185,22 @@ def test_the_database_refuses_to_change_or_delete_access_rows(reviewer, document
         AccessLog.objects.update(at=NOW)
     with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
         AccessLog.objects.all().delete()
+
+
+def test_only_staff_who_may_see_full_ids_may_search_by_one(client, investigator, finance, person):
+    """Found by an attack on issue 10's fixes: finance (no members.view_national_id) could
+    confirm a guessed id by exact search, with nothing logged; with the birth date in the list
+    and eight digits in the mask, about ten guesses found it."""
+    lists = [
+        reverse("admin:members_member_changelist"),
+        reverse("admin:members_membership_changelist"),
+        reverse("admin:claims_claim_changelist"),
+    ]
+    ClaimFactory(membership=MembershipFactory(member=person))
+    client.force_login(finance)
+    for url in lists:
+        for guess in [NATIONAL_ID, "110101199003071235"]:
+            assert client.get(f"{url}?q={guess}").context["cl"].result_count == 0, url
+    client.force_login(investigator)  # may see full ids: the exact search works
+    for url in lists:
+        assert client.get(f"{url}?q={NATIONAL_ID}").context["cl"].result_count == 1, url
