@@ -316,3 +316,20 @@ class AccessLogAdmin(
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superuser
+
+
+@admin.register(CoverBand.history.model)
+class CoverBandHistoryAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Every change of a cover band (cover by age is a money rule): who, when, what it became.
+    Read-only; shown to whoever may view plans."""
+
+    list_display = ["history_date", "history_user", "history_type", "plan", "max_age_years",
+                    "cover_fen"]  # fmt: skip
+    list_filter = ["plan"]
+    list_select_related = ["history_user", "plan"]
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("members.view_plan")
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)

@@ -172,6 +172,8 @@ class CoverBand(models.Model):
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="cover_bands")
     max_age_years = models.PositiveSmallIntegerField(_("up to age (years)"))
     cover_fen = models.BigIntegerField(_("cover (fen)"))
+    # A money rule like the plan's own (new members' cover comes from it): who changed what.
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("cover band")

@@ -13,7 +13,7 @@ from simple_history.models import registered_models
 from billing import apportion
 from billing.models import ApportionmentPeriod, Bill
 from members import services
-from members.models import Plan
+from members.models import CoverBand, Plan
 from members.selectors import plan_rules_at
 from mutual.core.errors import ServiceError
 from tests.billing_data import active, bulk_approved_claims, bulk_memberships
@@ -49,7 +49,7 @@ def period_with_cases(plan, *, starts_at, cutoff_at, people) -> ApportionmentPer
 
 
 def test_only_configuration_tables_keep_a_history():
-    assert set(registered_models.values()) == {Plan}
+    assert set(registered_models.values()) == {Plan, CoverBand}
     assert not hasattr(Bill, "history")
 
 
