@@ -9,6 +9,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.admin import AdminSite
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
@@ -25,6 +26,13 @@ class StaffLoginForm(OTPAdminAuthenticationForm):
     )
 
     def _verify_token(self, user, token, device=None):
+        # One verification at a time per device (its row locked till commit): a recovery code
+        # is deleted once used and a TOTP code's time step recorded, so of two logins sent at
+        # once with the same code, the second sees it spent.
+        with transaction.atomic():
+            return self._verify_locked(user, token, device)
+
+    def _verify_locked(self, user, token, device):
         if device is None:
             device = device_for_code(user, token)
         if device is None:

@@ -69,7 +69,8 @@ def staff_2fa_enroll(
 def device_for_code(user, code: str):
     """Which of the user's devices a typed code is for: six digits come from the authenticator,
     anything else is a recovery code. Trying every device instead would count a failure against
-    each one that does not match (django-otp throttles per device)."""
+    each one that does not match (django-otp throttles per device). Locks the device's row:
+    call it inside a transaction."""
     code = code.strip()
     model = TOTPDevice if code.isascii() and code.isdigit() and len(code) == 6 else StaticDevice
-    return model.objects.filter(user=user, confirmed=True).first()
+    return model.objects.select_for_update().filter(user=user, confirmed=True).first()

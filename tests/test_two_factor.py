@@ -120,3 +120,38 @@ def test_the_demo_staff_log_in_with_the_printed_demo_secret(capsys):
     client = Client()
     assert log_in(client, "reviewer", code=demo_code(), password="mutual-demo").status_code == 302
     assert client.get(INDEX).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_code_being_checked_locks_its_device_so_parallel_logins_cannot_both_spend_it():
+    """Noticed in an attack on issue 10's fixes: the device was read without a lock, so two
+    logins sent at once with one recovery code could both find it unspent."""
+    import threading
+
+    from django.db import DatabaseError, connection, transaction
+    from django_otp.plugins.otp_static.models import StaticDevice
+
+    from mutual.two_factor import device_for_code
+
+    UserFactory(username="racer", is_staff=True)
+    enrollment = staff_2fa_enroll(username="racer")
+    code = enrollment.recovery_codes[0]
+    seen = {}
+
+    def second_login():
+        try:
+            with transaction.atomic():
+                StaticDevice.objects.select_for_update(nowait=True).get(user__username="racer")
+            seen["locked"] = False
+        except DatabaseError:
+            seen["locked"] = True
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        device = device_for_code(UserFactory._meta.model.objects.get(username="racer"), code)
+        assert isinstance(device, StaticDevice)
+        other = threading.Thread(target=second_login)
+        other.start()
+        other.join()
+    assert seen["locked"] is True
