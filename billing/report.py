@@ -8,7 +8,8 @@ from __future__ import annotations
 from django.db.models import Prefetch
 
 from billing.models import FINISHED, ApportionmentPeriod, PeriodCohort
-from claims.models import Claim, ClaimState, EvidenceDocument
+from claims import jury
+from claims.models import Claim, ClaimState, EvidenceDocument, JuryDraw
 from mutual.core.timezones import local_date
 
 _BAND = 10  # years
@@ -33,12 +34,20 @@ def _case(claim: Claim, amount_fen: int) -> dict:
         "hospital": claim.hospital,
         "amount_fen": amount_fen,
         "evidence_root": _evidence_root(claim),
+        "jury": _jury(claim),
     }
+
+
+def _jury(claim: Claim) -> dict | None:
+    """The jury draw's commitment, and its seed once revealed (claims/jury.py)."""
+    draw = getattr(claim, "jury_draw", None)
+    return None if draw is None else jury.public_draw(draw)
 
 
 def _claims(queryset):
     return queryset.select_related("membership__member", "plan").prefetch_related(
-        Prefetch("evidence", queryset=EvidenceDocument.objects.order_by("position"))
+        Prefetch("evidence", queryset=EvidenceDocument.objects.order_by("position")),
+        Prefetch("jury_draw", queryset=JuryDraw.objects.defer("eligible")),
     )
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime
-import random
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Min
 
+from claims.jury import jury_commit, jury_pick
 from claims.models import Claim, ClaimState, Dispute, JurySeat, Vote
 from claims.rules import require_window_open
 from members.models import DisputeReview, Member, Membership, MembershipStatus
@@ -35,36 +34,26 @@ def dispute_raise(*, claim_id: int, member_id: int, reason: str, now: datetime.d
         raise ServiceError("a dispute needs a reason", code="reason_required", field="reason")
     try:
         with transaction.atomic():
-            return Dispute.objects.create(
+            dispute = Dispute.objects.create(
                 claim=claim, member_id=member_id, reason=reason.strip(), created_at=now
             )
     except IntegrityError:
         raise ServiceError(
             "you have already disputed this claim", code="already_disputed"
         ) from None
+    jury_commit(claim=claim, now=now)  # the seed's hash is public before any draw
+    return dispute
 
 
-def jury_draw(*, claim: Claim, now: datetime.datetime, rng: random.Random | None = None) -> int:
-    """Draw jurors at random from the plan's active members (not the claimant, not disputers).
-
-    Random ids in the membership id range are probed a batch at a time, so the draw costs a
-    few index lookups even with ten million members. Returns the number of seats."""
+def jury_draw(*, claim: Claim, now: datetime.datetime) -> int:
+    """Draw jurors from the plan's active members (not the claimant, not disputers) by the
+    seed committed when the first dispute opened (claims/jury.py, mutual/jury.py: anyone can
+    recompute it once the seed is revealed). Returns the number of seats."""
     plan = claim.plan
     if plan.dispute_review != DisputeReview.JURY or claim.jury.exists():
         return 0
-    rng = rng or random.SystemRandom()
     excluded = {claim.membership.member_id, *claim.disputes.values_list("member_id", flat=True)}
-    pool = Membership.objects.filter(plan=plan, status=MembershipStatus.ACTIVE)
-    bounds = pool.aggregate(low=Min("pk"), high=Max("pk"))
-    chosen: list[int] = []
-    for _attempt in range(50):
-        if len(chosen) >= plan.jury_size or bounds["low"] is None:
-            break
-        probes = [rng.randint(bounds["low"], bounds["high"]) for _ in range(plan.jury_size * 4)]
-        for member_id in pool.filter(pk__in=probes).values_list("member_id", flat=True):
-            if member_id not in excluded and member_id not in chosen:
-                chosen.append(member_id)
-    chosen = chosen[: plan.jury_size]
+    chosen = jury_pick(claim=claim, excluded=excluded, now=now)
     JurySeat.objects.bulk_create(
         [JurySeat(claim=claim, member_id=member_id, drawn_at=now) for member_id in chosen]
     )

@@ -315,3 +315,27 @@ class JurySeat(models.Model):
 
     def __str__(self) -> str:
         return f"Juror {self.member_id} on claim {self.claim_id}"
+
+
+class JuryDraw(models.Model):
+    """A jury's commit-reveal draw (mutual/jury.py states the rule). The seed is secret until
+    the claim is decided; its SHA-256 is public from the first dispute on. The eligible
+    pseudonyms are kept, sorted, so that anyone can recompute the jury from the seed."""
+
+    claim = models.OneToOneField(Claim, on_delete=models.PROTECT, related_name="jury_draw")
+    seed = models.CharField(max_length=64)  # hex, 32 bytes; shown only once the claim is decided
+    commitment = models.CharField(max_length=64, unique=True)
+    committed_at = models.DateTimeField()
+    drawn_at = models.DateTimeField(null=True, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    eligible = models.BinaryField(default=b"")  # 32-byte pseudonyms, sorted
+    eligible_count = models.PositiveIntegerField(default=0)
+    eligible_sha256 = models.CharField(max_length=64, blank=True)
+    jurors = models.JSONField(default=list)  # pseudonyms (hex), lowest rank first
+
+    class Meta:
+        verbose_name = _("jury draw")
+        verbose_name_plural = _("jury draws")
+
+    def __str__(self) -> str:
+        return f"Jury draw {self.commitment[:12]} of claim {self.claim_id}"

@@ -10,6 +10,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from billing import public
 from billing.api import MyBillViewSet, PeriodViewSet
+from claims import public as claims_public
 from claims.api import CaseViewSet, ClaimViewSet
 from members.api import MembershipViewSet, MeView, PlanViewSet
 from members.notifications.api import MyNotificationPreferencesView, MyNotificationViewSet
@@ -65,6 +66,16 @@ urlpatterns = [
     path("api/public/periods/<int:pk>/", public.PublicPeriodView.as_view(), name="api-period"),
     path("api/public/cases/", public.PublicCasesView.as_view(), name="api-public-cases"),
     path("api/public/signing-key/", public.SigningKeyView.as_view(), name="api-signing-key"),
+    re_path(
+        r"^api/public/juries/(?P<commitment>[0-9a-f]{64})/$",
+        claims_public.PublicJuryView.as_view(),
+        name="api-public-jury",
+    ),
+    re_path(
+        r"^api/public/juries/(?P<commitment>[0-9a-f]{64})/eligible.txt$",
+        claims_public.eligible_list,
+        name="api-public-jury-eligible",
+    ),
     path(
         "api/me/notification-preferences/",
         MyNotificationPreferencesView.as_view(),
