@@ -1,5 +1,6 @@
-"""Demo claims in every state, made through the real services at chosen moments, with the
-seed's case (a 5-year-old girl's accident, a craniotomy) in its public window."""
+"""Demo claims in every state, made through the real services at chosen moments. The seed's case
+(a 5-year-old girl's accident, a craniotomy) and the other cases of the demo's posted periods
+are made here too, for billing/demo.py: `seed_case` and `approved_case`."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from claims import disputes, evidence, services
 from claims.models import Claim
 from members.demo import NEW_PLAN
 from members.models import Member, Membership, MembershipStatus, Plan
+from mutual.core.timezones import local_date
 from office.demo_users import ensure_demo_users
 
 SEED_HOSPITAL = "Xinhua Hospital, Shanghai Jiao Tong University School of Medicine"
+PUBLIC_NOW_HOSPITAL = "Huashan Hospital, Fudan University"
 
 
 def _pdf(title: str) -> SimpleUploadedFile:
@@ -23,17 +26,17 @@ def _pdf(title: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(f"{title}.pdf", body, content_type="application/pdf")
 
 
-def _seed_girl(plan: Plan, now: datetime.datetime) -> Membership:
+def _seed_girl(plan: Plan, publicized_at: datetime.datetime) -> Membership:
     user, _ = get_user_model().objects.get_or_create(username="demo-seed-girl")
     member, _ = Member.objects.get_or_create(
         user=user,
         defaults={
             "full_name": "Seed case girl (5)",
             "national_id": "DEMO-SEED-GIRL",
-            "birth_date": (now - datetime.timedelta(days=5 * 365 + 40)).date(),
+            "birth_date": (publicized_at - datetime.timedelta(days=5 * 365 + 40)).date(),
         },
     )
-    joined = now - datetime.timedelta(days=25)  # still inside the illness waiting period
+    joined = publicized_at - datetime.timedelta(days=24)  # inside the illness waiting period
     membership, _ = Membership.objects.get_or_create(
         member=member,
         plan=plan,
@@ -48,8 +51,15 @@ def _seed_girl(plan: Plan, now: datetime.datetime) -> Membership:
     return membership
 
 
-def _claim(membership, when, kind="accident", diagnosis="fracture after a fall", amount=None):
-    day = (when - datetime.timedelta(days=3)).date()
+def _claim(
+    membership,
+    when,
+    kind="accident",
+    diagnosis="fracture after a fall",
+    amount=None,
+    hospital="Ruijin Hospital",
+):
+    day = local_date(when - datetime.timedelta(days=3))
     return services.claim_submit(
         membership_id=membership.pk,
         by=membership.member.user,
@@ -58,7 +68,7 @@ def _claim(membership, when, kind="accident", diagnosis="fracture after a fall",
         incident_date=day,
         diagnosis_date=day,
         diagnosis=diagnosis,
-        hospital="Ruijin Hospital",
+        hospital=hospital,
         amount_requested_fen=amount or membership.cover_fen,
     )
 
@@ -84,10 +94,50 @@ def _investigated(claim, staff, when, *, seed_documents=False):
     return claim
 
 
+def seed_case(*, plan: Plan, staff: dict, publicized_at: datetime.datetime) -> Claim:
+    """The seed's case, public from `publicized_at` for the plan's window, then approved (the
+    window closer) the moment it closes: an accident in the waiting period, covered at once."""
+    girl = _seed_girl(plan, publicized_at)
+    day = local_date(publicized_at - datetime.timedelta(days=18))
+    claim = services.claim_submit(
+        membership_id=girl.pk,
+        by=girl.member.user,
+        now=publicized_at - datetime.timedelta(days=1),
+        incident_kind="accident",
+        incident_date=day,
+        diagnosis_date=day,
+        diagnosis="Craniotomy after an accidental fall",
+        hospital=SEED_HOSPITAL,
+        amount_requested_fen=300_000_00,
+    )
+    return _publicized_and_closed(claim, staff, publicized_at, seed_documents=True)
+
+
+def approved_case(
+    *, membership: Membership, staff: dict, publicized_at: datetime.datetime, **claim
+) -> Claim:
+    """A claim submitted two days before `publicized_at`, investigated, public, and approved
+    when its window closes. `claim`: `kind`, `diagnosis`, `amount`, `hospital` of `_claim`."""
+    submitted = _claim(membership, publicized_at - datetime.timedelta(days=2), **claim)
+    return _publicized_and_closed(submitted, staff, publicized_at)
+
+
+def _publicized_and_closed(claim, staff, publicized_at, *, seed_documents=False) -> Claim:
+    _investigated(
+        claim, staff, publicized_at - datetime.timedelta(hours=20), seed_documents=seed_documents
+    )
+    claim = services.claim_publicize(claim_id=claim.pk, by=staff["investigator"], now=publicized_at)
+    services.claims_close_due_windows(now=claim.publicity_ends_at + datetime.timedelta(minutes=5))
+    claim.refresh_from_db()
+    return claim
+
+
 @transaction.atomic
 def seed_demo_claims(*, now: datetime.datetime, seed: int) -> int:
-    """Idempotent: does nothing once the seed's case exists. Returns claims created."""
-    if Claim.objects.filter(hospital=SEED_HOSPITAL).exists():
+    """Claims in every state around `now` (the seed's case is billing/demo.py's, in a posted
+    period). Idempotent: does nothing once the case now in its public window exists. Returns
+    claims created."""
+    if Claim.objects.filter(hospital=PUBLIC_NOW_HOSPITAL).exists():
         return 0
     plan = Plan.objects.get(code=NEW_PLAN)
     staff = ensure_demo_users()
@@ -99,6 +149,7 @@ def seed_demo_claims(*, now: datetime.datetime, seed: int) -> int:
             status=MembershipStatus.ACTIVE,
             joined_at__lt=now - datetime.timedelta(days=30),
         )
+        .exclude(claims__isnull=False)
         .select_related("member")
         .order_by("pk")[:12]
     )
@@ -106,21 +157,15 @@ def seed_demo_claims(*, now: datetime.datetime, seed: int) -> int:
         return 0
     ago = lambda days: now - datetime.timedelta(days=days)  # noqa: E731
 
-    # The seed: an accident in the waiting period, investigated, public for three days.
-    girl = _seed_girl(plan, now)
-    seed_case = services.claim_submit(
-        membership_id=girl.pk,
-        by=girl.member.user,
-        now=ago(2),
-        incident_kind="accident",
-        incident_date=ago(19).date(),
-        diagnosis_date=ago(19).date(),
-        diagnosis="Craniotomy after an accidental fall",
-        hospital=SEED_HOSPITAL,
-        amount_requested_fen=300_000_00,
+    # In its public window now: a fracture, investigated, public for three days.
+    public = _investigated(
+        _claim(
+            pool[7], ago(2), diagnosis="Open fracture of the femur", hospital=PUBLIC_NOW_HOSPITAL
+        ),
+        staff,
+        ago(1),
     )
-    _investigated(seed_case, staff, ago(1), seed_documents=True)
-    services.claim_publicize(claim_id=seed_case.pk, by=staff["investigator"], now=ago(1))
+    services.claim_publicize(claim_id=public.pk, by=staff["investigator"], now=ago(1))
 
     _claim(pool[0], ago(1))  # submitted
     _investigated(_claim(pool[1], ago(2)), staff, ago(1))  # investigating
@@ -134,9 +179,7 @@ def seed_demo_claims(*, now: datetime.datetime, seed: int) -> int:
         now=ago(3),
         reason="The hospital record date looks inconsistent.",
     )
-    services.claims_close_due_windows(now=ago(0))  # 2 approved, 1 disputed
-    paid = Claim.objects.get(membership=pool[3], plan=plan)
-    services.claim_mark_paid(claim_id=paid.pk, by=staff["finance"], now=now)
+    services.claims_close_due_windows(now=ago(0))  # 2 approved (billed next period), 1 disputed
     rejected = _investigated(_claim(pool[5], ago(8)), staff, ago(7))
     services.claim_reject(
         claim_id=rejected.pk,

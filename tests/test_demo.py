@@ -1,13 +1,16 @@
 import datetime
 
 import pytest
+import time_machine
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
+from billing.ledger import ledger_verify
+from billing.models import FINISHED, ApportionmentPeriod, Bill
 from billing.schedule import period_for
 from claims.models import Claim, ClaimState
 from members.demo import ensure_demo_plans
-from members.models import Member, Membership
+from members.models import Member, Membership, MembershipStatus
 from mutual.core.timezones import local_date, local_midnight
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +27,8 @@ def test_seed_demo_is_reproducible_idempotent_and_has_claims_in_every_state():
     )
     assert set(Claim.objects.values_list("state", flat=True)) == set(ClaimState.values)
     seed_case = Claim.objects.get(hospital__startswith="Xinhua")
-    assert seed_case.state == ClaimState.PUBLICIZED and seed_case.evidence.count() == 4
+    assert seed_case.state == ClaimState.PAID and seed_case.evidence.count() == 4
+    assert Claim.objects.filter(hospital__startswith="Huashan", state="publicized").exists()
     assert Membership.objects.filter(plan__code="mutual-protection").exists()
 
 
@@ -63,3 +67,53 @@ def test_seed_demo_claims_only_for_members_who_had_joined_before_the_event(membe
     the demo claims' events."""
     call_command("seed_demo", "--members", str(members), "--seed", "1")
     assert set(Claim.objects.values_list("state", flat=True)) == set(ClaimState.values)
+
+
+@pytest.mark.parametrize("members", [200, 2000])
+def test_seed_demo_posts_periods_with_the_seed_case_paid_on_the_14th(members):
+    """A newcomer sees a whole office: posted periods with bills, a promotion, caps,
+    collections and a lapse, all made by the real services at their moments."""
+    call_command("seed_demo", "--members", str(members), "--seed", "1")
+    periods = list(
+        ApportionmentPeriod.objects.filter(plan__code="mutual-treasure", status__in=FINISHED)
+    )
+    assert len(periods) >= 2
+    for period in periods:
+        assert period.charged_fen + period.sponsor_fen == period.total_fen > 0
+        assert period.merkle_root and period.members_count > 0
+    seed_case = Claim.objects.get(hospital__startswith="Xinhua")
+    seed_period = seed_case.period_case.period
+    assert seed_case.state == ClaimState.PAID and seed_period in periods
+    assert local_date(seed_period.cutoff_at).day == 14
+    assert local_date(seed_case.paid_at) == local_date(seed_period.cutoff_at)
+    assert local_date(seed_case.publicity_starts_at).day == 7
+    bills = Bill.objects.filter(period__in=periods)
+    assert bills.filter(waived_fen__gt=0).exists() and bills.filter(charged_fen__gt=0).exists()
+    assert bills.filter(capped_fen__gt=0).exists()
+    assert bills.filter(paid_at__isnull=False).exists()
+    declined = bills.exclude(last_debit_error="").get(debit_attempts=2)
+    assert declined.paid_at is None
+    assert declined.membership.status == MembershipStatus.LAPSED
+    assert ledger_verify() == []
+    # Again: nothing new.
+    call_command("seed_demo", "--members", str(members), "--seed", "1")
+    assert ApportionmentPeriod.objects.filter(status__in=FINISHED).count() == len(periods)
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "2027-01-03T09:00:00+08:00",  # the periods straddle a new year
+        "2027-03-14T00:02:00+08:00",  # two minutes after a cutoff
+        "2027-03-28T12:00:00+08:00",
+    ],
+)
+def test_seed_demo_history_works_whatever_the_day(moment):
+    with time_machine.travel(datetime.datetime.fromisoformat(moment), tick=False):
+        call_command("seed_demo", "--members", "200", "--seed", "1")
+    seed_case = Claim.objects.get(hospital__startswith="Xinhua")
+    assert seed_case.state == ClaimState.PAID
+    assert local_date(seed_case.paid_at).day == 14
+    finished = ApportionmentPeriod.objects.filter(status__in=FINISHED)
+    assert finished.count() == 3 and ledger_verify() == []
+    assert Membership.objects.filter(bills__debit_attempts=2, status="lapsed").exists()

@@ -1,4 +1,5 @@
-"""Demo data: the seed's plans, N members, and (from the claims app) claims in every state.
+"""Demo data: the seed's plans, N members, the plan's last periods posted (billing/demo.py: the
+seed's case paid, a promotion, caps, collections, a lapse), and claims in every state now.
 
 Idempotent: run it again and only what is missing is created."""
 
@@ -8,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
+from billing.demo import seed_demo_periods
 from claims.demo import seed_demo_claims
 from members import demo
 
@@ -20,7 +22,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--members", type=int, default=2000, help="how many members in all")
         parser.add_argument("--seed", type=int, default=1, help="same seed, same people")
-        parser.add_argument("--no-claims", action="store_true", help="members and plans only")
+        parser.add_argument(
+            "--no-claims", action="store_true", help="members and plans only: no claims, no periods"
+        )
 
     def handle(self, *args, members: int, seed: int, no_claims: bool, **options):
         if members < 0:
@@ -38,6 +42,7 @@ class Command(BaseCommand):
                 )
                 progress.update(last - first + 1)
         if not no_claims:
+            seed_demo_periods(now=now)
             seed_demo_claims(now=now, seed=seed)
         elapsed = time.monotonic() - started
         self.stdout.write(
