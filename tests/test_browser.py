@@ -12,14 +12,16 @@ from pathlib import Path
 import pytest
 import time_machine
 from django.conf import settings
+from django.core.management import call_command
 from django.utils import timezone
 from django_otp.oath import totp
 
 from billing.ledger import ledger_verify
-from billing.models import ApportionmentPeriod
+from billing.models import FINISHED, ApportionmentPeriod
 from claims.models import Claim, ClaimState
 from claims.tasks import close_publicity_windows
 from mutual.two_factor import staff_2fa_enroll
+from office.demo_users import DEMO_PASSWORD
 from tests.claim_steps import pdf, to_publicized
 from tests.factories import ClaimFactory, MembershipFactory, PlanFactory
 
@@ -58,12 +60,12 @@ class Operator:
     """One staff member's browser session in the admin. With staff two-factor login on (as in
     production, and in the tests), they are enrolled and type the authenticator's code."""
 
-    def __init__(self, browser, live_server, username, step_prefix):
-        self.page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    def __init__(self, browser, live_server, username, step_prefix, password="pw", width=1280):
+        self.page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
         self.base, self.prefix, self.step = live_server.url, step_prefix, 0
         self.page.goto(f"{self.base}/admin/login/")
         self.page.fill("#id_username", username)
-        self.page.fill("#id_password", "pw")
+        self.page.fill("#id_password", password)
         if settings.MUTUAL_STAFF_2FA:
             secret = staff_2fa_enroll(username=username).secret
             self.page.fill("#id_otp_token", f"{totp(base64.b32decode(secret)):06d}")
@@ -227,3 +229,30 @@ def test_roles_reviewer_sees_no_finance_and_cannot_decide_what_they_investigated
         names = {actions.nth(i).get_attribute("data-action") for i in range(actions.count())}
         assert not names & {"approve", "reject"}
         assert Claim.objects.get(pk=claim.pk).state == ClaimState.PUBLICIZED
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_demo_office_shows_its_posted_periods_on_a_readable_dashboard(browser, live_server):
+    """What a newcomer sees after `make run`: the demo's posted periods on the dashboard, in the
+    periods list, and one posted period's page, reconciled."""
+    call_command("seed_demo", "--members", "300", "--seed", "1")
+    posted = list(ApportionmentPeriod.objects.filter(status__in=FINISHED).order_by("-cutoff_at"))
+    assert len(posted) >= 2
+    fin = Operator(browser, live_server, "finance", "demo", password=DEMO_PASSWORD, width=1400)
+    fin.open("/admin/")
+    last_periods = fin.page.locator("#dashboard .module.wide table")
+    for period in posted:
+        assert str(period) in last_periods.inner_text()
+    # Readable at 1400 px: no table header squeezed onto more than two lines.
+    for header in fin.page.locator("#content th").all():
+        assert header.bounding_box()["height"] < 48, header.inner_text()
+    fin.shot("dashboard")
+    fin.open("/admin/billing/apportionmentperiod/")
+    listing = fin.page.locator("#result_list").inner_text()
+    for period in posted:
+        assert str(period) in listing
+    fin.shot("periods")
+    fin.open(f"/admin/billing/apportionmentperiod/{posted[0].pk}/change/")
+    panel = fin.page.locator("#period-panel").inner_text()
+    assert "✗" not in panel and "✓" in panel
+    fin.shot("posted-period")
