@@ -1,5 +1,6 @@
 import csv
 import itertools
+from functools import partial
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -28,6 +29,7 @@ from billing.models import (
     Promotion,
 )
 from billing.selectors import bill_breakdown
+from billing.whatif_admin import what_if_view
 from members.admin import MembershipAdmin
 from members.models import Membership
 from mutual.core.admin_tools import FastChangeListMixin, ReadOnlyInline, ReadOnlyMixin, yuan_column
@@ -260,6 +262,11 @@ class PeriodAdmin(admin.ModelAdmin):
             ),
             path("<int:period_id>/bills.csv", view(self.csv_view), name="billing_period_csv"),
             path("<int:period_id>/retry/", view(self.retry_view), name="billing_period_retry"),
+            path(
+                "what-if/",
+                view(partial(what_if_view, admin_site=self.admin_site)),
+                name="billing_what_if",
+            ),
             *super().get_urls(),
         ]
 

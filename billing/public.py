@@ -4,6 +4,7 @@ publicity, and the key that signs the periods' heads. Thin: billing/report.py re
 from decimal import Decimal
 
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions
@@ -27,6 +28,11 @@ def _display(data: dict) -> dict:
     for share in data.get("shares", []):
         share["payable_yuan"] = _yuan_of_fen(share["payable_share_fen"])
     data["totals_yuan"] = {k: format_yuan(v) for k, v in data.get("totals", {}).items()}
+    for estimate in [data.get("next_period_estimate"), *data.get("estimates", [])]:
+        if estimate:
+            estimate["share_yuan"] = _yuan_of_fen(estimate["share_fen"])
+            estimate["payable_yuan"] = _yuan_of_fen(estimate["after_per_case_cap_fen"])
+            estimate["sponsor_yuan"] = _yuan_of_fen(estimate["sponsor_fen"])
     return data
 
 
@@ -34,15 +40,26 @@ def index_page(request):
     return render(request, "billing/public/index.html", {"periods": report.public_periods()})
 
 
+def _with_estimate(period) -> dict:
+    data = report.period_report(period)
+    data["next_period_estimate"] = report.plan_estimate(period.plan, now=timezone.now())
+    return data
+
+
 def period_page(request, pk: int):
     period = get_object_or_404(report.public_periods(), pk=pk)
-    data = _display(report.period_report(period))
+    data = _display(_with_estimate(period))
     return render(request, "billing/public/period.html", {"report": data, "period": period})
 
 
 def cases_page(request):
-    cases = _display({"cases": report.cases_in_publicity()})["cases"]
-    return render(request, "billing/public/cases.html", {"cases": cases})
+    data = _display(
+        {
+            "cases": report.cases_in_publicity(),
+            "estimates": report.next_period_estimates(now=timezone.now()),
+        }
+    )
+    return render(request, "billing/public/cases.html", data)
 
 
 class _Public(APIView):
@@ -56,15 +73,21 @@ class PublicPeriodView(_Public):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, pk: int):
-        return Response(report.period_report(get_object_or_404(report.public_periods(), pk=pk)))
+        return Response(_with_estimate(get_object_or_404(report.public_periods(), pk=pk)))
 
 
 class PublicCasesView(_Public):
-    """Every plan's cases in their public window now, anonymised."""
+    """Every plan's cases in their public window now, anonymised, and per plan an estimate
+    of the next period's share per member from them (billing/rules.py)."""
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
-        return Response({"results": report.cases_in_publicity()})
+        return Response(
+            {
+                "results": report.cases_in_publicity(),
+                "next_period_estimates": report.next_period_estimates(now=timezone.now()),
+            }
+        )
 
 
 class SigningKeyView(_Public):

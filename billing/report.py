@@ -5,11 +5,17 @@ membership or claim ids. A case is its age band, illness, hospital, amount and t
 
 from __future__ import annotations
 
+import datetime
+from decimal import Decimal
+from fractions import Fraction
+
 from django.db.models import Prefetch
 
+from billing import whatif
 from billing.models import FINISHED, ApportionmentPeriod, PeriodCohort
 from claims import jury
 from claims.models import Claim, ClaimState, EvidenceDocument, JuryDraw
+from members.models import Plan
 from mutual.core.timezones import local_date
 
 _BAND = 10  # years
@@ -133,3 +139,36 @@ def cases_in_publicity() -> list[dict]:
         }
         for claim in claims
     ]
+
+
+def fen6(amount: Fraction) -> str:
+    """An exact amount of fen to a millionth, rounded down (as the cohorts' shares are)."""
+    return str(Decimal(amount.numerator * 10**6 // amount.denominator).scaleb(-6))
+
+
+def estimate(outcome: whatif.Outcome) -> dict:
+    return {
+        "cases": outcome.cases,
+        "sharers": outcome.members,
+        "total_fen": outcome.total_fen,
+        "share_fen": fen6(outcome.share_fen),
+        "after_per_case_cap_fen": fen6(outcome.after_case_cap_fen),
+        "charged_fen": fen6(outcome.charged_fen),
+        "sponsor_fen": fen6(outcome.sponsor_fen),
+    }
+
+
+def next_period_estimates(*, now: datetime.datetime) -> list[dict]:
+    """Per plan with cases in publicity: the next period's share for a member who shares
+    them all, estimated from those cases (billing/whatif.py, billing/rules.py)."""
+    plans = (
+        Plan.objects.filter(claims__state__in=[ClaimState.PUBLICIZED, ClaimState.DISPUTED])
+        .distinct()
+        .order_by("code")
+    )
+    return [e for e in (plan_estimate(plan, now=now) for plan in plans) if e is not None]
+
+
+def plan_estimate(plan: Plan, *, now: datetime.datetime) -> dict | None:
+    outcome = whatif.plan_forecast(plan=plan, now=now)
+    return None if outcome is None else {"plan": plan.code, **estimate(outcome)}

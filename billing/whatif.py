@@ -1,0 +1,121 @@
+"""What-if and forecast: billing/rules.py's arithmetic (the module billing itself uses) on
+cases that are not billed yet.
+
+- `what_if`: N cases of given amounts shared by M members under a plan's rules, every member
+  in the pool before every case: the exact share per member, what the per-case and yearly
+  caps take off it, and what the sponsor covers.
+- `plan_forecast`: the same for a plan's cases in publicity now, each shared by the active
+  members who entered the pool before it was publicized: an estimate of the next period's
+  share for a member who shares them all (promotions and members' years to date are left
+  out: they lower the charge, never raise it)."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from fractions import Fraction
+
+from billing import rules
+from claims.models import Claim, ClaimState
+from members.models import Membership, MembershipStatus, Plan
+from mutual.core.errors import ServiceError
+
+MAX_CASES = 1_000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    members: int
+    cases: int
+    cases_fen: int
+    fees_fen: int
+    total_fen: int
+    share_fen: Fraction  # per member, every case T / n
+    after_case_cap_fen: Fraction  # each case's share cut at the per-case cap
+    charged_fen: Fraction  # that, cut at what the yearly cap leaves
+    per_case_cap_fen: int
+    yearly_cap_fen: int
+
+    @property
+    def per_case_cap_effect_fen(self) -> Fraction:
+        return self.share_fen - self.after_case_cap_fen
+
+    @property
+    def yearly_cap_effect_fen(self) -> Fraction:
+        return self.after_case_cap_fen - self.charged_fen
+
+    @property
+    def collected_fen(self) -> Fraction:
+        return self.charged_fen * self.members
+
+    @property
+    def sponsor_fen(self) -> Fraction:
+        return self.total_fen - self.collected_fen
+
+
+def _outcome(
+    plan: Plan, cases: list[rules.Case], per_cohort: dict[int, int], *, year_to_date_fen: int
+) -> Outcome:
+    calendar = rules.Calendar.of(cases)
+    sharers = rules.sharers_per_case(cases, calendar, per_cohort)
+    shares = rules.cohort_shares(
+        cases, calendar, sharers, per_case_cap_fen=plan.per_case_cap_fen, cohorts=[0]
+    )
+    everyone = shares.cohorts[0]  # in the pool before every case, no waiver
+    payable = shares.fen(everyone.payable)
+    headroom = max(0, plan.yearly_cap_fen - year_to_date_fen)
+    total = sum(c.total_fen for c in cases)
+    return Outcome(
+        members=sum(per_cohort.values()),
+        cases=len(cases),
+        cases_fen=sum(c.amount_fen for c in cases),
+        fees_fen=sum(c.fee_fen for c in cases),
+        total_fen=total,
+        share_fen=shares.fen(everyone.gross),
+        after_case_cap_fen=payable,
+        charged_fen=min(payable, Fraction(headroom)),
+        per_case_cap_fen=plan.per_case_cap_fen,
+        yearly_cap_fen=plan.yearly_cap_fen,
+    )
+
+
+def what_if(
+    *, plan: Plan, amounts_fen: list[int], members: int, year_to_date_fen: int = 0, now
+) -> Outcome:
+    """N cases of `amounts_fen` over `members`, under `plan`'s fee and caps as of now."""
+    if not amounts_fen or len(amounts_fen) > MAX_CASES:
+        raise ServiceError(f"give 1 to {MAX_CASES} case amounts", code="cases", field="amounts")
+    if any(a <= 0 for a in amounts_fen):
+        raise ServiceError("every amount must be positive", code="amount", field="amounts")
+    if members <= 0:
+        raise ServiceError("there must be at least one member", code="members", field="members")
+    if year_to_date_fen < 0:
+        raise ServiceError("cannot be negative", code="ytd", field="year_to_date")
+    cases = [
+        rules.Case(i, now, a, rules.fee_for(a, plan.management_fee_bp))
+        for i, a in enumerate(amounts_fen)
+    ]
+    return _outcome(plan, cases, {0: members}, year_to_date_fen=year_to_date_fen)
+
+
+def plan_forecast(*, plan: Plan, now: datetime.datetime) -> Outcome | None:
+    """The next period's share from the plan's cases in publicity now, or None if none."""
+    claims = Claim.objects.filter(
+        plan=plan, state__in=[ClaimState.PUBLICIZED, ClaimState.DISPUTED]
+    ).values_list("pk", "publicity_starts_at", "amount_approved_fen")
+    cases = [
+        rules.Case(pk, starts, amount, rules.fee_for(amount, plan.management_fee_bp))
+        for pk, starts, amount in claims
+        if amount
+    ]
+    if not cases:
+        return None
+    calendar = rules.Calendar.of(cases)
+    active = Membership.objects.filter(plan=plan, status=MembershipStatus.ACTIVE)
+    before = [active.filter(in_pool_since__lt=instant).count() for instant in calendar.publicity]
+    # Cohort k: members who entered the pool after k of the publicity instants (rules.Calendar).
+    per_cohort = {0: before[0]}
+    per_cohort.update({k: before[k] - before[k - 1] for k in range(1, len(before))})
+    if before[0] == 0:
+        return None
+    return _outcome(plan, cases, per_cohort, year_to_date_fen=0)
