@@ -18,7 +18,7 @@ from members.models import Membership, MembershipStatus
 from members.services import membership_is_covered
 from mutual.core.errors import ServiceError
 from mutual.core.money import format_yuan
-from mutual.core.timezones import local_midnight
+from mutual.core.timezones import local_date, local_midnight
 from mutual.core.transitions import run_transition
 
 logger = logging.getLogger(__name__)
@@ -67,12 +67,12 @@ def claim_submit(
         raise ServiceError(
             "the incident cannot come after the diagnosis", code="bad_dates", field="incident_date"
         )
-    if diagnosis_date > timezone.localdate(now):  # Shanghai's today, not UTC's
+    if diagnosis_date > local_date(now):  # Shanghai's today, not UTC's
         raise ServiceError(
             "the diagnosis date is in the future", code="future_date", field="diagnosis_date"
         )
     event_day = incident_date if incident_kind == IncidentKind.ACCIDENT else diagnosis_date
-    if event_day < timezone.localdate(membership.joined_at):
+    if event_day < local_date(membership.joined_at):
         raise ServiceError(
             "the event happened before the member joined",
             code="before_joining",
@@ -80,7 +80,7 @@ def claim_submit(
         )
     event_at = local_midnight(event_day)  # claim dates are the plan's calendar days
     if not membership_is_covered(membership, incident_kind=incident_kind, diagnosed_at=event_at):
-        until = timezone.localdate(membership.waiting_until)
+        until = local_date(membership.waiting_until)
         raise ServiceError(
             f"illness diagnosed on {diagnosis_date} falls inside the waiting period "
             f"(illness is covered from {until}); accidents are covered at once",

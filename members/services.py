@@ -13,6 +13,7 @@ from django.utils import timezone
 from members.credit import CreditScoreProvider, default_credit_provider
 from members.models import AccessKind, AccessLog, Member, Membership, MembershipStatus, Plan
 from mutual.core.errors import ServiceError
+from mutual.core.timezones import local_date
 from mutual.core.transitions import run_transition
 
 
@@ -183,11 +184,11 @@ def membership_is_covered(
     ends. Days are calendar days in settings.TIME_ZONE."""
     if membership.status != MembershipStatus.ACTIVE:
         return False
-    event_day = timezone.localdate(diagnosed_at)
+    event_day = local_date(diagnosed_at)
     if incident_kind == "accident":
         days = membership.plan.accident_waiting_days
-        return event_day >= timezone.localdate(membership.joined_at + datetime.timedelta(days=days))
-    return event_day >= timezone.localdate(membership.waiting_until)
+        return event_day >= local_date(membership.joined_at + datetime.timedelta(days=days))
+    return event_day >= local_date(membership.waiting_until)
 
 
 # --- plan rules: every change kept, with the moment it is in force from ---------------------

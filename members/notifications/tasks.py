@@ -12,12 +12,9 @@ from django.utils import timezone
 
 from members.notifications import events, services
 from members.notifications.models import NoticeRun
+from mutual.core.timezones import parse_now as _moment  # a task's `now`: ISO 8601, or the clock
 
 RETRY_DELAYS = [60, 300, 1800, 7200]  # seconds, then the sweeper's rounds
-
-
-def _moment(now: str | None) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(now) if now else timezone.now()
 
 
 def _deliver_or_retry(task, **selection) -> dict[str, int]:
