@@ -99,9 +99,23 @@ def seed_demo_periods(*, now: datetime.datetime) -> int:
         defaults={"joined_before": first - VETERAN, "cases_before": periods[1].cutoff_at},
     )
     gateway = DemoGateway(declined[0].pk)
+    oldest, grace = periods[0], plan.payment_grace_days * DAY
+    # What happens after the oldest period is posted, each when its moment comes: the declined
+    # card is tried again a day later; once the grace is over, the membership lapses (and so
+    # shares no case of a period whose cutoff is later).
+    later = [
+        (oldest.cutoff_at + DAY + HOUR, lambda at: _collect(oldest, gateway, now=at)),
+        (
+            oldest.cutoff_at + grace + HOUR,
+            lambda at: debits.lapse_unpaid(period_id=oldest.pk, now=at),
+        ),
+    ]
     seed_period = [p for p in periods if local_date(p.cutoff_at).day == 14][-1]
     for period, cases in zip(periods, CASES, strict=True):
         cutoff = period.cutoff_at
+        while later and later[0][0] < cutoff:
+            moment, step = later.pop(0)
+            step(moment)
         if period == seed_period:  # public from the 7th, 10:00, to the 10th; paid the 14th
             seed_case(plan=plan, staff=staff, publicized_at=cutoff - (7 * DAY - 10 * HOUR))
         for kind, diagnosis, yuan, days in cases:
@@ -118,9 +132,6 @@ def seed_demo_periods(*, now: datetime.datetime) -> int:
         period_bill_inline(period_id=period.pk, now=posted_at)
         payouts.period_pay_claims(period_id=period.pk, now=posted_at)
         _collect(period, gateway, now=min(cutoff + HOUR, now))
-    # The declined card is tried again a day later; after the plan's grace the member lapses.
-    oldest = periods[0]
-    _collect(oldest, gateway, now=oldest.cutoff_at + DAY + HOUR)
-    grace = plan.payment_grace_days * DAY
-    debits.lapse_unpaid(period_id=oldest.pk, now=oldest.cutoff_at + grace + HOUR)
+    for moment, step in later:
+        step(moment)
     return len(periods)

@@ -93,7 +93,10 @@ def test_seed_demo_posts_periods_with_the_seed_case_paid_on_the_14th(members):
     assert bills.filter(paid_at__isnull=False).exists()
     declined = bills.exclude(last_debit_error="").get(debit_attempts=2)
     assert declined.paid_at is None
-    assert declined.membership.status == MembershipStatus.LAPSED
+    lapsed = declined.membership
+    assert lapsed.status == MembershipStatus.LAPSED
+    # Lapsed before a later cutoff: not charged for that period's cases.
+    assert not lapsed.bills.filter(period__cutoff_at__gt=lapsed.ended_at).exists()
     assert ledger_verify() == []
     # Again: nothing new.
     call_command("seed_demo", "--members", str(members), "--seed", "1")
