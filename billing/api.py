@@ -10,8 +10,9 @@ from rest_framework.response import Response
 
 from billing.models import FINISHED, ApportionmentPeriod, Bill
 from billing.proofs import bill_proof
-from billing.selectors import bill_breakdown
+from billing.selectors import bill_breakdown, bills_of, bills_version, period_cases
 from mutual.core.api import MemberScoped
+from mutual.core.conditional import conditional
 
 
 class PeriodCaseOutput(serializers.Serializer):
@@ -22,9 +23,10 @@ class PeriodCaseOutput(serializers.Serializer):
     base_share_fen = serializers.IntegerField()
 
 
-class PeriodOutput(serializers.ModelSerializer):
+class PeriodSummaryOutput(serializers.ModelSerializer):
+    """A period without its cases (a bill in the list of my bills)."""
+
     plan_code = serializers.CharField(source="plan.code", read_only=True)
-    cases = PeriodCaseOutput(many=True, read_only=True)
     total_fen = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -43,9 +45,20 @@ class PeriodOutput(serializers.ModelSerializer):
             "charged_fen",
             "sponsor_fen",
             "posted_at",
-            "cases",
         ]
         read_only_fields = fields
+
+
+class PeriodOutput(PeriodSummaryOutput):
+    cases = serializers.SerializerMethodField()
+
+    class Meta(PeriodSummaryOutput.Meta):
+        fields = [*PeriodSummaryOutput.Meta.fields, "cases"]
+        read_only_fields = fields
+
+    @extend_schema_field(PeriodCaseOutput(many=True))
+    def get_cases(self, period):
+        return PeriodCaseOutput(period_cases(period), many=True).data
 
 
 class PeriodViewSet(viewsets.ReadOnlyModelViewSet):
@@ -57,7 +70,6 @@ class PeriodViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = (
         ApportionmentPeriod.objects.filter(status__in=FINISHED)
         .select_related("plan")
-        .prefetch_related("cases")
         .order_by("-cutoff_at")
     )
 
@@ -84,7 +96,7 @@ class BreakdownOutput(serializers.Serializer):
 
 
 class BillOutput(serializers.ModelSerializer):
-    period = PeriodOutput(read_only=True)
+    period = PeriodSummaryOutput(read_only=True)
 
     class Meta:
         model = Bill
@@ -102,6 +114,7 @@ class BillOutput(serializers.ModelSerializer):
 
 
 class BillDetailOutput(BillOutput):
+    period = PeriodOutput(read_only=True)
     breakdown = serializers.SerializerMethodField()
 
     class Meta(BillOutput.Meta):
@@ -134,30 +147,38 @@ class ProofOutput(serializers.Serializer):
 
 
 class MyBillViewSet(MemberScoped, viewsets.ReadOnlyModelViewSet):
-    """My bills, newest first; `/api/me/bills/{period}/` is one period's bill, broken down."""
+    """My bills, newest first, without their cases; `/api/me/bills/{period}/` is one period's
+    bill with its cases, broken down. Both carry an ETag and Last-Modified and answer 304 to
+    a client that already has them (If-None-Match, If-Modified-Since)."""
 
     queryset = Bill.objects.all()
     lookup_field = "period"
     lookup_value_regex = r"\d+"
 
     def for_member(self, member):
-        return (
-            Bill.objects.filter(membership__member=member)
-            .select_related("period__plan", "membership")
-            .prefetch_related("period__cases")
-            .order_by("-period_id")
-        )
+        return bills_of(member)
 
     def get_serializer_class(self):
         return BillDetailOutput if self.action == "retrieve" else BillOutput
 
-    @extend_schema(responses={200: BillDetailOutput})
+    def _conditional(self, request, respond, period_id=None):
+        version, changed = bills_version(request.user.member, period_id=period_id)
+        return conditional(request, version=version, last_modified=changed, respond=respond)
+
+    @extend_schema(responses={200: BillOutput, 304: None})
+    def list(self, request, *args, **kwargs):
+        return self._conditional(request, lambda: super(MyBillViewSet, self).list(request))
+
+    @extend_schema(responses={200: BillDetailOutput, 304: None})
     def retrieve(self, request, period=None, **kwargs):
         # A period belongs to one plan, so a member has at most one bill in it.
-        bill = self.get_queryset().filter(period_id=period).first()
-        if bill is None:
-            raise Http404
-        return Response(BillDetailOutput(bill).data)
+        def respond():
+            bill = self.get_queryset().filter(period_id=period).first()
+            if bill is None:
+                raise Http404
+            return Response(BillDetailOutput(bill).data)
+
+        return self._conditional(request, respond, period_id=int(period))
 
     @extend_schema(responses={200: ProofOutput})
     @action(detail=True, methods=["get"])

@@ -5,6 +5,8 @@ from decimal import Decimal
 
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import conditional_page
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions
@@ -41,7 +43,7 @@ def index_page(request):
 
 
 def _with_estimate(period) -> dict:
-    data = report.period_report(period)
+    data = report.period_report_kept(period)
     data["next_period_estimate"] = report.plan_estimate(period.plan, now=timezone.now())
     return data
 
@@ -71,7 +73,8 @@ class PublicPeriodView(_Public):
     """A posted period's public report: anonymised cases, totals, shares per cohort, and the
     Merkle root of its bills with the signed head that chains it to the previous period."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 304: None})
+    @method_decorator(conditional_page)  # ETag of the answer; 304 to If-None-Match
     def get(self, request, pk: int):
         return Response(_with_estimate(get_object_or_404(report.public_periods(), pk=pk)))
 
@@ -80,7 +83,8 @@ class PublicCasesView(_Public):
     """Every plan's cases in their public window now, anonymised, and per plan an estimate
     of the next period's share per member from them (billing/rules.py)."""
 
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(responses={200: OpenApiTypes.OBJECT, 304: None})
+    @method_decorator(conditional_page)  # ETag of the answer; 304 to If-None-Match
     def get(self, request):
         return Response(
             {

@@ -9,6 +9,7 @@ import datetime
 from decimal import Decimal
 from fractions import Fraction
 
+from django.core.cache import cache
 from django.db.models import Prefetch
 
 from billing import whatif
@@ -122,6 +123,15 @@ def period_report(period: ApportionmentPeriod) -> dict:
             "signed_head": period.merkle_head,
         },
     }
+
+
+def period_report_kept(period: ApportionmentPeriod) -> dict:
+    """period_report, kept in the cache once the period is posted and its tree sealed: from
+    then on it never changes."""
+    if period.status not in FINISHED or not period.merkle_root:
+        return period_report(period)
+    key = f"period-report:{period.pk}:{period.status}:{period.merkle_root}"
+    return cache.get_or_set(key, lambda: period_report(period), timeout=7 * 24 * 3600)
 
 
 def cases_in_publicity() -> list[dict]:

@@ -8,9 +8,10 @@ import datetime
 from dataclasses import dataclass
 from fractions import Fraction
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 
-from billing.models import FINISHED, ApportionmentPeriod, Bill, PeriodStatus
+from billing.models import FINISHED, ApportionmentPeriod, Bill, PeriodCase, PeriodStatus
 
 # Bills stay open to collection this many periods back (about a year of fortnightly periods).
 COLLECTED_PERIODS = 24
@@ -45,6 +46,45 @@ def periods_to_collect() -> QuerySet[ApportionmentPeriod]:
     ]
 
 
+def period_cases(period: ApportionmentPeriod) -> list[PeriodCase]:
+    """A period's cases in claim order; a posted period's never change, so they are read once
+    and kept in the cache (keyed by the period and when it was posted)."""
+    if period.status not in FINISHED or period.posted_at is None:
+        return list(period.cases.order_by("claim_id"))
+    key = f"period-cases:{period.pk}:{period.posted_at.timestamp()}"
+    cases = cache.get(key)
+    if cases is None:
+        cases = list(period.cases.order_by("claim_id"))
+        cache.set(key, cases, timeout=7 * 24 * 3600)
+    return cases
+
+
+def bills_of(member) -> QuerySet[Bill]:
+    """A member's bills, newest period first, with their period and plan (not its cases)."""
+    return (
+        Bill.objects.filter(membership__member=member)
+        .select_related("period__plan", "membership")
+        .order_by("-period_id")
+    )
+
+
+def bills_version(
+    member, *, period_id: int | None = None
+) -> tuple[tuple, datetime.datetime | None]:
+    """What a member's bills (or one period's) show that can still change once posted —
+    which bills, paid or not, the period's status — and when it last changed: one query."""
+    bills = Bill.objects.filter(membership__member=member)
+    if period_id is not None:
+        bills = bills.filter(period_id=period_id)
+    rows = tuple(
+        bills.order_by("period_id").values_list(
+            "period_id", "paid_at", "period__status", "period__posted_at"
+        )
+    )
+    moments = [m for row in rows for m in (row[1], row[3]) if m is not None]
+    return (member.pk, rows), max(moments, default=None)
+
+
 @dataclass(frozen=True)
 class CaseCharge:
     """One line of a bill, in exact fen. `claim_id` None is the rounding line: what rounding
@@ -70,7 +110,7 @@ def bill_breakdown(bill: Bill) -> list[CaseCharge]:
         else Fraction(max(0, yearly_cap_fen - bill.year_to_date_before_fen))
     )
     rows = []
-    for case in period.cases.order_by("claim_id"):
+    for case in period_cases(period):
         if membership.in_pool_since >= case.publicized_at:
             continue
         share = Fraction(case.amount_fen + case.fee_fen, case.members_count)

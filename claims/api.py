@@ -1,5 +1,6 @@
 """My claims (with their history and evidence), and the public cases of my plans, anonymised."""
 
+from django.core.cache import cache
 from django.db.models import Count
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 from claims import disputes, evidence, selectors, services
 from claims.models import Claim, EvidenceDocument, EvidenceKind, IncidentKind, Vote
 from mutual.core.api import MemberScoped, current_member
+from mutual.core.conditional import conditional, etag_of
 
 
 class EvidenceOutput(serializers.ModelSerializer):
@@ -177,7 +179,9 @@ class VoteInput(serializers.Serializer):
 
 
 class CaseViewSet(MemberScoped, viewsets.ReadOnlyModelViewSet):
-    """Publicized and decided cases of the plans I belong to (visible, not owned)."""
+    """Publicized and decided cases of the plans I belong to (visible, not owned). The list
+    carries an ETag and answers 304 to a client that already has it (If-None-Match); each page
+    is cached under the version of the cases it shows."""
 
     queryset = Claim.objects.all()
     serializer_class = CaseOutput
@@ -191,6 +195,20 @@ class CaseViewSet(MemberScoped, viewsets.ReadOnlyModelViewSet):
             .select_related("plan")
             .prefetch_related("evidence")
         )
+
+    @extend_schema(responses={200: CaseOutput, 304: None})
+    def list(self, request, *args, **kwargs):
+        version = selectors.cases_fingerprint(selectors.cases_visible_to(current_member(request)))
+
+        def respond():
+            key = "cases-page:" + etag_of(request.get_host(), request.get_full_path(), *version)
+            data = cache.get(key)
+            if data is None:
+                data = super(CaseViewSet, self).list(request).data
+                cache.set(key, data, timeout=3600)
+            return Response(data)
+
+        return conditional(request, version=version, respond=respond)
 
     @extend_schema(request=DisputeInput, responses={201: DisputeOutput})
     @action(detail=True, methods=["post"])

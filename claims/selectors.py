@@ -3,6 +3,7 @@
 import datetime
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django_fsm_log.models import StateLog
 
@@ -33,6 +34,25 @@ def cases_visible_to(member: Member) -> QuerySet[Claim]:
     return Claim.objects.filter(plan_id__in=plans, publicity_starts_at__isnull=False).order_by(
         "-publicity_starts_at", "-pk"
     )
+
+
+_FINGERPRINT_SQL = """
+SELECT count(*), md5(coalesce(string_agg(concat_ws(':', c.id, c.state, c.amount_approved_fen,
+           c.publicity_starts_at, c.publicity_ends_at, c.decided_at,
+           (SELECT count(*) FROM claims_dispute d WHERE d.claim_id = c.id),
+           (SELECT max(e.id) FROM claims_evidencedocument e WHERE e.claim_id = c.id)),
+       ',' ORDER BY c.id), ''))
+  FROM claims_claim c WHERE c.id IN ({ids})
+"""
+
+
+def cases_fingerprint(cases: QuerySet[Claim]) -> tuple[int, str]:
+    """What the public view of these cases shows that can change — which cases, their state,
+    amount, publicity and decision, disputes and evidence: one query over them."""
+    ids, params = cases.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(_FINGERPRINT_SQL.format(ids=ids), params)
+        return tuple(cursor.fetchone())
 
 
 # The acts staff perform on a claim's page, in the order its buttons appear.
