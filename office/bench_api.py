@@ -180,7 +180,25 @@ def server_start(*, code_dir: Path, workers: int) -> tuple[subprocess.Popen, str
     raise RuntimeError("gunicorn did not answer in 30 s")
 
 
+PHASES = ("me", "bills", "bill", "cases", "notifications", "claim")
+
+
 def locust_run(*, url: str, clients: list[dict], users: int, seconds: int, requests: int) -> dict:
+    """One locust phase per endpoint (office/locustfile_api.py's tags), so that each figure is
+    that endpoint's own throughput, not its share of a mix."""
+    endpoints = {}
+    for phase in PHASES:
+        endpoints.update(
+            _locust_phase(
+                phase, url=url, clients=clients, users=users, seconds=seconds, requests=requests
+            )
+        )
+    return endpoints
+
+
+def _locust_phase(
+    phase: str, *, url: str, clients: list[dict], users: int, seconds: int, requests: int
+) -> dict:
     """locust headless against `url` (loopback); per endpoint requests/s, p50, p99 and 304s."""
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         logins, counts = Path(tmp, "clients.json"), Path(tmp, "statuses.json")
@@ -197,6 +215,8 @@ def locust_run(*, url: str, clients: list[dict], users: int, seconds: int, reque
                 "-f",
                 str(Path(__file__).with_name("locustfile_api.py")),
                 "--headless",
+                "--tags",
+                phase,
                 "--host",
                 url,
                 "--users",
@@ -223,8 +243,8 @@ def locust_run(*, url: str, clients: list[dict], users: int, seconds: int, reque
     endpoints = {}
     for row in rows:
         name = row["Name"] if row["Type"] in ("GET", "") else f"{row['Type']} {row['Name']}"
-        if row["Name"] == "Aggregated":
-            name = "all"
+        if row["Name"] in ("Aggregated", "(start)"):
+            continue
         endpoints[name] = {
             "requests": int(row["Request Count"]),
             "failures": int(row["Failure Count"]),

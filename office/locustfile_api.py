@@ -9,7 +9,7 @@ import os
 import random
 from collections import Counter, defaultdict
 
-from locust import HttpUser, constant, events, task
+from locust import HttpUser, constant, events, tag, task
 
 CLIENTS = json.loads(open(os.environ["BENCH_API_CLIENTS"]).read())  # noqa: SIM115
 MAX_REQUESTS = int(os.environ.get("BENCH_API_MAX_REQUESTS") or 0)
@@ -52,6 +52,9 @@ class Member(HttpUser):
         self.client.headers["Authorization"] = f"Token {client['token']}"
         self.etags: dict[str, str] = {}
         self.periods: list[int] = []
+        if "bill" in (self.environment.parsed_options.tags or []):  # the periods to ask for
+            bills = self.client.get("/api/me/bills/", name="(start)").json()["results"]
+            self.periods = [bill["period"]["id"] for bill in bills]
 
     def _get(self, url: str, name: str):
         headers = {"If-None-Match": self.etags[url]} if url in self.etags else {}
@@ -65,30 +68,36 @@ class Member(HttpUser):
             return response
 
     @task(3)
+    @tag("me")
     def me(self):
         self._get("/api/me/", "/api/me/")
 
     @task(3)
+    @tag("bills")
     def bills(self):
         response = self._get("/api/me/bills/", "/api/me/bills/")
         if response.status_code == 200:
             self.periods = [bill["period"]["id"] for bill in response.json()["results"]]
 
     @task(1)
+    @tag("bill")
     def bill(self):
         if self.periods:
             period = random.choice(self.periods)
             self._get(f"/api/me/bills/{period}/", "/api/me/bills/{period}/")
 
     @task(3)
+    @tag("cases")
     def cases(self):
         self._get("/api/cases/", "/api/cases/")
 
     @task(2)
+    @tag("notifications")
     def notifications(self):
         self._get("/api/me/notifications/", "/api/me/notifications/")
 
     @task(1)
+    @tag("claim")
     def claim(self):
         today = datetime.date.today().isoformat()
         body = {
