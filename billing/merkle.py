@@ -25,6 +25,18 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
+def perfect_root(leaf_hashes: list[bytes]) -> bytes:
+    """The root of a perfect tree (2**k leaf hashes), a level at a time: the fast path for
+    full blocks, with no per-node bookkeeping."""
+    sha256 = hashlib.sha256
+    level = leaf_hashes
+    while len(level) > 1:
+        level = [
+            sha256(b"\x01" + a + b).digest() for a, b in zip(level[::2], level[1::2], strict=True)
+        ]
+    return level[0]
+
+
 def split_point(n: int) -> int:
     """The largest power of two smaller than n (n >= 2)."""
     return 1 << ((n - 1).bit_length() - 1)
@@ -72,6 +84,12 @@ class CompactRange:
             level += 1
             self._emit(level, start >> level, digest)
         self.nodes.append((level, digest))
+
+    def append_subtree(self, level: int, digest: bytes) -> None:
+        """Add a perfect subtree whose root was computed apart (`perfect_root`), reporting it
+        to `on_node` as if it had been built here leaf by leaf."""
+        self._emit(level, self.end >> level, digest)
+        self.append(level, digest)
 
     def append_leaf(self, digest: bytes) -> None:
         self._emit(0, self.end, digest)

@@ -136,13 +136,25 @@ def chunk_tree_build(*, chunk_id: int, now: datetime.datetime) -> bool:
         )
         names = Pseudonyms(period_id)
         sha256, pack = hashlib.sha256, LEAF.pack
+        block: list[bytes] = []  # leaf hashes of the block being filled, once aligned
+        position = offset
         for membership_id, gross, waived, capped, charged in bills_in_order(
             period_id, chunk.first_id, chunk.last_id
         ):
-            if compact.end % BLOCK == 0:
-                blocks.append((period_id, compact.end // BLOCK, membership_id))
+            if position % BLOCK == 0:
+                blocks.append((period_id, position // BLOCK, membership_id))
+            position += 1
             leaf = pack(1, period_id, names.of(membership_id), gross, waived, capped, charged)
-            compact.append(0, sha256(b"\x00" + leaf).digest())
+            digest = sha256(b"\x00" + leaf).digest()
+            if block or compact.end % BLOCK == 0:  # whole blocks: hashed a level at a time
+                block.append(digest)
+                if len(block) == BLOCK:
+                    compact.append_subtree(KEPT_LEVEL, merkle.perfect_root(block))
+                    block.clear()
+            else:  # the chunk's first leaves, up to a block boundary
+                compact.append(0, digest)
+        for digest in block:  # the last, partial block
+            compact.append(0, digest)
         if compact.end - offset != chunk.members_count:
             raise InvariantError(
                 f"chunk {chunk.pk} has {compact.end - offset} bills, "

@@ -126,3 +126,32 @@ def test_ranges_built_apart_join_into_the_tree_and_report_the_kept_levels():
             for index in range(size >> level)
         }
         assert kept == expected
+
+
+def test_whole_blocks_hashed_apart_give_the_same_tree_and_kept_levels():
+    """billing/tree.py's fast path: leaves one by one up to a block boundary, then whole
+    blocks of 2**k leaves by `perfect_root`, then the last partial block leaf by leaf."""
+    hashes = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(300)]
+    for lo, hi in [(0, 300), (5, 300), (3, 17), (8, 16), (13, 299), (0, 7)]:
+        slow: dict = {}
+        fast: dict = {}
+        one = merkle.CompactRange(
+            begin=lo, end=lo, keep_from=2, on_node=lambda *a, s=slow: s.__setitem__(a[:2], a[2])
+        )
+        other = merkle.CompactRange(
+            begin=lo, end=lo, keep_from=2, on_node=lambda *a, f=fast: f.__setitem__(a[:2], a[2])
+        )
+        block: list[bytes] = []
+        for digest in hashes[lo:hi]:
+            one.append_leaf(digest)
+            if block or other.end % 4 == 0:
+                block.append(digest)
+                if len(block) == 4:
+                    other.append_subtree(2, merkle.perfect_root(block))
+                    block.clear()
+            else:
+                other.append(0, digest)
+        for digest in block:
+            other.append(0, digest)
+        assert (other.end, other.nodes) == (one.end, one.nodes)
+        assert fast == slow

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing import tree
-from billing.models import FINISHED, ApportionmentPeriod, Bill, PeriodChunk
+from billing.models import FINISHED, ApportionmentPeriod, Bill, PeriodChunk, TreeBlock, TreeNode
 from billing.proofs import PeriodTree
 from mutual import verify
 
@@ -41,6 +41,8 @@ class Command(BaseCommand):
         now = timezone.now()
         with transaction.atomic():
             PeriodChunk.objects.filter(period=period).update(tree_done_at=None, tree_range=None)
+            TreeNode.objects.filter(period=period).delete()  # a sealed period: built again
+            TreeBlock.objects.filter(period=period).delete()
             started = time.perf_counter()
             chunk_seconds = []
             for chunk_id in tree.chunks_without_tree(period_id=period.pk):
