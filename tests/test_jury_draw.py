@@ -46,6 +46,8 @@ def test_the_seed_is_committed_when_the_dispute_opens_and_revealed_after_the_vot
     case = _public("/api/public/cases/").json()["results"][0]
     assert case["jury"]["commitment"] == draw.commitment
     assert case["jury"]["seed"] is None and case["jury"]["drawn_at"] is None
+    page = _public("/public/cases/").content.decode()
+    assert f'class="jury-commitment">{draw.commitment}<' in page and "jury-seed" not in page
 
     services.claims_close_due_windows(now=after_window(claim))
     url = f"/api/public/juries/{draw.commitment}/"
