@@ -32,7 +32,27 @@ def _key() -> bytes:
 
 
 def pseudonym(key: bytes, claim_id: int, membership_id: int) -> bytes:
+    """HMAC-SHA256(key, "jury" || claim || membership): names no one without the key."""
     return hmac.digest(key, b"jury" + _IDS.pack(claim_id, membership_id), hashlib.sha256)
+
+
+class _Pseudonyms:
+    """`pseudonym` with the key's pads hashed once (RFC 2104), as billing/tree.py does: a
+    draw names every eligible member."""
+
+    def __init__(self, key: bytes, claim_id: int):
+        key = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._inner.update(b"jury")
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        self.claim_id = claim_id
+
+    def of(self, membership_id: int) -> bytes:
+        inner = self._inner.copy()
+        inner.update(_IDS.pack(self.claim_id, membership_id))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
 
 def jury_commit(*, claim: Claim, now: datetime.datetime) -> JuryDraw | None:
@@ -66,10 +86,11 @@ def jury_pick(*, claim: Claim, excluded: set[int], now: datetime.datetime) -> li
         .order_by("pk")
     )
     listed: list[bytes] = []
+    names = _Pseudonyms(key, claim.pk)
 
     def ranked():
         for pk, member_id in eligible.iterator(chunk_size=20_000):
-            p = pseudonym(key, claim.pk, pk)
+            p = names.of(pk)
             listed.append(p)
             yield rule.rank(seed, p), p, member_id
 
