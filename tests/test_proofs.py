@@ -186,3 +186,31 @@ def test_each_head_chains_to_the_previous_period_and_the_api_serves_my_proof(set
     # Another member's bill is not mine; no login, no proof.
     assert client.get("/api/me/bills/999999/proof/").status_code == 404
     assert APIClient().get(f"/api/me/bills/{second.pk}/proof/").status_code == 401
+
+
+def test_a_period_posts_before_its_tree_and_beat_resends_a_lost_seal():
+    """The tree is built after the posting (the money does not wait for it); a seal lost with
+    its worker is found by beat 15 minutes after the posting, and sealing is idempotent."""
+    from billing import selectors, services
+
+    plan = PlanFactory(management_fee_bp=800)
+    people = bulk_memberships(plan, [active(CUTOFF - datetime.timedelta(days=100))] * 40)
+    bulk_approved_claims(
+        plan, people[0], [(CUTOFF - datetime.timedelta(days=5), 50_000)],
+        decided_at=CUTOFF - datetime.timedelta(days=1),
+    )  # fmt: skip
+    period = ApportionmentPeriod.objects.create(
+        plan=plan, starts_at=CUTOFF - datetime.timedelta(days=15), cutoff_at=CUTOFF
+    )
+    for chunk_id in apportion.period_pending_chunks(period_id=period.pk):
+        apportion.chunk_apportion(chunk_id=chunk_id, now=CUTOFF)
+    posted = services.period_post(period_id=period.pk, now=CUTOFF)
+    assert posted.status == "posted" and posted.merkle_root == ""  # posted, not yet sealed
+    later = CUTOFF + datetime.timedelta(minutes=16)
+    assert list(selectors.periods_unsealed(now=CUTOFF)) == []  # the seal is still on its way
+    assert [p.pk for p in selectors.periods_unsealed(now=later)] == [period.pk]
+    assert services.period_trees_to_build(period_id=period.pk, now=later)
+    sealed = services.period_seal(period_id=period.pk, now=later)
+    assert len(sealed.merkle_root) == 64
+    assert services.period_seal(period_id=period.pk, now=later).merkle_root == sealed.merkle_root
+    assert list(selectors.periods_unsealed(now=later)) == []
