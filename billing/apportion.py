@@ -543,7 +543,14 @@ def period_seal(*, period_id: int, now: datetime.datetime) -> ApportionmentPerio
         .select_related("plan")
         .get(pk=period_id)
     )
-    if period.status in FINISHED and not period.merkle_root and period.members_count:
-        tree.period_seal(period, now=now)
-        period.save(update_fields=["merkle_size", "merkle_root", "merkle_head"])
+    if period.status not in FINISHED or period.merkle_root or not period.members_count:
+        return period
+    previous = tree.previous_sealed(period)
+    if previous is not None and not previous.merkle_root:
+        # The head signs the previous root: sealing now would sign a broken link for good.
+        # Beat sends both seals again, the earlier one first.
+        logger.info("period %s: its seal waits for period %s's", period.pk, previous.pk)
+        return period
+    tree.period_seal(period, now=now)
+    period.save(update_fields=["merkle_size", "merkle_root", "merkle_head"])
     return period

@@ -174,10 +174,14 @@ def chunks_without_tree(*, period_id: int) -> list[int]:
 
 
 def previous_sealed(period: ApportionmentPeriod) -> ApportionmentPeriod | None:
-    """The plan's last finished period before this one: the link of the heads' chain."""
+    """The plan's last finished period with bills before this one: the link of the heads'
+    chain (a period with no case has no tree)."""
     return (
         ApportionmentPeriod.objects.filter(
-            plan_id=period.plan_id, cutoff_at__lt=period.cutoff_at, status__in=FINISHED
+            plan_id=period.plan_id,
+            cutoff_at__lt=period.cutoff_at,
+            status__in=FINISHED,
+            members_count__gt=0,
         )
         .order_by("-cutoff_at")
         .first()

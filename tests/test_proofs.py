@@ -214,3 +214,30 @@ def test_a_period_posts_before_its_tree_and_beat_resends_a_lost_seal():
     assert len(sealed.merkle_root) == 64
     assert services.period_seal(period_id=period.pk, now=later).merkle_root == sealed.merkle_root
     assert list(selectors.periods_unsealed(now=later)) == []
+
+
+def test_a_period_sealed_before_the_one_before_it_waits_so_the_chain_holds():
+    """Found in review: with beat catching up, period 2 could seal while period 1's seal was
+    still running, and sign `previous_root: null` for good."""
+    from billing import services
+
+    plan = PlanFactory(management_fee_bp=800)
+    people = bulk_memberships(plan, [active(CUTOFF - datetime.timedelta(days=100))] * 30)
+    periods = []
+    for number, cutoff in enumerate([CUTOFF, CUTOFF + datetime.timedelta(days=15)]):
+        bulk_approved_claims(
+            plan, people[number], [(cutoff - datetime.timedelta(days=5), 40_000)],
+            decided_at=cutoff - datetime.timedelta(days=1),
+        )  # fmt: skip
+        period = ApportionmentPeriod.objects.create(
+            plan=plan, starts_at=cutoff - datetime.timedelta(days=15), cutoff_at=cutoff
+        )
+        for chunk_id in apportion.period_pending_chunks(period_id=period.pk):
+            apportion.chunk_apportion(chunk_id=chunk_id, now=cutoff)
+        periods.append(services.period_post(period_id=period.pk, now=cutoff))
+    first, second = periods
+    later = second.cutoff_at + datetime.timedelta(hours=1)
+    assert services.period_seal(period_id=second.pk, now=later).merkle_root == ""  # waits
+    first = services.period_seal(period_id=first.pk, now=later)
+    second = services.period_seal(period_id=second.pk, now=later)
+    assert second.merkle_head["head"]["previous_root"] == first.merkle_root != ""
