@@ -236,3 +236,16 @@ def test_the_email_gateway_sends_through_djangos_backend_and_skips_no_address(
         f"notice:{membership.member_id}:lapse:3"
     )
     assert Notice.objects.get(member=nobody.member).status == "skipped"
+
+
+def test_a_plan_wide_run_delivered_twice_fans_out_once(posted, monkeypatch):
+    """Found in review: notice_run ignored its conditional UPDATE, so a redelivered task
+    (acks_late) started a second set of chunk tasks."""
+    fanned = []
+    monkeypatch.setattr(
+        tasks, "chord", lambda header: fanned.append(list(header)) or (lambda cb: None)
+    )
+    run_ = NoticeRun.objects.get(event=f"bill:{posted.pk}")
+    assert tasks.notice_run.apply(args=[run_.pk]).get() > 0
+    assert tasks.notice_run.apply(args=[run_.pk]).get() == 0
+    assert len(fanned) == 1

@@ -38,7 +38,10 @@ def notice_run(run_id: int) -> int:
     if not chunks:
         services.run_finish(run_id=run_id, now=timezone.now())
         return 0
-    NoticeRun.objects.filter(pk=run_id, started_at__isnull=True).update(started_at=timezone.now())
+    # Claimed once: a redelivered task finds the run started and fans nothing out again.
+    started = NoticeRun.objects.filter(pk=run_id, started_at__isnull=True)
+    if not started.update(started_at=timezone.now()):
+        return 0
     chord(notice_run_chunk.s(run_id, lo, hi) for lo, hi in chunks)(notice_run_finish.si(run_id))
     return len(chunks)
 
