@@ -12,8 +12,11 @@ cases that are not billed yet.
 from __future__ import annotations
 
 import datetime
+import hashlib
 from dataclasses import dataclass
 from fractions import Fraction
+
+from django.core.cache import cache
 
 from billing import rules
 from claims.models import Claim, ClaimState
@@ -21,6 +24,7 @@ from members.models import Membership, MembershipStatus, Plan
 from mutual.core.errors import ServiceError
 
 MAX_CASES = 1_000
+POOL_COUNTS_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -111,11 +115,23 @@ def plan_forecast(*, plan: Plan, now: datetime.datetime) -> Outcome | None:
     if not cases:
         return None
     calendar = rules.Calendar.of(cases)
-    active = Membership.objects.filter(plan=plan, status=MembershipStatus.ACTIVE)
-    before = [active.filter(in_pool_since__lt=instant).count() for instant in calendar.publicity]
+    before = _pool_before(plan, calendar.publicity)
     # Cohort k: members who entered the pool after k of the publicity instants (rules.Calendar).
     per_cohort = {0: before[0]}
     per_cohort.update({k: before[k] - before[k - 1] for k in range(1, len(before))})
     if before[0] == 0:
         return None
     return _outcome(plan, cases, per_cohort, year_to_date_fen=0)
+
+
+def _pool_before(plan: Plan, instants) -> list[int]:
+    """Active members who entered the pool before each instant. Kept a minute: public pages
+    ask on every hit, without login, and each count reads the whole pool."""
+    instants_hash = hashlib.sha256(",".join(i.isoformat() for i in instants).encode())
+    key = f"pool-before:{plan.pk}:{instants_hash.hexdigest()}"
+    before = cache.get(key)
+    if before is None:
+        active = Membership.objects.filter(plan=plan, status=MembershipStatus.ACTIVE)
+        before = [active.filter(in_pool_since__lt=instant).count() for instant in instants]
+        cache.set(key, before, POOL_COUNTS_SECONDS)
+    return before

@@ -98,3 +98,17 @@ def test_bad_input_is_a_form_error_not_a_500(client, finance, plan, data):
 def test_only_finance_sees_the_what_if(client, investigator):
     client.force_login(investigator)
     assert client.get(URL).status_code == 403
+
+
+def test_the_public_estimate_counts_the_pool_once_a_minute(
+    plan, investigator, django_assert_num_queries
+):
+    """Found in review: the no-login pages counted the whole pool once per case in publicity
+    on every hit."""
+    early = MembershipFactory.create_batch(3, plan=plan)
+    for member in early[:2]:
+        to_publicized(ClaimFactory(membership=member), investigator=investigator, now=NOW)
+    first = whatif.plan_forecast(plan=plan, now=NOW)
+    with django_assert_num_queries(1):  # the cases in publicity; the counts are kept
+        again = whatif.plan_forecast(plan=plan, now=NOW)
+    assert again == first
