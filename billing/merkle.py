@@ -4,9 +4,9 @@ leaf hash = SHA-256(0x00 || leaf), node hash = SHA-256(0x01 || left || right), a
 of n > 1 leaves splits at k, the largest power of two smaller than n. A *compact range* holds
 the roots of the perfect subtrees that cover leaves [begin, end) (O(log n) hashes), so a tree
 is built streaming, in flat memory, and ranges built apart (one per chunk of members) are
-joined by `CompactRange.extend`. `inclusion_path` and `root_from_path` are the RFC's audit
-path and its verification (2.1.3.1, 2.1.3.2). No Django here: mutual/verify.py repeats the
-verification on its own."""
+joined by `CompactRange.extend`. `inclusion_path` is the RFC's audit path (2.1.3.1); its
+verification (2.1.3.2) is mutual/verify.py's `root_from_path`, the one members run, tested
+against the same vectors. No Django here."""
 
 from __future__ import annotations
 
@@ -150,22 +150,3 @@ def inclusion_path(index: int, size: int, range_hash: Callable[[int, int], bytes
             start += k
     path.reverse()
     return path
-
-
-def root_from_path(index: int, size: int, leaf: bytes, path: list[bytes]) -> bytes | None:
-    """The root that an audit path leads to (RFC 9162 2.1.3.2), None if it cannot fit."""
-    if not 0 <= index < size:
-        return None
-    fn, sn, digest = index, size - 1, leaf
-    for sibling in path:
-        if sn == 0:
-            return None
-        if fn & 1 or fn == sn:
-            digest = node_hash(sibling, digest)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn, sn = fn >> 1, sn >> 1
-        else:
-            digest = node_hash(digest, sibling)
-        fn, sn = fn >> 1, sn >> 1
-    return digest if sn == 0 else None
