@@ -32,6 +32,7 @@ from billing.models import (
     Promotion,
 )
 from claims.models import Claim, ClaimState
+from members.notifications.events import notify_bills_posted
 from members.selectors import plan_rules_at
 from mutual.core.errors import InvariantError, ServiceError
 from mutual.core.timezones import year_start
@@ -446,6 +447,7 @@ def period_finish(*, period_id: int, now: datetime.datetime) -> ApportionmentPer
     period.status, period.posted_at = PeriodStatus.POSTED, now
     period.failed_at, period.failure = None, ""
     period.save()
+    notify_bills_posted(period)
     return period
 
 

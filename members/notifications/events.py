@@ -1,13 +1,12 @@
 """What happened, turned into notices in the same transaction. Claim and membership transitions
 arrive through django-fsm's post_transition signal (sent inside the service's transaction, so a
-rollback takes the notice with it); a posted period through post_save; jury draws, failed
-debits and the daily digest call these functions from their services."""
+rollback takes the notice with it); posting a period (billing.apportion.period_finish), jury
+draws, failed debits and the daily digest call these functions from their services."""
 
 from __future__ import annotations
 
 import datetime
 
-from django.db.models.signals import post_save
 from django.utils import timezone
 from django_fsm.signals import post_transition
 
@@ -45,20 +44,6 @@ def _membership_transition(sender, instance, name, source, target, method_kwargs
     )
 
 
-def _period_saved(sender, instance, created=False, **kwargs):
-    """A period posted by its run (not one written already posted, as history is)."""
-    from billing.models import PeriodStatus
-
-    if created or instance.status != PeriodStatus.POSTED or instance.posted_at is None:
-        return
-    run_start(
-        kind=NoticeKind.BILL,
-        event=f"bill:{instance.pk}",
-        params={"period_id": instance.pk, "period": str(instance)},
-        now=instance.posted_at,
-    )
-
-
 def connect() -> None:
     post_transition.connect(
         _claim_transition, sender="claims.Claim", dispatch_uid="notices.claim_transition"
@@ -67,9 +52,6 @@ def connect() -> None:
         _membership_transition,
         sender="members.Membership",
         dispatch_uid="notices.membership_transition",
-    )
-    post_save.connect(
-        _period_saved, sender="billing.ApportionmentPeriod", dispatch_uid="notices.period_saved"
     )
 
 
@@ -147,3 +129,14 @@ def digest_start(*, now: datetime.datetime) -> list[str]:
             run_start(kind=NoticeKind.DIGEST, event=event, params=params, now=now)
             events.append(event)
     return events
+
+
+def notify_bills_posted(period) -> None:
+    """A posted period's bills, told to each member with a charge by chunked tasks after
+    commit (a plan-wide run: the event is unique, so posting twice tells once)."""
+    run_start(
+        kind=NoticeKind.BILL,
+        event=f"bill:{period.pk}",
+        params={"period_id": period.pk, "period": str(period)},
+        now=period.posted_at,
+    )
