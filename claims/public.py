@@ -30,5 +30,7 @@ class PublicJuryView(APIView):
 
 def eligible_list(request, commitment: str):
     """The eligible members' pseudonyms, sorted, one (64 hex digits) a line."""
-    draw = get_object_or_404(JuryDraw, commitment=commitment, drawn_at__isnull=False)
+    draw = get_object_or_404(
+        JuryDraw.objects.defer("eligible"), commitment=commitment, drawn_at__isnull=False
+    )
     return StreamingHttpResponse(jury.eligible_lines(draw), content_type="text/plain")

@@ -121,3 +121,17 @@ def test_the_rule_is_pinned():
     assert rule.commitment_of(seed) == hashlib.sha256(seed).hexdigest()
     with pytest.raises(rule.Invalid, match="32"):
         rule.check_seed("abcd", rule.commitment_of(bytes.fromhex("abcd")))
+
+
+def test_the_eligible_list_is_read_in_slices_and_reads_the_same_as_whole(disputed, client):
+    """Found in review: the public eligible.txt loaded the whole list (320 MB at ten million
+    members) on every anonymous request."""
+    claim, _pool, _late = disputed
+    services.claims_close_due_windows(now=after_window(claim))
+    draw = JuryDraw.objects.get(claim=claim)
+    whole = bytes(draw.eligible)
+    assert draw.eligible_count > 3
+    expected = "".join(whole[i : i + 32].hex() + "\n" for i in range(0, len(whole), 32))
+    assert "".join(jury.eligible_lines(draw, per_read=3)) == expected
+    page = client.get(f"/api/public/juries/{draw.commitment}/eligible.txt")
+    assert page.status_code == 200 and b"".join(page.streaming_content).decode() == expected
