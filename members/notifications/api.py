@@ -28,10 +28,16 @@ class NoticeOutput(serializers.ModelSerializer):
                   "sent_at"]  # fmt: skip
 
     def get_subject(self, notice) -> str:
-        return render(notice.kind, notice.payload)[0]
+        return self._rendered(notice)[0]
 
     def get_body(self, notice) -> str:
-        return render(notice.kind, notice.payload)[1]
+        return self._rendered(notice)[1]
+
+    def _rendered(self, notice) -> tuple[str, str]:
+        # Subject and body come from one rendering of the notice, not one each.
+        if getattr(notice, "_rendered", None) is None:
+            notice._rendered = render(notice.kind, notice.payload)
+        return notice._rendered
 
 
 class MyNotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
