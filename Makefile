@@ -8,7 +8,7 @@ PORT ?= 8000
 .PHONY: install run dev prepare test lint format stop bench clean browser check-deploy audit
 
 # Re-install only when the dependencies change.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml billing/_leaves.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
