@@ -60,7 +60,8 @@ class PostingLineInline(ReadOnlyInline):
 
 @admin.register(Posting)
 class PostingAdmin(FastChangeListMixin, ReadOnlyAdmin):
-    list_display = ["idempotency_key", "description", "posted_at"]
+    list_display = ["idempotency_key", "description", "posted_at", "memo"]
+    list_filter = ["memo"]
     search_fields = ["=idempotency_key"]
     inlines = [PostingLineInline]
 

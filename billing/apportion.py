@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Sum
 
 from billing import partitions, rules, tree
-from billing.ledger import account_for, ledger_post
+from billing.ledger import account_for, ledger_post, ledger_record
 from billing.models import (
     FINISHED,
     AccountRole,
@@ -447,7 +447,6 @@ def period_finish(*, period_id: int, now: datetime.datetime) -> ApportionmentPer
     period.status, period.posted_at = PeriodStatus.POSTED, now
     period.failed_at, period.failure = None, ""
     period.save()
-    notify_bills_posted(period)
     return period
 
 
@@ -547,6 +546,8 @@ def period_seal(*, period_id: int, now: datetime.datetime) -> ApportionmentPerio
     )
     if period.status not in FINISHED or period.merkle_root or not period.members_count:
         return period
+    if not period.chunks_total:  # bills not billed here (loaded history): no tree to build
+        return period
     previous = tree.previous_sealed(period)
     if previous is not None and not previous.merkle_root:
         # The head signs the previous root: sealing now would sign a broken link for good.
@@ -555,4 +556,13 @@ def period_seal(*, period_id: int, now: datetime.datetime) -> ApportionmentPerio
         return period
     tree.period_seal(period, now=now)
     period.save(update_fields=["merkle_size", "merkle_root", "merkle_head"])
+    ledger_record(
+        key=f"period:{period.pk}:merkle-root",
+        description=f"Merkle root of period {period.pk}'s {period.merkle_size} bills: "
+        f"{period.merkle_root}",
+        now=now,
+    )
+    # Told once sealed, so that a member told of a bill can prove it at once; and the
+    # notices (one per member) do not hold the seal back behind them on the workers.
+    notify_bills_posted(period)
     return period

@@ -55,6 +55,17 @@ def ledger_post(
     return posting
 
 
+def ledger_record(*, key: str, description: str, now: datetime.datetime) -> Posting:
+    """A memo posting: a fact the ledger must hold with the money (a period's Merkle root),
+    no lines. Idempotent like `ledger_post`: the same key again returns the first record."""
+    posting, _ = Posting.objects.get_or_create(
+        idempotency_key=key, defaults={"description": description, "posted_at": now, "memo": True}
+    )
+    if not posting.memo or posting.description != description:
+        raise InvariantError(f"posting {key} exists and records something else")
+    return posting
+
+
 def account_balance(account: Account) -> int:
     """Debits minus credits."""
     totals = account.lines.aggregate(dr=Sum("debit_fen"), cr=Sum("credit_fen"))
@@ -62,7 +73,7 @@ def account_balance(account: Account) -> int:
 
 
 def ledger_verify() -> list[str]:
-    """Every posting balances and has lines; the whole ledger balances."""
+    """Every posting balances and has lines (a memo has none); the whole ledger balances."""
     problems = []
     unbalanced = (
         PostingLine.objects.values("posting_id", "posting__idempotency_key")
@@ -74,8 +85,10 @@ def ledger_verify() -> list[str]:
             f"posting {row['posting_id']} ({row['posting__idempotency_key']}) does not balance: "
             f"Dr {row['dr']} != Cr {row['cr']}"
         )
-    for posting in Posting.objects.filter(lines__isnull=True):
+    for posting in Posting.objects.filter(lines__isnull=True, memo=False):
         problems.append(f"posting {posting.pk} ({posting.idempotency_key}) has no lines")
+    for posting in Posting.objects.filter(memo=True, lines__isnull=False).distinct():
+        problems.append(f"memo {posting.pk} ({posting.idempotency_key}) moves money")
     totals = PostingLine.objects.aggregate(dr=Sum("debit_fen"), cr=Sum("credit_fen"))
     if (totals["dr"] or 0) != (totals["cr"] or 0):
         problems.append(f"ledger does not balance: Dr {totals['dr']} != Cr {totals['cr']}")

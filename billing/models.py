@@ -67,6 +67,9 @@ class Posting(models.Model):
     idempotency_key = models.CharField(_("idempotency key"), max_length=120, unique=True)
     description = models.CharField(_("description"), max_length=200)
     posted_at = models.DateTimeField(_("posted at"))
+    # A record with no money lines, kept in the same append-only ledger: a period's Merkle
+    # root (billing.ledger.ledger_record).
+    memo = models.BooleanField(_("memo"), default=False)
 
     class Meta:
         verbose_name = _("posting")

@@ -34,6 +34,7 @@ def periods_unsealed(*, now: datetime.datetime) -> QuerySet[ApportionmentPeriod]
         status__in=FINISHED,
         merkle_root="",
         members_count__gt=0,
+        chunks_total__gt=0,
         posted_at__lt=now - datetime.timedelta(minutes=15),
     ).order_by("pk")
 

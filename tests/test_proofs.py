@@ -241,3 +241,18 @@ def test_a_period_sealed_before_the_one_before_it_waits_so_the_chain_holds():
     first = services.period_seal(period_id=first.pk, now=later)
     second = services.period_seal(period_id=second.pk, now=later)
     assert second.merkle_head["head"]["previous_root"] == first.merkle_root != ""
+
+
+def test_the_signed_root_is_recorded_in_the_append_only_ledger(settings):
+    """A memo posting (no money lines) holds the root beside the period's money; the ledger
+    still verifies, and sealing again records nothing new."""
+    from billing.ledger import ledger_verify
+
+    settings.APPORTION_CHUNK_IDS = 40
+    period, _ = _posted_period(PlanFactory(), 100)
+    memo = Posting.objects.get(idempotency_key=f"period:{period.pk}:merkle-root")
+    assert memo.memo and not memo.lines.exists()
+    assert memo.description.endswith(f"100 bills: {period.merkle_root}")
+    assert ledger_verify() == []
+    apportion.period_seal(period_id=period.pk, now=CUTOFF)
+    assert Posting.objects.filter(idempotency_key__endswith=":merkle-root").count() == 1

@@ -1,6 +1,6 @@
 """What happened, turned into notices in the same transaction. Claim and membership transitions
 arrive through django-fsm's post_transition signal (sent inside the service's transaction, so a
-rollback takes the notice with it); posting a period (billing.apportion.period_finish), jury
+rollback takes the notice with it); sealing a posted period (billing.apportion.period_seal), jury
 draws, failed debits and the daily digest call these functions from their services."""
 
 from __future__ import annotations
