@@ -117,8 +117,12 @@ def period_seal(*, period_id: int, now: datetime.datetime) -> ApportionmentPerio
         return apportion.period_seal(period_id=period_id, now=now)
 
 
+def period_of_chunk(*, chunk_id: int) -> int:
+    return PeriodChunk.objects.values_list("period_id", flat=True).get(pk=chunk_id)
+
+
 def period_build_chunk_tree(*, chunk_id: int, now: datetime.datetime) -> bool:
-    period_id = PeriodChunk.objects.values_list("period_id", flat=True).get(pk=chunk_id)
+    period_id = period_of_chunk(chunk_id=chunk_id)
     with failures_recorded(period_id=period_id, now=now):
         return tree.chunk_tree_build(chunk_id=chunk_id, now=now)
 

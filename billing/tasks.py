@@ -35,36 +35,42 @@ def apportion_chunk(chunk_id: int, now: str | None = None) -> bool:
 
 @shared_task(acks_late=True)
 def build_chunk_tree(chunk_id: int, now: str | None = None) -> bool:
-    return services.period_build_chunk_tree(chunk_id=chunk_id, now=_moment(now))
+    """One chunk's part of the bills' Merkle tree; the part that finds all parts built seals
+    the period. No chord: its callback would wait in the queue behind the payouts' notices."""
+    built = services.period_build_chunk_tree(chunk_id=chunk_id, now=_moment(now))
+    period_id = services.period_of_chunk(chunk_id=chunk_id)
+    if not services.period_trees_to_build(period_id=period_id, now=_moment(now)):
+        seal_period(period_id, now)  # two last parts at once: the period's lock seals once
+    return built
 
 
 @shared_task(acks_late=True)
 def finish_period(_results, period_id: int, now: str | None = None) -> int:
-    """Post, pay, then the bills' Merkle tree: each chunk's part in parallel, then the seal."""
+    """Post; then the bills' Merkle tree, each chunk's part on any worker, while this one pays
+    the claims (one transaction each). The bills' VACUUM waits for the seal (seal_period):
+    run beside the tree it would slow the tree by as much as it costs."""
     period = services.period_post(period_id=period_id, now=_moment(now))
     if period.status not in FINISHED:
         return 0
-    paid = payouts.period_pay_claims(period_id=period_id, now=_moment(now))
-    apportion.period_vacuum(period_id=period_id)
-    seal_period_tree.delay(period_id, now)
-    return paid
+    seal_period_tree(period_id, now)  # here, not queued: the parts go ahead of the notices
+    return payouts.period_pay_claims(period_id=period_id, now=_moment(now))
 
 
 @shared_task(acks_late=True)
 def seal_period_tree(period_id: int, now: str | None = None) -> int:
     trees = services.period_trees_to_build(period_id=period_id, now=_moment(now))
-    if trees:
-        chord(build_chunk_tree.s(chunk_id, now) for chunk_id in trees)(
-            seal_period.si(period_id, now)
-        )
-        return len(trees)
-    seal_period.delay(period_id, now)
-    return 0
+    for chunk_id in trees:
+        build_chunk_tree.delay(chunk_id, now)
+    if not trees:
+        seal_period.delay(period_id, now)
+    return len(trees)
 
 
 @shared_task(acks_late=True)
 def seal_period(period_id: int, now: str | None = None) -> bool:
-    return bool(services.period_seal(period_id=period_id, now=_moment(now)).merkle_root)
+    sealed = bool(services.period_seal(period_id=period_id, now=_moment(now)).merkle_root)
+    apportion.period_vacuum(period_id=period_id)  # statistics for the proofs' and next reads
+    return sealed
 
 
 @shared_task(acks_late=True)
