@@ -60,6 +60,8 @@ PRODUCTION_ENV := DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS=mutual.example.org \
   DATABASE_URL=postgresql://mutual@db.invalid/mutual REDIS_URL=redis://redis.invalid:6379/0
 check-deploy: install
 	env $(PRODUCTION_ENV) DJANGO_SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	  MUTUAL_LEAF_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))')" \
+	  MUTUAL_SIGNING_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')" \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 # Known vulnerabilities in the installed dependencies (pip-audit); accepted ones are listed with

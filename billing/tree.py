@@ -8,9 +8,9 @@ each, once the period is posted): its bills read in one value (40 bytes a bill: 
 by the chunk's size, flat in N) and hashed in C (billing/leafhash.py) into a compact range at
 its leaf offset (the bills of the chunks before it). The seal joins the chunks' ranges into
 the root (O(chunks * log n) hashes), signs the head with Ed25519 and records the root in the
-ledger (a memo posting, `period:N:merkle-root`, beside the period's money postings). Levels from `KEPT_LEVEL` up are stored
-(`TreeNode`), with where each block of 256 leaves starts (`TreeBlock`), so that a proof
-rehashes at most two blocks (billing/proofs.py)."""
+ledger (a memo posting, `period:N:merkle-root`, beside the period's money postings). Levels
+from `KEPT_LEVEL` up are stored (`TreeNode`), with where each block of 256 leaves starts
+(`TreeBlock`), so that a proof rehashes at most two blocks (billing/proofs.py)."""
 
 from __future__ import annotations
 

@@ -197,8 +197,16 @@ def production_environment() -> dict[str, str]:
     return dict(word.split("=", 1) for word in shlex.split(assignments))
 
 
+TRANSPARENCY_KEYS = {"MUTUAL_LEAF_KEY": "k" * 43, "MUTUAL_SIGNING_KEY": "ab" * 32}
+
+
 def test_check_deploy_is_clean_with_the_documented_production_environment():
-    env = {**UNSET, **production_environment(), "DJANGO_SECRET_KEY": STRONG_KEY}
+    env = {
+        **UNSET,
+        **production_environment(),
+        "DJANGO_SECRET_KEY": STRONG_KEY,
+        **TRANSPARENCY_KEYS,
+    }
     assert env["DJANGO_DEBUG"] == "0"
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -222,3 +230,28 @@ def test_the_production_variables_are_documented_in_the_readme():
 def test_make_run_turns_debug_on_for_the_demo():
     # The demo's runserver serves static files and uses the development key only with DEBUG.
     assert "run: export DJANGO_DEBUG ?= 1" in (ROOT / "Makefile").read_text()
+
+
+@pytest.mark.parametrize(
+    "keys, refused",
+    [
+        ({"MUTUAL_LEAF_KEY": "", "MUTUAL_SIGNING_KEY": ""}, ["billing.E001", "billing.E002"]),
+        ({**TRANSPARENCY_KEYS, "MUTUAL_SIGNING_KEY": "not hex"}, ["billing.E002"]),
+        ({**TRANSPARENCY_KEYS, "MUTUAL_SIGNING_KEY": "ab" * 31}, ["billing.E002"]),
+    ],
+)
+def test_without_the_transparency_keys_checks_fail_before_any_period_posts(keys, refused):
+    """Unset or malformed, a period would post and never be sealed (nor its bills told)."""
+    env = {**UNSET, **production_environment(), "DJANGO_SECRET_KEY": STRONG_KEY, **keys}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "mutual.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    for code in ("billing.E001", "billing.E002"):
+        assert (code in result.stderr) == (code in refused), result.stderr[-2000:]
+    assert "ab" * 31 not in result.stderr  # a key, even a bad one, is not printed
