@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import datetime
+import logging
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
-from claims.jury import jury_commit, jury_pick
-from claims.models import Claim, ClaimState, Dispute, JurySeat, Vote
+from claims.jury import jury_commit, jury_pick, jury_record
+from claims.models import Claim, ClaimState, Dispute, JuryDraw, JurySeat, Vote
 from claims.rules import require_window_open
 from members.models import DisputeReview, Member, Membership, MembershipStatus
 from members.notifications.events import notify_jury_drawn
-from mutual.core.errors import ServiceError
+from mutual.core.errors import InvariantError, ServiceError
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -45,20 +49,92 @@ def dispute_raise(*, claim_id: int, member_id: int, reason: str, now: datetime.d
     return dispute
 
 
-def jury_draw(*, claim: Claim, now: datetime.datetime) -> int:
-    """Draw jurors from the plan's active members (not the claimant, not disputers) by the
-    seed committed when the first dispute opened (claims/jury.py, mutual/jury.py: anyone can
-    recompute it once the seed is revealed). Returns the number of seats."""
-    plan = claim.plan
-    if plan.dispute_review != DisputeReview.JURY or claim.jury.exists():
+def jury_request(*, claim: Claim, now: datetime.datetime) -> JuryDraw | None:
+    """Hand a jury plan's claim, just gone to review, to the workers for its draw (the caller
+    holds the claim's lock): the task is sent once this transaction commits, so the
+    transition never waits for the draw (at ten million members, half a minute)."""
+    draw = jury_commit(claim=claim, now=now)  # committed at the first dispute; kept as it is
+    if draw is None:
+        return None
+    JuryDraw.objects.filter(pk=draw.pk).update(enqueued_at=now)
+    _enqueue_draw(claim.pk, now=now)
+    return draw
+
+
+def _enqueue_draw(claim_id: int, *, now: datetime.datetime) -> None:
+    from claims.tasks import draw_jury
+
+    transaction.on_commit(lambda: draw_jury.delay(claim_id, now.isoformat()))
+
+
+def _awaiting_jury(claim: Claim) -> JuryDraw | None:
+    """The claim's draw, if it is still to be drawn: disputed on a jury plan, no jury yet."""
+    if claim.state != ClaimState.DISPUTED or claim.plan.dispute_review != DisputeReview.JURY:
+        return None
+    draw = JuryDraw.objects.filter(claim=claim).defer("eligible").first()
+    if draw is None:
+        raise InvariantError(f"claim {claim.pk} went to a jury with no committed seed")
+    if draw.drawn_at is not None or claim.jury.exists():
+        return None
+    return draw
+
+
+def jury_draw(*, claim_id: int, now: datetime.datetime) -> int:
+    """Draw the jury of a disputed claim (claims.tasks.draw_jury) from the plan's active
+    members, not the claimant, not disputers, by the seed committed when the first dispute
+    opened (claims/jury.py, mutual/jury.py: anyone can recompute it once the seed is
+    revealed). The members are read and named with no lock held; then one short transaction
+    re-locks the claim and, if it is still disputed with no jury, writes the list, the
+    jurors, drawn_at and the seats together. So a second delivery draws nothing, a worker
+    killed half-way leaves nothing behind, and a claim decided meanwhile gets no jury.
+    Returns the number of seats drawn."""
+    claim = Claim.objects.select_related("plan", "membership").get(pk=claim_id)
+    draw = _awaiting_jury(claim)
+    if draw is None:
         return 0
+    # No dispute is added once the window has closed, so this set is final.
     excluded = {claim.membership.member_id, *claim.disputes.values_list("member_id", flat=True)}
-    chosen = jury_pick(claim=claim, excluded=excluded, now=now)
-    JurySeat.objects.bulk_create(
-        [JurySeat(claim=claim, member_id=member_id, drawn_at=now) for member_id in chosen]
-    )
-    notify_jury_drawn(claim=claim, member_ids=chosen, now=now)
+    with jury_pick(claim=claim, draw=draw, excluded=excluded) as pick, transaction.atomic():
+        claim = (
+            Claim.objects.select_for_update(of=("self",)).select_related("plan").get(pk=claim_id)
+        )
+        if _awaiting_jury(claim) is None:
+            return 0
+        jury_record(draw=draw, pick=pick, now=now)
+        chosen = [member_id for _pseudonym, member_id in pick.jurors]
+        JurySeat.objects.bulk_create(
+            [JurySeat(claim=claim, member_id=member_id, drawn_at=now) for member_id in chosen]
+        )
+        notify_jury_drawn(claim=claim, member_ids=chosen, now=now)
     return len(chosen)
+
+
+LOST_AFTER = datetime.timedelta(minutes=15)
+
+
+def jury_draws_resend(*, now: datetime.datetime) -> list[int]:
+    """Beat's safety net: a draw handed to the workers over 15 minutes ago and still not
+    drawn (its task lost with a worker) is handed out again, and marked so, at most once per
+    15 minutes a claim, and once when two beats run together. Returns the claims' ids."""
+    with transaction.atomic():
+        lost = list(
+            JuryDraw.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(
+                Q(enqueued_at__lt=now - LOST_AFTER) | Q(enqueued_at__isnull=True),
+                drawn_at__isnull=True,
+                claim__state=ClaimState.DISPUTED,
+                claim__plan__dispute_review=DisputeReview.JURY,
+            )
+            .values_list("pk", "claim_id")
+            .order_by("pk")
+        )
+        JuryDraw.objects.filter(pk__in=[pk for pk, _claim_id in lost]).update(enqueued_at=now)
+        for _pk, claim_id in lost:
+            logger.warning(
+                "jury draw of claim %s was not drawn: handed to the workers again", claim_id
+            )
+            _enqueue_draw(claim_id, now=now)
+    return [claim_id for _pk, claim_id in lost]
 
 
 @transaction.atomic

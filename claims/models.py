@@ -326,6 +326,9 @@ class JuryDraw(models.Model):
     seed = models.CharField(max_length=64)  # hex, 32 bytes; shown only once the claim is decided
     commitment = models.CharField(max_length=64, unique=True)
     committed_at = models.DateTimeField()
+    # When the draw was last handed to the workers: beat hands out again one still not drawn
+    # 15 minutes later (claims.disputes.jury_draws_resend).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     drawn_at = models.DateTimeField(null=True, blank=True)
     size = models.PositiveIntegerField(default=0)
     eligible = models.BinaryField(default=b"")  # 32-byte pseudonyms, sorted

@@ -229,7 +229,9 @@ def claim_reject(*, claim_id: int, by, now: datetime.datetime, reason: str) -> C
 
 @transaction.atomic
 def claim_open_dispute_review(*, claim_id: int, by, now: datetime.datetime) -> Claim:
-    from claims.disputes import jury_draw
+    """Send a disputed claim to review. On a jury plan the draw is its own task, sent once
+    this commits: the claim's lock is held for the transition only, not for the draw."""
+    from claims.disputes import jury_request
 
     claim = _locked(claim_id)
     claim_act_require("open_dispute_review", claim=claim, by=by, now=now)
@@ -242,7 +244,7 @@ def claim_open_dispute_review(*, claim_id: int, by, now: datetime.datetime) -> C
         description=f"{count} dispute(s) raised during publicity",
     )
     claim.save()
-    jury_draw(claim=claim, now=now)
+    jury_request(claim=claim, now=now)
     return claim
 
 

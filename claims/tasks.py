@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from claims import services
+from claims import disputes, services
 from mutual.core.timezones import parse_now
 
 
@@ -8,5 +8,18 @@ from mutual.core.timezones import parse_now
 def close_publicity_windows(now: str | None = None) -> dict[str, int]:
     """Every minute (beat). Idempotent: a closed window no longer matches, so a second
     delivery, or a second worker at the same moment, finds nothing left to close.
-    `now` (ISO 8601) lets an operator or a test replay a given moment."""
-    return services.claims_close_due_windows(now=parse_now(now))
+    `now` (ISO 8601) lets an operator or a test replay a given moment. Also hands out again
+    the jury draws lost with a worker (at most every 15 minutes a claim)."""
+    moment = parse_now(now)
+    closed = services.claims_close_due_windows(now=moment)
+    disputes.jury_draws_resend(now=moment)
+    return closed
+
+
+@shared_task(acks_late=True)
+def draw_jury(claim_id: int, now: str | None = None) -> int:
+    """Sent when a jury plan's claim goes to review, once that commits. Idempotent: a jury
+    already drawn, or a claim no longer disputed, is left alone, and nothing is written
+    before the draw's last short transaction, so a second delivery or a killed worker is
+    harmless."""
+    return disputes.jury_draw(claim_id=claim_id, now=parse_now(now))

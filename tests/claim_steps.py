@@ -1,5 +1,6 @@
 """Walk a claim through its lifecycle with the real services, for tests that start later on."""
 
+import contextlib
 import datetime
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -51,3 +52,26 @@ def to_disputed(claim, *, investigator, now):
     services.claims_close_due_windows(now=after_window(claim))
     claim.refresh_from_db()
     return claim
+
+
+def draw_jury(claim, *, now) -> int:
+    """The jury draw the window closer hands to the workers (claims.tasks.draw_jury), run
+    here as a worker runs it."""
+    from claims.tasks import draw_jury as task
+
+    return task.apply(args=[claim.pk, now.isoformat()]).get()
+
+
+@contextlib.contextmanager
+def tasks_in_this_process():
+    """Tasks sent inside the block run at once in this process, as a worker would run them,
+    and raise what they raise (Celery's eager mode). With the on-commit callbacks executed
+    (django_capture_on_commit_callbacks(execute=True)), what a commit sends runs here."""
+    from mutual.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = saved

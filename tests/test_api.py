@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from claims.models import Claim, ClaimState
-from tests.claim_steps import PDF, to_disputed, to_publicized
+from tests.claim_steps import PDF, draw_jury, to_disputed, to_publicized
 from tests.factories import ClaimFactory, MemberFactory, MembershipFactory, PlanFactory
 from tests.test_billing import approved_claim, members, period_for, run
 
@@ -258,6 +258,7 @@ def test_a_drawn_juror_votes_through_the_api(investigator):
 
     dispute_raise(claim_id=claim.pk, member_id=objector.member_id, reason="doubt", now=now)
     claims_close_due_windows(now=claim.publicity_ends_at)
+    draw_jury(claim, now=claim.publicity_ends_at)  # its own task, after the closer
     assert list(claim.jury.values_list("member_id", flat=True)) == [juror.member_id]
     response = api_for(juror.member).post(f"/api/cases/{claim.pk}/votes/", {"vote": "approve"})
     assert response.status_code == 200 and response.json()["state"] == "approved"

@@ -14,6 +14,7 @@ from mutual.core.errors import ServiceError
 from tests.claim_steps import (
     after_window,
     dispute_by_a_fellow_member,
+    draw_jury,
     to_disputed,
     to_investigating,
     to_publicized,
@@ -338,6 +339,7 @@ class TestJury:
         claim = to_publicized(ClaimFactory(membership=pool[0]), investigator=investigator, now=NOW)
         dispute_raise(claim_id=claim.pk, member_id=pool[1].member_id, reason="doubt", now=NOW)
         services.claims_close_due_windows(now=after_window(claim))
+        assert draw_jury(claim, now=after_window(claim)) == 3  # its own task, after the closer
         jurors = list(claim.jury.values_list("member_id", flat=True))
         assert len(jurors) == 3
         assert not {pool[0].member_id, pool[1].member_id} & set(jurors)

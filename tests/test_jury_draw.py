@@ -1,21 +1,27 @@
 """A verifiable jury draw (issue 12, item 4): the seed's SHA-256 is public from the first
 dispute, the jury is drawn by mutual/jury.py's rule, and once the claim is decided the seed
-is revealed and anyone recomputes the jury from it and the published eligible list."""
+is revealed and anyone recomputes the jury from it and the published eligible list.
+
+The draw is its own task (claims.tasks.draw_jury), sent when the window closer's transaction
+commits: the transition never waits for it, a second delivery draws nothing, a claim decided
+first gets no jury, a draw cut short leaves nothing, and beat sends a lost one again."""
 
 import datetime
 import hashlib
 import json
 
 import pytest
+import time_machine
+from django.db import connection
 from rest_framework.test import APIClient
 
-from claims import jury, services
+from claims import disputes, jury, services, tasks
 from claims.disputes import dispute_raise, jury_vote
-from claims.models import ClaimState, JuryDraw
-from members.models import DisputeReview
+from claims.models import ClaimState, JuryDraw, JurySeat
+from members.models import DisputeReview, Notice
 from mutual import jury as rule
 from mutual.core.errors import InvariantError
-from tests.claim_steps import after_window, to_publicized
+from tests.claim_steps import after_window, draw_jury, tasks_in_this_process, to_publicized
 from tests.factories import ClaimFactory, MembershipFactory, PlanFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +35,44 @@ def _public(path: str):
 
 
 @pytest.fixture
+def close_window(django_capture_on_commit_callbacks):
+    """The window closer at `moment`, then what its commit sends (the draw), run here."""
+
+    def close(claim, moment=None):
+        with tasks_in_this_process(), django_capture_on_commit_callbacks(execute=True):
+            services.claims_close_due_windows(now=moment or after_window(claim))
+
+    return close
+
+
+def _stored(claim) -> dict:
+    """Everything a draw writes, and the seed it must leave as it was."""
+    draw = JuryDraw.objects.get(claim=claim)
+    return {
+        "seed": draw.seed,
+        "commitment": draw.commitment,
+        "committed_at": draw.committed_at,
+        "drawn_at": draw.drawn_at,
+        "eligible": bytes(draw.eligible),
+        "eligible_count": draw.eligible_count,
+        "eligible_sha256": draw.eligible_sha256,
+        "size": draw.size,
+        "jurors": draw.jurors,
+        "seats": sorted(JurySeat.objects.filter(claim=claim).values_list("pk", "member_id")),
+        "notices": Notice.objects.filter(kind="jury").count(),
+    }
+
+
+def _staging_tables() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relname LIKE 'jury_draw_%%' "
+            "AND relpersistence = 't'"
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+@pytest.fixture
 def disputed(investigator):
     plan = PlanFactory(dispute_review=DisputeReview.JURY, jury_size=3, jury_quorum=3)
     pool = MembershipFactory.create_batch(12, plan=plan)
@@ -39,7 +83,7 @@ def disputed(investigator):
 
 
 def test_the_seed_is_committed_when_the_dispute_opens_and_revealed_after_the_vote(
-    disputed, tmp_path
+    disputed, close_window, tmp_path
 ):
     claim, pool, late = disputed
     draw = JuryDraw.objects.get(claim=claim)
@@ -49,7 +93,7 @@ def test_the_seed_is_committed_when_the_dispute_opens_and_revealed_after_the_vot
     page = _public("/public/cases/").content.decode()
     assert f'class="jury-commitment">{draw.commitment}<' in page and "jury-seed" not in page
 
-    services.claims_close_due_windows(now=after_window(claim))
+    close_window(claim)
     url = f"/api/public/juries/{draw.commitment}/"
     published = _public(url).json()
     assert published["seed"] is None and len(published["jurors"]) == 3  # drawn, still secret
@@ -83,9 +127,11 @@ def test_the_seed_is_committed_when_the_dispute_opens_and_revealed_after_the_vot
     assert rule.main([str(tmp_path / "jury.json"), str(tmp_path / "eligible.txt")]) == 0
 
 
-def test_a_seed_that_does_not_match_its_commitment_is_refused(disputed, tmp_path, capsys):
+def test_a_seed_that_does_not_match_its_commitment_is_refused(
+    disputed, close_window, tmp_path, capsys
+):
     claim, _pool, _late = disputed
-    services.claims_close_due_windows(now=after_window(claim))
+    close_window(claim)
     for member_id in claim.jury.values_list("member_id", flat=True):
         jury_vote(claim_id=claim.pk, member_id=member_id, vote="reject", now=after_window(claim))
     draw = JuryDraw.objects.get(claim=claim)
@@ -123,11 +169,13 @@ def test_the_rule_is_pinned():
         rule.check_seed("abcd", rule.commitment_of(bytes.fromhex("abcd")))
 
 
-def test_the_eligible_list_is_read_in_slices_and_reads_the_same_as_whole(disputed, client):
+def test_the_eligible_list_is_read_in_slices_and_reads_the_same_as_whole(
+    disputed, close_window, client
+):
     """Found in review: the public eligible.txt loaded the whole list (320 MB at ten million
     members) on every anonymous request."""
     claim, _pool, _late = disputed
-    services.claims_close_due_windows(now=after_window(claim))
+    close_window(claim)
     draw = JuryDraw.objects.get(claim=claim)
     whole = bytes(draw.eligible)
     assert draw.eligible_count > 3
@@ -135,3 +183,184 @@ def test_the_eligible_list_is_read_in_slices_and_reads_the_same_as_whole(dispute
     assert "".join(jury.eligible_lines(draw, per_read=3)) == expected
     page = client.get(f"/api/public/juries/{draw.commitment}/eligible.txt")
     assert page.status_code == 200 and b"".join(page.streaming_content).decode() == expected
+
+
+def test_the_window_closes_without_the_draw_and_sends_it_once_that_commits(
+    disputed, django_capture_on_commit_callbacks
+):
+    claim, _pool, _late = disputed
+    committed = _stored(claim)
+    moment = after_window(claim)
+    with tasks_in_this_process(), django_capture_on_commit_callbacks(execute=True) as sent:
+        assert services.claims_close_due_windows(now=moment)["disputed"] == 1
+        # The transition is done and nothing is drawn: the draw waits for the commit.
+        claim.refresh_from_db()
+        assert claim.state == ClaimState.DISPUTED
+        assert _stored(claim) == committed
+        assert JuryDraw.objects.get(claim=claim).enqueued_at == moment
+    assert sent  # ... then the commit sent it, and it ran
+    drawn = _stored(claim)
+    assert len(drawn["seats"]) == 3 == len(drawn["jurors"]) and drawn["drawn_at"] == moment
+    assert drawn["eligible_count"] == 10 and drawn["notices"] == 3
+    # The seed committed at the first dispute is the one drawn with.
+    assert [drawn[k] for k in ("seed", "commitment", "committed_at")] == [
+        committed[k] for k in ("seed", "commitment", "committed_at")
+    ]
+
+
+def test_a_draw_delivered_twice_draws_once(disputed, close_window):
+    claim, _pool, _late = disputed
+    close_window(claim)
+    drawn = _stored(claim)
+    assert len(drawn["seats"]) == 3
+    later = after_window(claim) + datetime.timedelta(minutes=5)
+    assert tasks.draw_jury.apply(args=[claim.pk, later.isoformat()]).get() == 0
+    assert _stored(claim) == drawn  # same jurors, list, seats, drawn_at, notices
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_a_claim_decided_before_its_draw_runs_gets_no_jury(
+    disputed, reviewer, decision, django_capture_on_commit_callbacks
+):
+    claim, _pool, _late = disputed
+    moment = after_window(claim)
+    with django_capture_on_commit_callbacks() as sent:  # sent, not yet run
+        services.claims_close_due_windows(now=moment)
+    decide = services.claim_approve if decision == "approve" else services.claim_reject
+    decide(claim_id=claim.pk, by=reviewer, now=moment, reason="the hospital confirmed it")
+    committed = _stored(claim)
+    with tasks_in_this_process():
+        for callback in sent:
+            callback()
+    assert _stored(claim) == committed and committed["drawn_at"] is None
+    assert not committed["seats"] and not committed["eligible"]
+    assert jury.public_draw(JuryDraw.objects.get(claim=claim))["seed"] is None  # never drawn
+
+
+def test_a_claim_decided_while_its_draw_runs_gets_no_jury(disputed, reviewer, monkeypatch):
+    """The draw reads the members with no lock held: it re-locks the claim and checks it
+    again before writing anything."""
+    claim, _pool, _late = disputed
+    moment = after_window(claim)
+    services.claims_close_due_windows(now=moment)
+    committed = _stored(claim)
+    real_pick = disputes.jury_pick
+
+    def decided_meanwhile(**kwargs):
+        services.claim_reject(claim_id=claim.pk, by=reviewer, now=moment, reason="fraud")
+        return real_pick(**kwargs)
+
+    monkeypatch.setattr(disputes, "jury_pick", decided_meanwhile)
+    assert draw_jury(claim, now=moment) == 0
+    assert _stored(claim) == committed and _staging_tables() == []
+
+
+def test_a_draw_cut_short_writes_nothing_and_the_next_one_draws_by_the_same_seed(
+    disputed, monkeypatch
+):
+    """Pages of 4 members: the draw stops in the third page of ten. A killed worker's
+    temporary tables go with its session; an error's are dropped at once."""
+    claim, pool, _late = disputed
+    moment = after_window(claim)
+    services.claims_close_due_windows(now=moment)
+    committed = _stored(claim)
+    monkeypatch.setattr(jury, "PAGE_SIZE", 4)
+    named = []
+    real_of = jury._Pseudonyms.of
+
+    def dies_at_the_ninth(self, membership_id):
+        if len(named) == 8:
+            raise MemoryError("worker killed")
+        named.append(membership_id)
+        return real_of(self, membership_id)
+
+    monkeypatch.setattr(jury._Pseudonyms, "of", dies_at_the_ninth)
+    with pytest.raises(MemoryError):
+        draw_jury(claim, now=moment)
+    assert _stored(claim) == committed and _staging_tables() == []
+
+    monkeypatch.setattr(jury._Pseudonyms, "of", real_of)
+    assert draw_jury(claim, now=moment) == 3
+    draw = JuryDraw.objects.get(claim=claim)
+    # Paged, the list is every eligible pseudonym, sorted, and the jury the rule's.
+    key = jury._key()
+    eligible = sorted(jury.pseudonym(key, claim.pk, m.pk) for m in pool[2:])
+    assert bytes(draw.eligible) == b"".join(eligible) and draw.eligible_count == 10
+    assert draw.eligible_sha256 == hashlib.sha256(b"".join(eligible)).hexdigest()
+    assert rule.verify({**jury.public_draw(draw), "seed": draw.seed}, eligible) == draw.jurors
+    assert draw.seed == committed["seed"] and draw.commitment == committed["commitment"]
+
+
+def test_a_pool_with_no_one_eligible_is_drawn_once_with_an_empty_list(investigator):
+    plan = PlanFactory(dispute_review=DisputeReview.JURY, jury_size=3, jury_quorum=3)
+    claimant, objector = MembershipFactory.create_batch(2, plan=plan)
+    claim = to_publicized(ClaimFactory(membership=claimant), investigator=investigator, now=NOW)
+    dispute_raise(claim_id=claim.pk, member_id=objector.member_id, reason="doubt", now=NOW)
+    services.claims_close_due_windows(now=after_window(claim))
+    assert draw_jury(claim, now=after_window(claim)) == 0
+    draw = JuryDraw.objects.get(claim=claim)
+    assert draw.drawn_at == after_window(claim) and draw.jurors == [] and draw.eligible_count == 0
+    assert draw.eligible_sha256 == hashlib.sha256(b"").hexdigest() and bytes(draw.eligible) == b""
+    assert disputes.jury_draws_resend(now=after_window(claim) + datetime.timedelta(hours=1)) == []
+
+
+def test_beat_sends_a_lost_draw_again_after_15_minutes(
+    disputed, django_capture_on_commit_callbacks
+):
+    claim, _pool, _late = disputed
+    moment = after_window(claim)
+
+    def beat(at, *, run_what_it_sends=True):
+        with (
+            time_machine.travel(at, tick=False),
+            tasks_in_this_process(),
+            django_capture_on_commit_callbacks(execute=run_what_it_sends) as sent,
+        ):
+            tasks.close_publicity_windows.apply().get()  # as beat sends it: no `now`
+        return sent
+
+    assert beat(moment, run_what_it_sends=False)  # the draw is lost with its worker
+    assert beat(moment + datetime.timedelta(minutes=14)) == []  # it may still be coming
+    assert _stored(claim)["drawn_at"] is None
+    resent_at = moment + datetime.timedelta(minutes=16)
+    assert len(beat(resent_at, run_what_it_sends=False)) == 1  # sent again, and lost again
+    assert JuryDraw.objects.get(claim=claim).enqueued_at == resent_at
+    assert beat(resent_at + datetime.timedelta(minutes=14)) == []  # once per 15 minutes
+    drawn_at = resent_at + datetime.timedelta(minutes=16)
+    assert beat(drawn_at)  # sent again, and run: the draw, then the jurors' notices
+    drawn = _stored(claim)
+    assert drawn["drawn_at"] == drawn_at and len(drawn["seats"]) == 3
+    assert beat(drawn_at + datetime.timedelta(hours=1)) == []  # drawn: never sent again
+
+
+def test_a_reviewer_plan_has_no_draw_to_send(investigator, django_capture_on_commit_callbacks):
+    plan = PlanFactory(dispute_review=DisputeReview.REVIEWER)
+    pool = MembershipFactory.create_batch(3, plan=plan)
+    claim = to_publicized(ClaimFactory(membership=pool[0]), investigator=investigator, now=NOW)
+    dispute_raise(claim_id=claim.pk, member_id=pool[1].member_id, reason="doubt", now=NOW)
+    with django_capture_on_commit_callbacks() as sent:
+        services.claims_close_due_windows(now=after_window(claim))
+        disputes.jury_draws_resend(now=after_window(claim) + datetime.timedelta(hours=1))
+    assert not JuryDraw.objects.filter(claim=claim).exists()
+    assert len(sent) == 1  # the claimant's notice of the dispute, and no draw
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_real_worker_draws_once_though_the_draw_is_delivered_three_times(
+    celery_worker_process, investigator
+):
+    """The closer's commit sends the draw; two more deliveries race it on a worker of two
+    processes. Whichever writes first, one jury is drawn, and the others write nothing."""
+    plan = PlanFactory(dispute_review=DisputeReview.JURY, jury_size=3, jury_quorum=3)
+    pool = MembershipFactory.create_batch(12, plan=plan)
+    claim = to_publicized(ClaimFactory(membership=pool[0]), investigator=investigator, now=NOW)
+    dispute_raise(claim_id=claim.pk, member_id=pool[1].member_id, reason="doubt", now=NOW)
+    moment = after_window(claim).isoformat()
+    assert tasks.close_publicity_windows.delay(moment).get(timeout=60)["disputed"] == 1
+    again = [tasks.draw_jury.delay(claim.pk, moment) for _ in range(2)]
+    assert sum(result.get(timeout=60) for result in again) in (0, 3)
+    draw = JuryDraw.objects.get(claim=claim)
+    assert JurySeat.objects.filter(claim=claim).count() == 3 and draw.eligible_count == 10
+    eligible = rule.read_eligible("".join(jury.eligible_lines(draw)))
+    assert rule.verify({**jury.public_draw(draw), "seed": draw.seed}, eligible) == draw.jurors

@@ -15,7 +15,7 @@ from members.models import DisputeReview, Notice, NoticeRun, NotificationPrefere
 from members.notifications import events, tasks
 from members.notifications import services as notices
 from members.notifications.gateways import LocalNotificationGateway
-from tests.claim_steps import after_window, to_publicized
+from tests.claim_steps import after_window, draw_jury, to_publicized
 from tests.factories import ClaimFactory, MembershipFactory, PlanFactory
 from tests.test_billing import approved_claim, members, period_for, run
 from tests.test_collections import DecliningGateway
@@ -117,6 +117,8 @@ def test_jurors_are_told_once_with_the_deadline(investigator):
     claim = to_publicized(ClaimFactory(membership=pool[0]), investigator=investigator, now=NOW)
     dispute_raise(claim_id=claim.pk, member_id=pool[1].member_id, reason="doubt", now=NOW)
     services.claims_close_due_windows(now=after_window(claim))
+    draw_jury(claim, now=after_window(claim))  # its own task, after the closer
+    draw_jury(claim, now=after_window(claim))  # delivered twice: drawn and told once
     jurors = set(claim.jury.values_list("member_id", flat=True))
     told = Notice.objects.filter(kind="jury")
     assert set(told.values_list("member_id", flat=True)) == jurors and told.count() == 3
