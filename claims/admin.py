@@ -11,7 +11,15 @@ from django_fsm_log.admin import StateLogInline
 
 from claims import admin_actions, selectors, services
 from claims.evidence import evidence_open, evidence_verify_claim
-from claims.models import Claim, ClaimState, Dispute, EvidenceDocument, EvidenceKind, JurySeat
+from claims.models import (
+    Claim,
+    ClaimState,
+    Dispute,
+    EvidenceDocument,
+    EvidenceKind,
+    JuryDraw,
+    JurySeat,
+)
 from claims.rules import window_due_q, window_open_q
 from mutual.core.admin_tools import (
     FastChangeListMixin,
@@ -182,6 +190,8 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
             context["requested_yuan"] = format_yuan(obj.amount_requested_fen)
             context["evidence_kinds"] = EvidenceKind.choices
             context["investigators"] = selectors.investigators()
+            # The draw is its own task after the window closes: say so while it is pending.
+            context["jury_draw"] = JuryDraw.objects.filter(claim=obj).defer("eligible").first()
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     def act_view(self, request, claim_id: int, action: str):

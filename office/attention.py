@@ -1,7 +1,8 @@
 """What needs a person, besides failed periods (mutual.dashboard.failed_periods): chunks of a
-running period that have not moved for a while, notices not delivered, and disputed claims
-waiting on a reviewer longer than MUTUAL_REVIEW_WAIT_HOURS. Each is one small query on an
-index; not cached, so a fix clears it at once."""
+running period that have not moved for a while, notices not delivered, disputed claims
+waiting on a reviewer longer than MUTUAL_REVIEW_WAIT_HOURS, and disputed claims whose jury
+is still not drawn. Each is one small query on an index; not cached, so a fix clears it at
+once."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from django.urls import reverse
 
 from billing.models import ApportionmentPeriod, PeriodStatus
 from claims.models import Claim, ClaimState
-from members.models import Notice
+from members.models import DisputeReview, Notice
 from members.notifications.models import NoticeStatus
 
 STUCK_AFTER = datetime.timedelta(minutes=15)
+JURY_LATE_AFTER = datetime.timedelta(minutes=15)
 UNDELIVERED_AFTER = datetime.timedelta(minutes=10)
 
 
@@ -77,6 +79,30 @@ def claims_waiting_on_review(*, now: datetime.datetime, limit: int = 10) -> list
     ]
 
 
+def juries_not_drawn(*, now: datetime.datetime, limit: int = 10) -> list[dict]:
+    """Disputed claims of jury plans with no jury 15 minutes after their window closed (when
+    they went to review). The draw is its own task and beat hands a lost one out again, so a
+    claim that stays here means a missing worker or a draw that fails."""
+    rows = (
+        Claim.objects.filter(
+            state=ClaimState.DISPUTED,
+            plan__dispute_review=DisputeReview.JURY,
+            jury_draw__drawn_at__isnull=True,
+            publicity_ends_at__lt=now - JURY_LATE_AFTER,
+        )
+        .only("pk", "publicity_ends_at")
+        .order_by("publicity_ends_at")[:limit]
+    )
+    return [
+        {
+            "claim": f"#{c.pk}",
+            "since": c.publicity_ends_at,
+            "url": reverse("admin:claims_claim_change", args=[c.pk]),
+        }
+        for c in rows
+    ]
+
+
 def attention_for(user, *, now: datetime.datetime) -> dict:
     """Each list for the users who may act on it; empty otherwise."""
     return {
@@ -87,4 +113,5 @@ def attention_for(user, *, now: datetime.datetime) -> dict:
         "reviews": claims_waiting_on_review(now=now)
         if user.has_perm("claims.decide_claim")
         else [],
+        "juries": juries_not_drawn(now=now) if user.has_perm("claims.decide_claim") else [],
     }

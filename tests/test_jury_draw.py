@@ -21,6 +21,7 @@ from claims.models import ClaimState, JuryDraw, JurySeat
 from members.models import DisputeReview, Notice
 from mutual import jury as rule
 from mutual.core.errors import InvariantError
+from office import attention
 from tests.claim_steps import after_window, draw_jury, tasks_in_this_process, to_publicized
 from tests.factories import ClaimFactory, MembershipFactory, PlanFactory
 
@@ -343,6 +344,28 @@ def test_a_reviewer_plan_has_no_draw_to_send(investigator, django_capture_on_com
         disputes.jury_draws_resend(now=after_window(claim) + datetime.timedelta(hours=1))
     assert not JuryDraw.objects.filter(claim=claim).exists()
     assert len(sent) == 1  # the claimant's notice of the dispute, and no draw
+
+
+def test_a_jury_not_drawn_after_15_minutes_needs_a_person(disputed, close_window, client, reviewer):
+    claim, _pool, _late = disputed
+    moment = after_window(claim)
+    services.claims_close_due_windows(now=moment)  # its draw never runs
+    late = moment + datetime.timedelta(minutes=16)
+    assert attention.juries_not_drawn(now=moment + datetime.timedelta(minutes=14)) == []
+    assert [c["claim"] for c in attention.juries_not_drawn(now=late)] == [f"#{claim.pk}"]
+    assert attention.attention_for(reviewer, now=late)["juries"]
+    client.force_login(reviewer)
+    page = client.get(f"/admin/claims/claim/{claim.pk}/change/").content.decode()
+    assert 'id="jury-state"' in page and "not drawn yet" in page
+    page = client.get(
+        f"/admin/claims/claim/{claim.pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+    assert "尚未抽取" in page  # "not drawn yet"
+
+    draw_jury(claim, now=late)
+    assert attention.juries_not_drawn(now=late) == []
+    page = client.get(f"/admin/claims/claim/{claim.pk}/change/").content.decode()
+    assert "not drawn yet" not in page and "3 of 10 eligible members" in page
 
 
 @pytest.mark.worker

@@ -21,7 +21,8 @@ def needs_attention(context) -> dict | None:
 
 @register.simple_tag(takes_context=True)
 def more_attention(context) -> dict | None:
-    """Stuck chunks, undelivered notices, claims waiting on a reviewer (office.attention)."""
+    """Stuck chunks, undelivered notices, claims waiting on a reviewer or on their jury's
+    draw (office.attention)."""
     from django.utils import timezone
 
     from office.attention import attention_for
