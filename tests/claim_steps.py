@@ -64,14 +64,16 @@ def draw_jury(claim, *, now) -> int:
 
 @contextlib.contextmanager
 def tasks_in_this_process():
-    """Tasks sent inside the block run at once in this process, as a worker would run them,
-    and raise what they raise (Celery's eager mode). With the on-commit callbacks executed
-    (django_capture_on_commit_callbacks(execute=True)), what a commit sends runs here."""
-    from mutual.celery import app
+    """Draws sent inside the block (claims.tasks.draw_jury.delay, as a commit or beat sends
+    them) are recorded instead of queued, then run here once the block ends, one by one as a
+    worker runs them (`apply`: this process, the errors raised). Not Celery's eager mode:
+    nothing runs at the moment it is sent, so a test sees the state in between."""
+    from unittest import mock
 
-    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager = app.conf.task_eager_propagates = True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+    from claims.tasks import draw_jury
+
+    sent: list[tuple] = []
+    with mock.patch.object(draw_jury, "delay", lambda *args: sent.append(args)):
+        yield sent
+    for args in sent:
+        draw_jury.apply(args=args).get()
