@@ -19,6 +19,7 @@ import hashlib
 import json
 import struct
 
+import psycopg
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
@@ -124,23 +125,41 @@ def _chunk_offset(chunk: PeriodChunk) -> int:
 def bills_records(period_id: int, first_id: int, last_id: int) -> bytes:
     """The period's bills with membership ids in [first_id, last_id], in id order, as records
     of five big-endian int8s (membership, gross, waived, capped, charged), 40 bytes a bill.
-    Read in one value as they lie on disk (a chunk's bills were inserted together, in the
-    draw's order) and sorted in billing/leafhash.py: five times cheaper than reading them in
-    the index's order, one heap page a bill, or COPY's one Python object a row."""
+    Read in one value, in binary, as they lie on disk (a chunk's bills were inserted together,
+    in the draw's order) and sorted in billing/leafhash.py: at 250,000 bills 0.07 s, against
+    0.4 s in the index's order (a heap page a bill) and more through COPY or as text."""
     table = partitions.bills_table(period_id)
-    with transaction.atomic(), connection.cursor() as cursor:
-        # A bitmap scan, whatever the statistics say (a fresh partition may have none yet):
-        # a chunk's few thousand pages, never the whole partition nor a page per bill.
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_indexscan = off")
-        cursor.execute(
-            f"SELECT string_agg(int8send(membership_id) || int8send(gross_fen) "
-            f"|| int8send(waived_fen) || int8send(capped_fen) || int8send(charged_fen), "
-            f"''::bytea) FROM {table} WHERE membership_id BETWEEN %s AND %s",
-            [first_id, last_id],
-        )
-        records = cursor.fetchone()[0]
+    with transaction.atomic():
+        connection.ensure_connection()
+        # Django's cursors bind on the client, and those return text only (hex: twice the
+        # bytes, then decoded); a plain psycopg cursor on the same connection returns binary.
+        with psycopg.Cursor(connection.connection) as cursor:
+            # A bitmap scan, whatever the statistics say (a fresh partition may have none):
+            # the chunk's few thousand pages. No parallel workers: the chunks are the
+            # parallelism, one task each. Put back after: SET LOCAL outlives a savepoint, and
+            # a caller's transaction (a proof, say) must not inherit it.
+            cursor.execute(
+                "SELECT current_setting('enable_seqscan'), current_setting('enable_indexscan'),"
+                " current_setting('max_parallel_workers_per_gather')"
+            )
+            saved = cursor.fetchone()
+            cursor.execute(_PLANNER, ["off", "off", "0"])
+            cursor.execute(
+                f"SELECT string_agg(int8send(membership_id) || int8send(gross_fen) "
+                f"|| int8send(waived_fen) || int8send(capped_fen) || int8send(charged_fen), "
+                f"''::bytea) FROM {table} WHERE membership_id BETWEEN %s AND %s",
+                [first_id, last_id],
+                binary=True,
+            )
+            records = cursor.fetchone()[0]
+            cursor.execute(_PLANNER, list(saved))
     return leafhash.sorted_records(records or b"")
+
+
+_PLANNER = (
+    "SELECT set_config('enable_seqscan', %s, true), set_config('enable_indexscan', %s, true),"
+    " set_config('max_parallel_workers_per_gather', %s, true)"
+)
 
 
 def chunk_tree_build(*, chunk_id: int, now: datetime.datetime) -> bool:
