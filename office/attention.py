@@ -1,8 +1,8 @@
 """What needs a person, besides failed periods (mutual.dashboard.failed_periods): chunks of a
 running period that have not moved for a while, notices not delivered, disputed claims
-waiting on a reviewer longer than MUTUAL_REVIEW_WAIT_HOURS, and disputed claims whose jury
-is still not drawn. Each is one small query on an index; not cached, so a fix clears it at
-once."""
+waiting on a reviewer longer than MUTUAL_REVIEW_WAIT_HOURS, disputed claims whose jury is
+still not drawn, and posted periods still not sealed. Each is one small query on an index;
+not cached, so a fix clears it at once."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db.models import Count, Min, Q
 from django.urls import reverse
 
+from billing import selectors
 from billing.models import ApportionmentPeriod, PeriodStatus
 from claims.models import Claim, ClaimState
 from members.models import DisputeReview, Notice
@@ -42,6 +43,21 @@ def stuck_periods(*, now: datetime.datetime, limit: int = 10) -> list[dict]:
         }
         for p in rows
         if p.done < p.chunks_total or not p.chunks_total
+    ]
+
+
+def unsealed_periods(*, now: datetime.datetime, limit: int = 10) -> list[dict]:
+    """Periods posted over 15 minutes ago whose bills' Merkle root is still not signed: beat
+    resends the seal, so one that stays has a failing seal (its error is in the workers' log
+    and Failed tasks) or waits for an earlier period's. Until sealed, its bills are not told."""
+    rows = selectors.periods_unsealed(now=now).select_related("plan")[:limit]
+    return [
+        {
+            "period": str(p),
+            "since": p.posted_at,
+            "url": reverse("admin:billing_apportionmentperiod_change", args=[p.pk]),
+        }
+        for p in rows
     ]
 
 
@@ -107,6 +123,9 @@ def attention_for(user, *, now: datetime.datetime) -> dict:
     """Each list for the users who may act on it; empty otherwise."""
     return {
         "stuck": stuck_periods(now=now)
+        if user.has_perm("billing.view_apportionmentperiod")
+        else [],
+        "unsealed": unsealed_periods(now=now)
         if user.has_perm("billing.view_apportionmentperiod")
         else [],
         "notices": undelivered_notices(now=now) if user.is_staff else [],

@@ -36,3 +36,35 @@ def test_the_admin_names_the_product_not_django(client):
     page = client.get("/admin/login/")
     assert "mutual · mutual-aid back office" in page.content.decode()
     assert "Django administration" not in page.content.decode()
+
+
+def test_a_posted_period_left_unsealed_needs_a_person(admin_client, plan, investigator):
+    """Its bills are not told until sealed: after 15 minutes it is listed, and gone once
+    sealed."""
+    import datetime
+
+    import time_machine
+
+    from billing import apportion
+    from billing.models import ApportionmentPeriod
+
+    members(plan, 3)
+    approved_claim(plan, investigator, amount_fen=10_000)
+    period = run(period_for(plan))
+    ApportionmentPeriod.objects.filter(pk=period.pk).update(
+        merkle_root="", merkle_head=None, merkle_size=None
+    )  # as if its seal had failed
+    posted = ApportionmentPeriod.objects.get(pk=period.pk).posted_at
+    with time_machine.travel(posted + datetime.timedelta(minutes=10)):
+        assert (
+            "period posted, not sealed"
+            not in admin_client.get(reverse("admin:index")).content.decode()
+        )
+    with time_machine.travel(posted + datetime.timedelta(minutes=16)):
+        page = admin_client.get(reverse("admin:index")).content.decode()
+        assert "period posted, not sealed" in page and str(period) in page
+        apportion.period_seal(period_id=period.pk, now=posted)
+        assert (
+            "period posted, not sealed"
+            not in admin_client.get(reverse("admin:index")).content.decode()
+        )

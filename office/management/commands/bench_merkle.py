@@ -30,7 +30,8 @@ class Command(BaseCommand):
         parser.add_argument("--proofs", type=int, default=200)
 
     def handle(self, *args, period=None, proofs=200, **options):
-        periods = ApportionmentPeriod.objects.filter(status__in=FINISHED)
+        # Billed here, in chunks: bench_apportion's earlier period is history written directly.
+        periods = ApportionmentPeriod.objects.filter(status__in=FINISHED, chunks_total__gt=0)
         period = (
             periods.filter(pk=period).first()
             if period
