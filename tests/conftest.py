@@ -76,6 +76,34 @@ def celery_worker_process(django_db_setup, django_db_blocker):
     stop_worker(process)
 
 
+@pytest.fixture
+def celery_worker(celery_worker_process):
+    """The module's worker, for one test, which ends once the worker is idle: the test's
+    database is flushed after it, and a task still reading (a period's seal, its VACUUM, its
+    notices) deadlocks with the flush."""
+    yield celery_worker_process
+    worker_idle()
+
+
+def worker_idle(timeout: float = 60) -> None:
+    """Nothing queued, reserved or running, twice in a row (a task may send another)."""
+    import time
+
+    from django.conf import settings
+
+    from mutual.celery import app
+
+    deadline, quiet = time.monotonic() + timeout, 0
+    while quiet < 2 and time.monotonic() < deadline:
+        inspect = app.control.inspect(timeout=0.5)
+        running = [*((inspect.active() or {}).values()), *((inspect.reserved() or {}).values())]
+        with app.connection_for_read() as connection:
+            queued = connection.default_channel.client.llen(settings.CELERY_TASK_DEFAULT_QUEUE)
+        quiet = quiet + 1 if not queued and not any(running) else 0
+    if quiet < 2:
+        raise TimeoutError(f"the worker was still busy after {timeout} s")
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     # PBKDF2's deliberate slowness buys nothing in tests.

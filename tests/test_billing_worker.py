@@ -2,7 +2,7 @@ import datetime
 
 import pytest
 
-from billing.models import ApportionmentPeriod, Bill, PeriodStatus
+from billing.models import ApportionmentPeriod, Bill, PeriodStatus, Posting
 from billing.tasks import run_period
 from claims.models import Claim, ClaimState
 from tests.factories import PlanFactory
@@ -11,7 +11,7 @@ from tests.test_billing import approved_claim, members, period_for
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_period_runs_through_real_workers_in_chunks_and_pays(celery_worker_process, investigator):
+def test_a_period_runs_through_real_workers_in_chunks_and_pays(celery_worker, investigator):
     plan = PlanFactory(management_fee_bp=800, per_case_cap_fen=10**9, yearly_cap_fen=10**9)
     members(plan, 30)
     claim = approved_claim(plan, investigator, amount_fen=12_345)
@@ -29,11 +29,17 @@ def test_a_period_runs_through_real_workers_in_chunks_and_pays(celery_worker_pro
     )
     assert Claim.objects.get(pk=claim.pk).state == ClaimState.PAID
     assert ApportionmentPeriod.objects.get(pk=period.pk).charged_fen == 12_345 + 988
+    # Then the bills' tree: each chunk's part on the workers, the last part seals, and the
+    # root goes into the ledger beside the money.
+    while datetime.datetime.now() < deadline and not period.merkle_root:
+        period.refresh_from_db()
+    assert len(period.merkle_root) == 64 and period.merkle_size == period.members_count == 31
+    assert Posting.objects.get(idempotency_key=f"period:{period.pk}:merkle-root").memo
 
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_beat_task_opens_runs_and_pays_a_due_period(celery_worker_process, investigator):
+def test_the_beat_task_opens_runs_and_pays_a_due_period(celery_worker, investigator):
     from billing.schedule import period_bounds
     from billing.tasks import run_due_periods
 

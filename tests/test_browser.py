@@ -112,7 +112,7 @@ def api_dispute(base, member, case_id, reason):
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_seed_case_from_submission_to_payment(
-    browser, live_server, celery_worker_process, investigator, reviewer, finance, tmp_path
+    browser, live_server, celery_worker, investigator, reviewer, finance, tmp_path
 ):
     plan = PlanFactory(management_fee_bp=800)
     MembershipFactory.create_batch(6, plan=plan)

@@ -13,7 +13,7 @@ NOW = datetime.datetime(2018, 12, 7, 10, 0, tzinfo=datetime.UTC)
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_beat_task_closes_windows_in_a_real_worker(celery_worker_process, investigator):
+def test_the_beat_task_closes_windows_in_a_real_worker(celery_worker, investigator):
     claim = to_publicized(ClaimFactory(), investigator=investigator, now=NOW)
     moment = after_window(claim).isoformat()
     first = close_publicity_windows.delay(moment)

@@ -371,7 +371,7 @@ def test_a_jury_not_drawn_after_15_minutes_needs_a_person(disputed, close_window
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_real_worker_draws_once_though_the_draw_is_delivered_three_times(
-    celery_worker_process, investigator
+    celery_worker, investigator
 ):
     """The closer's commit sends the draw; two more deliveries race it on a worker of two
     processes. Whichever writes first, one jury is drawn, and the others write nothing."""
