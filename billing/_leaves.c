@@ -55,17 +55,12 @@ static PyObject *leaf_hashes(PyObject *self, PyObject *args) {
     }
     Py_ssize_t count = records.len / RECORD_SIZE;
     const unsigned char *rows = records.buf;
-    for (Py_ssize_t r = 1; r < count; r++) {
-        if (get_be64(rows + r * RECORD_SIZE) <= get_be64(rows + (r - 1) * RECORD_SIZE)) {
-            PyErr_SetString(PyExc_ValueError, "bills are not in increasing membership order");
-            goto done;
-        }
-    }
     ids = PyBytes_FromStringAndSize(NULL, count * 8);
     hashes = PyBytes_FromStringAndSize(NULL, count * SHA256_DIGEST_LENGTH);
     if (ids == NULL || hashes == NULL) goto done;
     unsigned char *id_out = (unsigned char *)PyBytes_AS_STRING(ids);
     unsigned char *hash_out = (unsigned char *)PyBytes_AS_STRING(hashes);
+    int in_order = 1;
 
     Py_BEGIN_ALLOW_THREADS
     /* HMAC (RFC 2104) with the pads' first block hashed once, then copied per leaf. */
@@ -86,9 +81,14 @@ static PyObject *leaf_hashes(PyObject *self, PyObject *args) {
     put_be64(leaf + 2, (uint64_t)period);
     for (Py_ssize_t r = 0; r < count; r++) {
         const unsigned char *row = rows + r * RECORD_SIZE;
-        const unsigned char *membership = row;
-        memcpy(id_out + r * 8, membership, 8);
-        memcpy(message + 8, membership, 8);
+        /* Each id read once, into the output: a bytearray changed by another thread while
+         * the GIL is released cannot pass the order check with other ids than it hashes. */
+        memcpy(id_out + r * 8, row, 8);
+        if (r > 0 && get_be64(id_out + r * 8) <= get_be64(id_out + (r - 1) * 8)) {
+            in_order = 0;
+            break;
+        }
+        memcpy(message + 8, id_out + r * 8, 8);
         ctx = inner_start;
         SHA256_Update(&ctx, message, sizeof message);
         SHA256_Final(inner, &ctx);
@@ -100,6 +100,10 @@ static PyObject *leaf_hashes(PyObject *self, PyObject *args) {
     }
     Py_END_ALLOW_THREADS
 
+    if (!in_order) {
+        PyErr_SetString(PyExc_ValueError, "bills are not in increasing membership order");
+        goto done;
+    }
     result = PyTuple_Pack(2, ids, hashes);
 done:
     Py_XDECREF(ids);
@@ -110,8 +114,12 @@ done:
 }
 
 static int by_membership(const void *a, const void *b) {
-    int64_t x = get_be64(a), y = get_be64(b);
-    return (x > y) - (x < y);
+    const unsigned char *p = a, *q = b;
+    for (int f = 0; f < FIELDS; f++) { /* then the amounts: Python's tuple order, for ties */
+        int64_t x = get_be64(p + 8 * f), y = get_be64(q + 8 * f);
+        if (x != y) return (x > y) - (x < y);
+    }
+    return 0;
 }
 
 /* A chunk's membership ids are unique and dense in their range: each record goes straight to
@@ -126,7 +134,8 @@ static int place_by_membership(unsigned char *data, Py_ssize_t count) {
         if (id > high) high = id;
     }
     uint64_t width = (uint64_t)high - (uint64_t)low; /* + 1 could wrap to 0 */
-    if (width >= (uint64_t)count * 4 + 1024) return 0;
+    /* slots hold a record's index + 1 as int32: beyond that, or too sparse, qsort */
+    if (count > INT32_MAX || width >= (uint64_t)count * 4 + 1024) return 0;
     uint64_t span = width + 1;
     int32_t *slots = calloc(span, sizeof *slots); /* record index + 1, 0 for empty */
     unsigned char *sorted = malloc((size_t)count * RECORD_SIZE);

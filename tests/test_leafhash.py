@@ -85,8 +85,9 @@ def test_c_sorts_a_chunks_dense_ids_as_python_does(ids, start, data):
 @pytest.mark.parametrize("ids", [[-(2**63), 2**63 - 1], [2**63 - 1, 0, -(2**63)], [7, 7, 8]])
 def test_the_widest_and_repeated_ids_sort_without_harm(ids):
     """The id range spans all of int8 (its width overflows 64 bits), or repeats."""
-    records = records_of([(i, 0, 0, 0, 0) for i in ids])
-    assert leafhash.sorted_records(records) == records_of([(i, 0, 0, 0, 0) for i in sorted(ids)])
+    rows = [(i, -n, 0, 0, 0) for n, i in enumerate(ids)]  # a repeat's amounts differ
+    assert leafhash.sorted_records(records_of(rows)) == records_of(sorted(rows))
+    assert leafhash.py_sorted_records(records_of(rows)) == records_of(sorted(rows))
 
 
 @pytest.mark.parametrize(
