@@ -46,13 +46,21 @@ def build_chunk_tree(chunk_id: int, now: str | None = None) -> bool:
 
 @shared_task(acks_late=True)
 def finish_period(_results, period_id: int, now: str | None = None) -> int:
-    """Post; then the bills' Merkle tree, each chunk's part on any worker, while this one pays
-    the claims (one transaction each). The bills' VACUUM waits for the seal (seal_period):
-    run beside the tree it would slow the tree by as much as it costs."""
+    """Post; then queue the bills' Merkle tree (a task per chunk's part) and, behind it, the
+    claims' payouts. The queue is first in, first out: the workers build the tree first (about
+    6 s at ten million bills) rather than one worker paying 3,000 claims (25 s) while the
+    other builds the tree alone. The money is posted already; a lost payout task is paid by
+    beat (run_due_periods)."""
     period = services.period_post(period_id=period_id, now=_moment(now))
     if period.status not in FINISHED:
         return 0
-    seal_period_tree(period_id, now)  # here, not queued: the parts go ahead of the notices
+    parts = seal_period_tree(period_id, now)
+    pay_period.delay(period_id, now)
+    return parts
+
+
+@shared_task(acks_late=True)
+def pay_period(period_id: int, now: str | None = None) -> int:
     return payouts.period_pay_claims(period_id=period_id, now=_moment(now))
 
 
