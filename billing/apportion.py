@@ -555,7 +555,8 @@ def period_seal(*, period_id: int, now: datetime.datetime) -> ApportionmentPerio
         logger.info("period %s: its seal waits for period %s's", period.pk, previous.pk)
         return period
     tree.period_seal(period, now=now)
-    period.save(update_fields=["merkle_size", "merkle_root", "merkle_head"])
+    period.bills_told_at = now
+    period.save(update_fields=["merkle_size", "merkle_root", "merkle_head", "bills_told_at"])
     ledger_record(
         key=f"period:{period.pk}:merkle-root",
         description=f"Merkle root of period {period.pk}'s {period.merkle_size} bills: "
@@ -563,6 +564,7 @@ def period_seal(*, period_id: int, now: datetime.datetime) -> ApportionmentPerio
         now=now,
     )
     # Told once sealed, so that a member told of a bill can prove it at once; and the
-    # notices (one per member) do not hold the seal back behind them on the workers.
-    notify_bills_posted(period)
+    # notices (one per member) do not hold the seal back behind them on the workers. Bills are
+    # debited, and their grace counted, from here (billing/debits.py): never before told.
+    notify_bills_posted(period, now=now)
     return period

@@ -73,6 +73,8 @@ def collect_chunk(
     chunk = PeriodChunk.objects.select_related("period__plan").get(pk=chunk_id)
     plan = chunk.period.plan
     totals = {"collected": 0, "failed": 0}
+    if chunk.period.bills_told_at is None:  # told at the seal: never debited before
+        return totals
     while True:
         with transaction.atomic():
             due = list(
@@ -126,11 +128,12 @@ def collect_chunk(
 
 def lapse_unpaid(*, period_id: int, now: datetime.datetime) -> int:
     """Lapse memberships whose bill is still unpaid once the plan's grace period has passed
-    since the period was posted. Each lapse is a logged FSM transition by the system."""
+    since the period was sealed (when its bills were told). Each lapse is a logged FSM
+    transition by the system."""
     period = ApportionmentPeriod.objects.select_related("plan").get(pk=period_id)
-    if period.posted_at is None or period.status not in FINISHED:
+    if period.bills_told_at is None or period.status not in FINISHED:
         return 0
-    if now < period.posted_at + datetime.timedelta(days=period.plan.payment_grace_days):
+    if now < period.bills_told_at + datetime.timedelta(days=period.plan.payment_grace_days):
         return 0
     unpaid = Bill.objects.filter(
         period=period,

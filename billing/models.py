@@ -170,6 +170,9 @@ class ApportionmentPeriod(models.Model):
     merkle_size = models.BigIntegerField(null=True, blank=True)
     merkle_root = models.CharField(_("Merkle root"), max_length=64, blank=True, default="")
     merkle_head = models.JSONField(null=True, blank=True)
+    # When the bills were told to members: at the seal (before the seal existed, at the
+    # posting). Collection and the payment grace count from it (billing/debits.py).
+    bills_told_at = models.DateTimeField(_("bills told at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("apportionment period")

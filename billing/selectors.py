@@ -39,12 +39,16 @@ def periods_unsealed(*, now: datetime.datetime) -> QuerySet[ApportionmentPeriod]
     ).order_by("pk")
 
 
+def period_is_sealed(*, period_id: int) -> bool:
+    return ApportionmentPeriod.objects.filter(pk=period_id).exclude(merkle_root="").exists()
+
+
 def periods_to_collect() -> QuerySet[ApportionmentPeriod]:
-    """The last finished periods, latest first: their bills are debited and their unpaid
-    members lapsed."""
-    return ApportionmentPeriod.objects.filter(status__in=FINISHED).order_by("-cutoff_at")[
-        :COLLECTED_PERIODS
-    ]
+    """The last sealed periods, latest first: their bills, told at the seal, are debited and
+    their unpaid members lapsed."""
+    return ApportionmentPeriod.objects.filter(
+        status__in=FINISHED, bills_told_at__isnull=False
+    ).order_by("-cutoff_at")[:COLLECTED_PERIODS]
 
 
 def period_cases(period: ApportionmentPeriod) -> list[PeriodCase]:

@@ -76,8 +76,10 @@ def seal_period_tree(period_id: int, now: str | None = None) -> int:
 
 @shared_task(acks_late=True)
 def seal_period(period_id: int, now: str | None = None) -> bool:
+    was_sealed = selectors.period_is_sealed(period_id=period_id)
     sealed = bool(services.period_seal(period_id=period_id, now=_moment(now)).merkle_root)
-    apportion.period_vacuum(period_id=period_id)  # statistics for the proofs' and next reads
+    if sealed and not was_sealed:  # once, not on every resend or second last part
+        apportion.period_vacuum(period_id=period_id)  # statistics for proofs and next reads
     return sealed
 
 

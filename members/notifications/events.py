@@ -131,12 +131,13 @@ def digest_start(*, now: datetime.datetime) -> list[str]:
     return events
 
 
-def notify_bills_posted(period) -> None:
-    """A posted period's bills, told to each member with a charge by chunked tasks after
-    commit (a plan-wide run: the event is unique, so posting twice tells once)."""
+def notify_bills_posted(period, *, now: datetime.datetime) -> None:
+    """A sealed period's bills, told to each member with a charge by chunked tasks after
+    commit (a plan-wide run: the event is unique, so sealing twice tells once). `now` is the
+    seal's: a run stamped with an older time would look lost to sweep_notices at once."""
     run_start(
         kind=NoticeKind.BILL,
         event=f"bill:{period.pk}",
         params={"period_id": period.pk, "period": str(period)},
-        now=period.posted_at,
+        now=now,
     )

@@ -71,15 +71,19 @@ def sweep_notices(now: str | None = None) -> dict[str, int]:
     """Beat, every five minutes: restart runs unfinished after 15 minutes (a lost task or a
     killed worker), and deliver notices pending for more than 10 minutes."""
     moment = _moment(now)
+    stale = Q(started_at__isnull=True) | Q(started_at__lt=moment - datetime.timedelta(hours=2))
     stale_runs = NoticeRun.objects.filter(
-        Q(started_at__isnull=True) | Q(started_at__lt=moment - datetime.timedelta(hours=2)),
+        stale,
         finished_at__isnull=True,
         created_at__lt=moment - datetime.timedelta(minutes=15),
     ).values_list("pk", flat=True)
     restarted = 0
     for run_id in stale_runs:
-        NoticeRun.objects.filter(pk=run_id).update(started_at=None)
-        notice_run.delay(run_id)
-        restarted += 1
+        # Still stale when reset: a run whose task started it meanwhile is left alone.
+        if NoticeRun.objects.filter(stale, pk=run_id, finished_at__isnull=True).update(
+            started_at=None
+        ):
+            notice_run.delay(run_id)
+            restarted += 1
     totals = services.deliver(now=moment, older_than=moment - datetime.timedelta(minutes=10))
     return {"runs_restarted": restarted, **totals}
