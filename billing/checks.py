@@ -1,6 +1,8 @@
 """Start-up checks: with DEBUG off the transparency keys have no default, and without them a
-period posts but is never sealed, so its bill notices never go out. Say so at `migrate` and
-`check --deploy`, not at the first period."""
+period posts but is never sealed, so its bills are never told nor collected, and proofs fail.
+Said at `migrate` and `check` (a system check), and the Celery worker and the web server
+refuse to start (`refuse_to_start_without_keys`, from mutual/celery.py and
+mutual/gunicorn_conf.py), not at the first period."""
 
 from django.conf import settings
 from django.core.checks import Error, register
@@ -29,3 +31,9 @@ def transparency_keys(app_configs=None, **kwargs) -> list[Error]:
                 )
             )
     return errors
+
+
+def refuse_to_start_without_keys() -> None:
+    errors = transparency_keys()
+    if errors:
+        raise SystemExit("; ".join(f"{error.id}: {error.msg}" for error in errors))

@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mutual.settings")
 
@@ -14,3 +15,11 @@ app.autodiscover_tasks()
 from mutual.observability import connect_celery  # noqa: E402
 
 connect_celery()
+
+
+@worker_init.connect
+def _refuse_without_keys(**kwargs) -> None:
+    """A worker without the transparency keys (DEBUG off) would post periods it can never seal."""
+    from billing.checks import refuse_to_start_without_keys
+
+    refuse_to_start_without_keys()

@@ -37,3 +37,14 @@ preload_app = True
 wsgi_app = "mutual.wsgi:application"
 # gunicorn's control socket sits in the user's home, shared by every instance on the host.
 control_socket_disable = True
+
+
+def on_starting(server) -> None:
+    """Without the transparency keys (DEBUG off) proofs and the public key would fail: stop."""
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mutual.settings")
+    django.setup()
+    from billing.checks import refuse_to_start_without_keys
+
+    refuse_to_start_without_keys()

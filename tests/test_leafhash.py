@@ -143,8 +143,8 @@ def test_the_key_must_be_one_padded_block():
 
 @pytest.mark.django_db
 def test_a_period_is_sealed_with_django_debug_on(settings):
-    """DEBUG wraps cursors (a COPY through Django's debug cursor takes no parameters): the seal
-    works under it, and its root is the one recomputed in Python from the bills."""
+    """DEBUG wraps Django's cursors (the bills are read through a plain psycopg cursor, for
+    binary): the seal works under it, its root the one recomputed in Python from the bills."""
     from tests.factories import PlanFactory
     from tests.test_proofs import _posted_period
 

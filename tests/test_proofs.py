@@ -246,7 +246,8 @@ def test_a_period_sealed_before_the_one_before_it_waits_so_the_chain_holds():
 def test_the_signed_root_is_recorded_in_the_append_only_ledger(settings):
     """A memo posting (no money lines) holds the root beside the period's money; the ledger
     still verifies, and sealing again records nothing new."""
-    from billing.ledger import ledger_verify
+    from billing.ledger import ledger_record, ledger_verify
+    from mutual.core.errors import InvariantError
 
     settings.APPORTION_CHUNK_IDS = 40
     period, _ = _posted_period(PlanFactory(), 100)
@@ -254,5 +255,9 @@ def test_the_signed_root_is_recorded_in_the_append_only_ledger(settings):
     assert memo.memo and not memo.lines.exists()
     assert memo.description.endswith(f"100 bills: {period.merkle_root}")
     assert ledger_verify() == []
-    apportion.period_seal(period_id=period.pk, now=CUTOFF)
+    # Recorded again (a redelivered seal): the same record; something else under its key: no.
+    again = ledger_record(key=memo.idempotency_key, description=memo.description, now=CUTOFF)
+    assert again.pk == memo.pk
     assert Posting.objects.filter(idempotency_key__endswith=":merkle-root").count() == 1
+    with pytest.raises(InvariantError, match="records something else"):
+        ledger_record(key=memo.idempotency_key, description="another root", now=CUTOFF)

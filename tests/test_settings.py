@@ -255,3 +255,34 @@ def test_without_the_transparency_keys_checks_fail_before_any_period_posts(keys,
     for code in ("billing.E001", "billing.E002"):
         assert (code in result.stderr) == (code in refused), result.stderr[-2000:]
     assert "ab" * 31 not in result.stderr  # a key, even a bad one, is not printed
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [".venv/bin/celery", "-A", "mutual", "worker", "--concurrency=1"],
+        [".venv/bin/gunicorn", "--config", "mutual/gunicorn_conf.py"],
+    ],
+    ids=["worker", "web"],
+)
+def test_the_worker_and_the_web_server_refuse_to_start_without_the_keys(command):
+    """`check` is not run by either: each checks the keys itself as it starts."""
+    env = {
+        **UNSET,
+        **production_environment(),
+        "DJANGO_SECRET_KEY": STRONG_KEY,
+        "MUTUAL_LEAF_KEY": "",
+        "MUTUAL_SIGNING_KEY": "ab" * 32,
+        "PORT": "0",
+    }
+    result = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "mutual.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "billing.E001" in output and "billing.E002" not in output
