@@ -85,6 +85,10 @@ def claims_waiting_on_review(*, now: datetime.datetime, limit: int = 10) -> list
         .only("pk", "publicity_ends_at", "hospital")
         .order_by("publicity_ends_at")[:limit]
     )
+    return _claims_since_window_closed(rows)
+
+
+def _claims_since_window_closed(rows) -> list[dict]:
     return [
         {
             "claim": f"#{c.pk}",
@@ -109,14 +113,7 @@ def juries_not_drawn(*, now: datetime.datetime, limit: int = 10) -> list[dict]:
         .only("pk", "publicity_ends_at")
         .order_by("publicity_ends_at")[:limit]
     )
-    return [
-        {
-            "claim": f"#{c.pk}",
-            "since": c.publicity_ends_at,
-            "url": reverse("admin:claims_claim_change", args=[c.pk]),
-        }
-        for c in rows
-    ]
+    return _claims_since_window_closed(rows)
 
 
 def attention_for(user, *, now: datetime.datetime) -> dict:

@@ -200,22 +200,23 @@ def production_environment() -> dict[str, str]:
 TRANSPARENCY_KEYS = {"MUTUAL_LEAF_KEY": "k" * 43, "MUTUAL_SIGNING_KEY": "ab" * 32}
 
 
-def test_check_deploy_is_clean_with_the_documented_production_environment():
-    env = {
-        **UNSET,
-        **production_environment(),
-        "DJANGO_SECRET_KEY": STRONG_KEY,
-        **TRANSPARENCY_KEYS,
-    }
+def production_process(command: list[str], **env) -> subprocess.CompletedProcess:
+    """`command` run under the documented production environment, with `env` on top."""
+    env = {**UNSET, **production_environment(), "DJANGO_SECRET_KEY": STRONG_KEY, **env}
     assert env["DJANGO_DEBUG"] == "0"
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+    return subprocess.run(
+        command,
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "mutual.settings", **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_check_deploy_is_clean_with_the_documented_production_environment():
+    command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
+    result = production_process(command, **TRANSPARENCY_KEYS)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "no issues" in result.stdout
 
@@ -242,15 +243,7 @@ def test_make_run_turns_debug_on_for_the_demo():
 )
 def test_without_the_transparency_keys_checks_fail_before_any_period_posts(keys, refused):
     """Unset or malformed, a period would post and never be sealed (nor its bills told)."""
-    env = {**UNSET, **production_environment(), "DJANGO_SECRET_KEY": STRONG_KEY, **keys}
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "mutual.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = production_process([sys.executable, "manage.py", "check"], **keys)
     assert result.returncode != 0
     for code in ("billing.E001", "billing.E002"):
         assert (code in result.stderr) == (code in refused), result.stderr[-2000:]
@@ -267,22 +260,7 @@ def test_without_the_transparency_keys_checks_fail_before_any_period_posts(keys,
 )
 def test_the_worker_and_the_web_server_refuse_to_start_without_the_keys(command):
     """`check` is not run by either: each checks the keys itself as it starts."""
-    env = {
-        **UNSET,
-        **production_environment(),
-        "DJANGO_SECRET_KEY": STRONG_KEY,
-        "MUTUAL_LEAF_KEY": "",
-        "MUTUAL_SIGNING_KEY": "ab" * 32,
-        "PORT": "0",
-    }
-    result = subprocess.run(
-        command,
-        cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "mutual.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = production_process(command, MUTUAL_LEAF_KEY="", MUTUAL_SIGNING_KEY="ab" * 32, PORT="0")
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "billing.E001" in output and "billing.E002" not in output
