@@ -1,6 +1,7 @@
 """Claim workflows. Each runs in one transaction with the claim row locked (select_for_update);
-the FSM transition inside writes its log row, and ConcurrentTransitionMixin refuses a save
-whose state changed underneath it."""
+the FSM transition inside writes its log row, ConcurrentTransitionMixin refuses a save whose
+state changed underneath it, and the claimant's notice is written in the same transaction
+(_move)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 from claims.models import Claim, ClaimState, IncidentKind
 from claims.rules import claim_act_require, window_due_q
 from members.models import Membership, MembershipStatus
+from members.notifications.events import notify_claim_moved
 from members.services import membership_is_covered
 from mutual.core.errors import ServiceError
 from mutual.core.money import format_yuan
@@ -30,6 +32,19 @@ def _locked(claim_id: int) -> Claim:
         .select_related("membership__member", "plan")
         .get(pk=claim_id)
     )
+
+
+def _move(
+    transition, *, by, now: datetime.datetime, system_allowed: bool = False, **kwargs
+) -> Claim:
+    """Run one of a locked claim's transitions (run_transition), save it, and tell the
+    claimant, all in the caller's transaction. Every claim transition in this module goes
+    through here, so none is left untold; a rejection's notice carries its `reason`."""
+    claim = transition.__self__
+    run_transition(transition, by=by, now=now, system_allowed=system_allowed, **kwargs)
+    claim.save()
+    notify_claim_moved(claim=claim, now=now, reason=kwargs.get("reason", ""))
+    return claim
 
 
 @transaction.atomic
@@ -112,8 +127,7 @@ def claim_submit(
 def claim_withdraw(*, claim_id: int, by, now: datetime.datetime) -> Claim:
     claim = _locked(claim_id)
     claim_act_require("withdraw", claim=claim, by=by, now=now)
-    run_transition(claim.withdraw, by=by, now=now, description="withdrawn by the member")
-    claim.save()
+    _move(claim.withdraw, by=by, now=now, description="withdrawn by the member")
     return claim
 
 
@@ -133,14 +147,13 @@ def claim_start_investigation(
         raise ServiceError(
             f"{investigator} is not an investigator", code="not_investigator", field="investigator"
         )
-    run_transition(
+    _move(
         claim.start_investigation,
         by=by,
         now=now,
         investigator=investigator,
         description=f"assigned to {investigator}",
     )
-    claim.save()
     return claim
 
 
@@ -178,7 +191,7 @@ def claim_publicize(
             "the amount must be positive and within the cover", code="amount", field="amount_fen"
         )
     ends_at = now + datetime.timedelta(days=claim.plan.publicity_days)
-    run_transition(
+    _move(
         claim.publicize,
         by=by,
         now=now,
@@ -187,7 +200,6 @@ def claim_publicize(
         amount_fen=amount,
         description=f"publicity until {timezone.localtime(ends_at):%Y-%m-%d %H:%M} (Shanghai)",
     )
-    claim.save()
     return claim
 
 
@@ -200,7 +212,7 @@ def claim_approve(*, claim_id: int, by, now: datetime.datetime, reason: str = ""
         raise ServiceError(
             "a dispute decision needs a written reason", code="reason_required", field="reason"
         )
-    run_transition(
+    _move(
         claim.approve,
         by=by,
         system_allowed=True,
@@ -208,7 +220,6 @@ def claim_approve(*, claim_id: int, by, now: datetime.datetime, reason: str = ""
         reason=reason,
         description=reason or "publicity closed without dispute",
     )
-    claim.save()
     return claim
 
 
@@ -220,10 +231,7 @@ def claim_reject(*, claim_id: int, by, now: datetime.datetime, reason: str) -> C
         raise ServiceError(
             "a rejection needs a written reason", code="reason_required", field="reason"
         )
-    run_transition(
-        claim.reject, by=by, system_allowed=True, now=now, reason=reason, description=reason
-    )
-    claim.save()
+    _move(claim.reject, by=by, system_allowed=True, now=now, reason=reason, description=reason)
     return claim
 
 
@@ -236,14 +244,13 @@ def claim_open_dispute_review(*, claim_id: int, by, now: datetime.datetime) -> C
     claim = _locked(claim_id)
     claim_act_require("open_dispute_review", claim=claim, by=by, now=now)
     count = claim.disputes.count()
-    run_transition(
+    _move(
         claim.open_dispute_review,
         by=by,
         now=now,
         system_allowed=True,
         description=f"{count} dispute(s) raised during publicity",
     )
-    claim.save()
     jury_request(claim=claim, now=now)
     return claim
 
@@ -253,10 +260,7 @@ def claim_mark_paid(*, claim_id: int, by, now: datetime.datetime) -> Claim:
     """Billing calls this inside the transaction that posts the payout."""
     claim = _locked(claim_id)
     claim_act_require("mark_paid", claim=claim, by=by, now=now)
-    run_transition(
-        claim.mark_paid, by=by, system_allowed=True, now=now, description="payout posted"
-    )
-    claim.save()
+    _move(claim.mark_paid, by=by, system_allowed=True, now=now, description="payout posted")
     return claim
 
 

@@ -25,6 +25,3 @@ class MembersConfig(AppConfig):
                 import_string(path)
             except ImportError as error:
                 raise ImproperlyConfigured(f"{name}={path!r}: {error}") from None
-        from members.notifications import events
-
-        events.connect()

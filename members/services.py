@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from members.credit import CreditScoreProvider, default_credit_provider
 from members.models import AccessKind, AccessLog, Member, Membership, MembershipStatus, Plan
+from members.notifications.events import notify_membership_lapsed
 from mutual.core.errors import ServiceError
 from mutual.core.timezones import local_date
 from mutual.core.transitions import run_transition
@@ -87,7 +88,8 @@ def _locked_membership(membership_id: int) -> Membership:
 
 @transaction.atomic
 def membership_withdraw(*, membership_id: int, by, now: datetime.datetime) -> Membership:
-    """The member leaves (or staff record that they left). Cover ends now."""
+    """The member leaves (or staff record that they left). Cover ends now. No notice is
+    written (only a lapse is told)."""
     membership = _locked_membership(membership_id)
     run_transition(membership.withdraw, by=by, now=now, description="withdrawn")
     membership.save()
@@ -96,10 +98,12 @@ def membership_withdraw(*, membership_id: int, by, now: datetime.datetime) -> Me
 
 @transaction.atomic
 def membership_lapse(*, membership_id: int, by, now: datetime.datetime, reason: str) -> Membership:
-    """Cover ends because the member stopped paying; `by=None` is the collections job."""
+    """Cover ends because the member stopped paying; `by=None` is the collections job. The
+    member is told, in this transaction."""
     membership = _locked_membership(membership_id)
     run_transition(membership.lapse, by=by, system_allowed=True, now=now, description=reason)
     membership.save()
+    notify_membership_lapsed(membership=membership, reason=reason, now=now)
     return membership
 
 

@@ -1,57 +1,45 @@
-"""What happened, turned into notices in the same transaction. Claim and membership transitions
-arrive through django-fsm's post_transition signal (sent inside the service's transaction, so a
-rollback takes the notice with it); sealing a posted period (billing.apportion.period_seal), jury
-draws, failed debits and the daily digest call these functions from their services."""
+"""What happened, turned into notices in the same transaction (a rollback takes the notice with
+it). The services that cause each event call these functions explicitly, right after it, with
+no signal in between: claim transitions (claims.services), a lapsed membership
+(members.services.membership_lapse), sealing a posted period (billing.apportion.period_seal),
+jury draws, failed debits and the daily digest."""
 
 from __future__ import annotations
 
 import datetime
 
 from django.utils import timezone
-from django_fsm.signals import post_transition
 
 from members.notifications.models import NoticeKind
 from members.notifications.services import notify, run_start
 from mutual.core.timezones import local_date
 
 
-def _claim_transition(sender, instance, name, source, target, method_kwargs=None, **kwargs):
-    if source == target:
-        return
-    method_kwargs = method_kwargs or {}
-    payload = {"claim_id": instance.pk, "state": str(target)}
-    if target == "rejected" and method_kwargs.get("reason"):
-        payload["reason"] = method_kwargs["reason"]
-    notify(
-        member_ids=[instance.membership.member_id],
+def notify_claim_moved(*, claim, now: datetime.datetime, reason: str = "") -> int:
+    """The claimant is told each state change of their claim, once per state reached (the
+    event is the idempotency key); a rejection carries its reason. Call it right after the
+    transition, with the transition's `now` and `reason`."""
+    state = str(claim.state)
+    payload = {"claim_id": claim.pk, "state": state}
+    if state == "rejected" and reason:
+        payload["reason"] = reason
+    return notify(
+        member_ids=[claim.membership.member_id],
         kind=NoticeKind.CLAIM,
-        event=f"claim:{instance.pk}:{target}",
+        event=f"claim:{claim.pk}:{state}",
         payload=payload,
-        now=method_kwargs.get("now") or timezone.now(),
+        now=now,
     )
 
 
-def _membership_transition(sender, instance, name, source, target, method_kwargs=None, **kw):
-    if target != "lapsed" or source == target:
-        return
-    method_kwargs = method_kwargs or {}
-    notify(
-        member_ids=[instance.member_id],
+def notify_membership_lapsed(*, membership, reason: str, now: datetime.datetime) -> int:
+    """The member is told their membership lapsed, and why (a withdrawal is not told)."""
+    return notify(
+        member_ids=[membership.member_id],
         kind=NoticeKind.LAPSE,
-        event=f"lapse:{instance.pk}",
-        payload={"plan": instance.plan.name, "reason": method_kwargs.get("description", "")},
-        now=method_kwargs.get("now") or timezone.now(),
-    )
-
-
-def connect() -> None:
-    post_transition.connect(
-        _claim_transition, sender="claims.Claim", dispatch_uid="notices.claim_transition"
-    )
-    post_transition.connect(
-        _membership_transition,
-        sender="members.Membership",
-        dispatch_uid="notices.membership_transition",
+        event=f"lapse:{membership.pk}",
+        payload={"plan": membership.plan.name, "reason": reason},
+        now=now,
     )
 
 
