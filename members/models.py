@@ -160,6 +160,11 @@ class Plan(models.Model):
         return band.cover_fen if band else None
 
 
+# Plumbing, not a rule: the rule (when a change may take effect) is
+# members.services.plan_effective_at_check, and plan_save hands its input over as
+# `_rules_effective_at`. simple-history builds the history row inside Plan.save() and fills an
+# extra column through this signal; it also gives the NOT NULL column its default for every
+# other save (factories, demo, the billing bench), which go through no service.
 @receiver(pre_create_historical_record, sender=Plan.history.model)
 def _rules_in_force_from(sender, instance, history_instance, history_date, **kwargs) -> None:
     """A change is in force from when it is made unless plan_save was given an earlier moment."""
