@@ -17,7 +17,7 @@ import time
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Sum
+from django.db.models import Max, Q, Sum
 
 from billing import partitions, rules, tree
 from billing.ledger import account_for, ledger_post, ledger_record
@@ -32,6 +32,7 @@ from billing.models import (
     Promotion,
 )
 from claims.models import Claim, ClaimState
+from members.models import Plan
 from members.notifications.events import notify_bills_posted
 from members.selectors import plan_rules_at
 from mutual.core.errors import InvariantError, ServiceError
@@ -146,6 +147,9 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
     if period.status != PeriodStatus.OPEN:
         return period
     plan = period.plan
+    # Who shares is counted below: membership changes wait for this lock, and those dated up
+    # to the cutoff then take effect just after it (members.services.effective_after_billing).
+    Plan.objects.select_for_update(of=("self",)).filter(pk=plan.pk).values_list("pk").get()
     period.previous_period = previous_period(period)
     in_force = plan_rules_at(plan=plan, at=period.cutoff_at)  # not today's: the cutoff's
     period.management_fee_bp = in_force.management_fee_bp
@@ -157,6 +161,9 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
         cursor.execute("SELECT min(id) FROM members_membership WHERE plan_id = %s", [plan.pk])
         (low_id,) = cursor.fetchone()
     period.status = PeriodStatus.RUNNING
+    Plan.objects.filter(pk=plan.pk).filter(
+        Q(billed_through__isnull=True) | Q(billed_through__lt=period.cutoff_at)
+    ).update(billed_through=period.cutoff_at)
     if not cases:
         period.save()
         return period

@@ -102,8 +102,12 @@ class Plan(models.Model):
         help_text=_("Days after the cutoff when the period is billed and its claims are paid."),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # The cutoff of the plan's latest period whose sharers billing has counted (set by
+    # billing.apportion.period_prepare): a membership change dated up to it takes effect just
+    # after it (members.services), so the counted sharers stay the ones billed.
+    billed_through = models.DateTimeField(_("billed through"), null=True, blank=True)
 
-    history = HistoricalRecords(bases=[RulesInForceFrom])
+    history = HistoricalRecords(bases=[RulesInForceFrom], excluded_fields=["billed_through"])
 
     class Meta:
         verbose_name = _("plan")

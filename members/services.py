@@ -62,11 +62,12 @@ def membership_join(
 
     try:
         with transaction.atomic():
+            enters = effective_after_billing(plan_ids=[plan.pk], now=now)
             return Membership.objects.create(
                 member=member,
                 plan=plan,
                 joined_at=now,
-                in_pool_since=now,
+                in_pool_since=enters,
                 waiting_until=now + datetime.timedelta(days=plan.illness_waiting_days),
                 cover_fen=cover_fen,
             )
@@ -76,6 +77,36 @@ def membership_join(
                 f"{member} is already a member of {plan}", code="already_member", field="plan"
             ) from None
         raise
+
+
+_JUST_AFTER = datetime.timedelta(microseconds=1)
+
+
+def effective_after_billing(*, plan_ids: list[int], now: datetime.datetime) -> datetime.datetime:
+    """When a change to who is in these plans' pools takes effect: `now`, or just after the
+    latest cutoff whose sharers billing already counted (Plan.billed_through), whichever is
+    later. The plans are locked FOR SHARE until the caller commits; billing's prepare takes
+    them FOR UPDATE while it counts. So a withdrawal dated 23:59:59 that commits after the
+    midnight period was prepared ends the cover just after midnight: the member shares that
+    period's cases as counted, and the period balances."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT max(billed_through) FROM (SELECT billed_through FROM members_plan "
+            "WHERE id = ANY(%s) ORDER BY id FOR SHARE) AS locked",
+            [list(plan_ids)],
+        )
+        (billed_through,) = cursor.fetchone()
+    if billed_through is not None and now <= billed_through:
+        return billed_through + _JUST_AFTER
+    return now
+
+
+def _ends_at(membership_id: int, *, now: datetime.datetime) -> datetime.datetime:
+    """The plan is locked before the membership, as plan_migrate locks them (plans, then
+    their memberships): the other order deadlocks with a migration. A membership's plan never
+    changes (a migration makes a new membership), so it is read unlocked."""
+    plan_id = Membership.objects.values_list("plan_id", flat=True).get(pk=membership_id)
+    return effective_after_billing(plan_ids=[plan_id], now=now)
 
 
 def _locked_membership(membership_id: int) -> Membership:
@@ -90,8 +121,9 @@ def _locked_membership(membership_id: int) -> Membership:
 def membership_withdraw(*, membership_id: int, by, now: datetime.datetime) -> Membership:
     """The member leaves (or staff record that they left). Cover ends now. No notice is
     written (only a lapse is told)."""
+    ends = _ends_at(membership_id, now=now)
     membership = _locked_membership(membership_id)
-    run_transition(membership.withdraw, by=by, now=now, description="withdrawn")
+    run_transition(membership.withdraw, by=by, now=ends, description="withdrawn")
     membership.save()
     return membership
 
@@ -100,8 +132,9 @@ def membership_withdraw(*, membership_id: int, by, now: datetime.datetime) -> Me
 def membership_lapse(*, membership_id: int, by, now: datetime.datetime, reason: str) -> Membership:
     """Cover ends because the member stopped paying; `by=None` is the collections job. The
     member is told, in this transaction."""
+    ends = _ends_at(membership_id, now=now)
     membership = _locked_membership(membership_id)
-    run_transition(membership.lapse, by=by, system_allowed=True, now=now, description=reason)
+    run_transition(membership.lapse, by=by, system_allowed=True, now=ends, description=reason)
     membership.save()
     notify_membership_lapsed(membership=membership, reason=reason, now=now)
     return membership
@@ -164,11 +197,12 @@ def plan_migrate(
         .values_list("pk", flat=True)
     )
     to_plan = Plan.objects.get(pk=to_plan_id)
+    moves = effective_after_billing(plan_ids=[from_plan_id, to_plan_id], now=now)
     with connection.cursor() as cursor:
         cursor.execute(
             _MIGRATE_SQL,
             {
-                "now": now,
+                "now": moves,
                 "from_plan": from_plan_id,
                 "to_plan": to_plan_id,
                 "all_members": member_ids is None,

@@ -29,8 +29,8 @@ from tests.billing_data import (
     bulk_memberships,
     posted_period_with_bills,
 )
-from tests.conftest import run_concurrently
-from tests.factories import PlanFactory
+from tests.conftest import FixedCreditScores, run_concurrently
+from tests.factories import MemberFactory, PlanFactory
 
 pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
@@ -407,40 +407,77 @@ def test_bug_beat_reclaims_a_run_that_is_making_progress_after_15_minutes(settin
 # --- Eligibility is re-read live by every chunk ----------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: chunks re-read eligibility that may change after prepare",
-)
-def test_bug_a_change_to_who_is_eligible_after_prepare_wedges_the_period_for_good(settings):
+def test_a_change_to_who_is_eligible_dated_before_a_prepared_cutoff_takes_effect_after_it(
+    settings,
+):
     """period_prepare counts each (chunk, cohort) group and fixes its extra fen; each chunk
-    then re-reads members_membership live. A withdrawal whose `now` is before the cutoff but
-    which commits after prepare (a request that took `now` at 23:59:59.9 and waited on a row
-    lock; the service takes `now=` from its caller) drops a counted member from its chunk: the
-    chunks' shares no longer add up to the cases, period_finish raises, and since billed chunks
-    stay billed, Retry re-runs the same failing reconciliation for ever."""
-    from members.services import membership_withdraw
+    then reads members_membership. A withdrawal whose `now` is before the cutoff but which
+    commits after prepare (a request that took `now` at 23:59:59 and waited on a row lock) used
+    to drop a counted member from its chunk: the shares no longer added up, period_finish
+    raised, and Retry re-ran the same failing reconciliation for ever. Now the withdrawal ends
+    the cover just after the cutoff (Plan.billed_through): the leaver shares this period's
+    cases, as counted, and the period posts; a join dated before the cutoff enters after it."""
+    from members.services import membership_join, membership_withdraw
 
     settings.APPORTION_CHUNK_IDS = 10
     plan = PlanFactory(management_fee_bp=800)
     cutoff = datetime.datetime(2019, 3, 16, tzinfo=UTC)
     period, people = _period_with_cases(plan, cutoff=cutoff)
     chunk_ids = services.period_chunks_to_bill(period_id=period.pk, now=cutoff)
+    plan.refresh_from_db()
+    assert plan.billed_through == cutoff
     leaver = people[15]
-    membership_withdraw(
-        membership_id=leaver.pk, by=leaver.member.user, now=cutoff - datetime.timedelta(seconds=1)
+    before_cutoff = cutoff - datetime.timedelta(seconds=1)
+    membership_withdraw(membership_id=leaver.pk, by=leaver.member.user, now=before_cutoff)
+    joiner = membership_join(
+        member_id=MemberFactory(birth_date=datetime.date(1990, 1, 1)).pk,
+        plan_id=plan.pk,
+        now=before_cutoff,
+        credit_provider=FixedCreditScores(700),
     )
+    leaver.refresh_from_db()
+    assert leaver.ended_at == joiner.in_pool_since == cutoff + datetime.timedelta(microseconds=1)
+    assert joiner.joined_at == before_cutoff  # when they asked; in the pool after the cutoff
     for chunk_id in chunk_ids:
         services.period_bill_chunk(chunk_id=chunk_id, now=cutoff)
-    with pytest.raises(Exception):  # noqa: B017 - the reconciliation fails
-        services.period_post(period_id=period.pk, now=cutoff)
-    from django.contrib.auth.models import User
+    posted = services.period_post(period_id=period.pk, now=cutoff)
+    assert posted.status in FINISHED
+    assert Bill.objects.filter(period=period, membership=leaver).exists()
+    assert not Bill.objects.filter(period=period, membership=joiner).exists()
+    # A change dated after the cutoff is not moved.
+    later = cutoff + DAY
+    other = people[16]
+    membership_withdraw(membership_id=other.pk, by=other.member.user, now=later)
+    other.refresh_from_db()
+    assert other.ended_at == later
 
-    finance_user = User.objects.create_superuser("fin-review", password="x")
-    services.period_retry(period_id=period.pk, by=finance_user, now=cutoff + DAY)
-    try:
-        run(period, now=cutoff + DAY)
-    except Exception as error:
-        pytest.fail(f"the retried period still cannot finish: {error!r}")
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("attempt", range(3))
+def test_a_withdrawal_racing_the_prepare_leaves_a_period_that_posts(settings, attempt):
+    """Prepare (plan row FOR UPDATE while it counts) and a withdrawal dated before the cutoff
+    (plan row FOR SHARE) released together: whichever goes first, the counted sharers are the
+    billed ones and the period posts."""
+    from members.services import membership_withdraw
+
+    settings.APPORTION_CHUNK_IDS = 10
+    plan = PlanFactory(management_fee_bp=800)
+    cutoff = datetime.datetime(2019, 3, 16, tzinfo=UTC)
+    period, people = _period_with_cases(plan, cutoff=cutoff)
+    leaver = people[15]
+    results = run_concurrently(
+        lambda: services.period_chunks_to_bill(period_id=period.pk, now=cutoff),
+        lambda: membership_withdraw(
+            membership_id=leaver.pk, by=leaver.member.user, now=cutoff - DAY / 2
+        ),
+    )
+    assert not [r for r in results if isinstance(r, Exception)], results
+    for chunk_id in apportion.period_pending_chunks(period_id=period.pk) or []:
+        services.period_bill_chunk(chunk_id=chunk_id, now=cutoff)
+    assert services.period_post(period_id=period.pk, now=cutoff).status in FINISHED
+    leaver.refresh_from_db()
+    billed = Bill.objects.filter(period=period, membership=leaver).exists()
+    assert billed == (leaver.ended_at > cutoff)
 
 
 # --- ATTACH and the DEFAULT partition of an upgraded database -------------------------------
