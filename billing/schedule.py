@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime
 import logging
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
-from billing.models import FINISHED, ApportionmentPeriod, PeriodStatus
+from billing.models import FINISHED, ApportionmentPeriod, PeriodChunk, PeriodStatus
 from members.models import Plan
 from mutual.core.timezones import local_date, local_midnight
 
@@ -79,9 +79,13 @@ def periods_claim_due(*, now: datetime.datetime) -> list[int]:
     # A message lost on its way to the workers (an OPEN period enqueued long ago) is sent again,
     # like a run that died; a second delivery of a live run finds its work done and stops.
     stale = Q(enqueued_at__lt=now - STALE_RUN)
+    # A run is alive while its chunks keep finishing (at 100M members it outlives 15 minutes).
+    progressing = Exists(
+        PeriodChunk.objects.filter(period=OuterRef("pk"), done_at__gte=now - STALE_RUN)
+    )
     claimable = Q(status=PeriodStatus.OPEN, runs_at__lte=now) & (
         Q(enqueued_at__isnull=True) | stale
-    ) | (Q(status=PeriodStatus.RUNNING) & stale)
+    ) | (Q(status=PeriodStatus.RUNNING) & stale & ~progressing)
     claimed = []
     for period in ApportionmentPeriod.objects.filter(claimable).order_by("cutoff_at"):
         earlier = ApportionmentPeriod.objects.filter(
