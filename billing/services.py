@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Sum
 
-from billing import apportion, tree
+from billing import apportion, selectors, tree
 from billing.models import FINISHED, ApportionmentPeriod, PeriodChunk, PeriodStatus, PostingLine
 from mutual.core.errors import ServiceError
 
@@ -125,6 +125,27 @@ def period_build_chunk_tree(*, chunk_id: int, now: datetime.datetime) -> bool:
     period_id = period_of_chunk(chunk_id=chunk_id)
     with failures_recorded(period_id=period_id, now=now):
         return tree.chunk_tree_build(chunk_id=chunk_id, now=now)
+
+
+def period_build_tree_part(*, chunk_id: int, now: datetime.datetime) -> bool:
+    """One chunk's part of the bills' Merkle tree; the part that finds every part built seals
+    the period (two last parts at once: the period's lock seals it once). No chord: its
+    callback would wait in the queue behind the payouts' notices."""
+    built = period_build_chunk_tree(chunk_id=chunk_id, now=now)
+    period_id = period_of_chunk(chunk_id=chunk_id)
+    if not period_trees_to_build(period_id=period_id, now=now):
+        period_seal_and_vacuum(period_id=period_id, now=now)
+    return built
+
+
+def period_seal_and_vacuum(*, period_id: int, now: datetime.datetime) -> ApportionmentPeriod:
+    """Seal, then VACUUM the bills (statistics for the proofs and the next period's reads)
+    once: not on every resend nor for a second last part. Outside a transaction."""
+    was_sealed = selectors.period_is_sealed(period_id=period_id)
+    period = period_seal(period_id=period_id, now=now)
+    if period.merkle_root and not was_sealed:
+        apportion.period_vacuum(period_id=period_id)
+    return period
 
 
 def period_post(*, period_id: int, now: datetime.datetime) -> ApportionmentPeriod:

@@ -8,7 +8,7 @@ import logging
 from celery import chord, shared_task
 from django.db import transaction
 
-from billing import apportion, debits, payouts, schedule, selectors, services
+from billing import debits, payouts, schedule, selectors, services
 from billing.models import FINISHED
 from mutual.core.timezones import parse_now as _moment  # a task's `now`: ISO 8601, or the clock
 
@@ -35,13 +35,7 @@ def apportion_chunk(chunk_id: int, now: str | None = None) -> bool:
 
 @shared_task(acks_late=True)
 def build_chunk_tree(chunk_id: int, now: str | None = None) -> bool:
-    """One chunk's part of the bills' Merkle tree; the part that finds all parts built seals
-    the period. No chord: its callback would wait in the queue behind the payouts' notices."""
-    built = services.period_build_chunk_tree(chunk_id=chunk_id, now=_moment(now))
-    period_id = services.period_of_chunk(chunk_id=chunk_id)
-    if not services.period_trees_to_build(period_id=period_id, now=_moment(now)):
-        seal_period(period_id, now)  # two last parts at once: the period's lock seals once
-    return built
+    return services.period_build_tree_part(chunk_id=chunk_id, now=_moment(now))
 
 
 @shared_task(acks_late=True)
@@ -76,11 +70,7 @@ def seal_period_tree(period_id: int, now: str | None = None) -> int:
 
 @shared_task(acks_late=True)
 def seal_period(period_id: int, now: str | None = None) -> bool:
-    was_sealed = selectors.period_is_sealed(period_id=period_id)
-    sealed = bool(services.period_seal(period_id=period_id, now=_moment(now)).merkle_root)
-    if sealed and not was_sealed:  # once, not on every resend or second last part
-        apportion.period_vacuum(period_id=period_id)  # statistics for proofs and next reads
-    return sealed
+    return bool(services.period_seal_and_vacuum(period_id=period_id, now=_moment(now)).merkle_root)
 
 
 @shared_task(acks_late=True)
