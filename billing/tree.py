@@ -15,7 +15,6 @@ from `KEPT_LEVEL` up are stored (`TreeNode`), with where each block of 256 leave
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import struct
 
@@ -27,6 +26,7 @@ from django.db import connection, transaction
 from billing import leafhash, merkle, partitions
 from billing.models import FINISHED, ApportionmentPeriod, PeriodChunk, TreeBlock, TreeNode
 from mutual.core.errors import InvariantError
+from mutual.core.keyed_hash import PrefixedHmac, hmac_key_block
 
 KEPT_LEVEL = 8
 BLOCK = 1 << KEPT_LEVEL
@@ -44,28 +44,19 @@ def _setting(name: str) -> str:
 
 
 def leaf_key() -> bytes:
-    """MUTUAL_LEAF_KEY as HMAC's one 64-byte block (RFC 2104: hashed if longer, zero-padded)."""
-    key = _setting("MUTUAL_LEAF_KEY").encode()
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    return key.ljust(64, b"\0")
+    """MUTUAL_LEAF_KEY as HMAC's one 64-byte block (what billing/_leaves.c takes)."""
+    return hmac_key_block(_setting("MUTUAL_LEAF_KEY").encode())
 
 
 class Pseudonyms:
-    """HMAC-SHA256 with the key's inner and outer pads hashed once (RFC 2104), then copied."""
+    """Each membership's pseudonym in one period: HMAC-SHA256(key, period || membership)."""
 
     def __init__(self, period_id: int, padded_key: bytes | None = None):
-        key = leaf_key() if padded_key is None else padded_key
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        self._hmac = PrefixedHmac(leaf_key() if padded_key is None else padded_key)
         self.period_id = period_id
 
     def of(self, membership_id: int) -> bytes:
-        inner = self._inner.copy()
-        inner.update(_IDS.pack(self.period_id, membership_id))
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
+        return self._hmac.digest(_IDS.pack(self.period_id, membership_id))
 
 
 def leaf_bytes(period_id: int, pseudonym: bytes, gross, waived, capped, charged) -> bytes:

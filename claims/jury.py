@@ -24,6 +24,7 @@ from claims.models import Claim, ClaimState, JuryDraw
 from members.models import DisputeReview, Membership, MembershipStatus
 from mutual import jury as rule
 from mutual.core.errors import InvariantError
+from mutual.core.keyed_hash import PrefixedHmac
 
 _IDS = struct.Struct(">qq")  # claim, membership
 PAGE_SIZE = 20_000  # eligible members named per query
@@ -60,22 +61,14 @@ def pseudonym(key: bytes, claim_id: int, membership_id: int) -> bytes:
 
 
 class _Pseudonyms:
-    """`pseudonym` with the key's pads hashed once (RFC 2104), as billing/tree.py does: a
-    draw names every eligible member."""
+    """`pseudonym` for every eligible member of one draw, the key's pads hashed once."""
 
     def __init__(self, key: bytes, claim_id: int):
-        key = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        self._inner.update(b"jury")
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        self._hmac = PrefixedHmac(key, prefix=b"jury")
         self.claim_id = claim_id
 
     def of(self, membership_id: int) -> bytes:
-        inner = self._inner.copy()
-        inner.update(_IDS.pack(self.claim_id, membership_id))
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
+        return self._hmac.digest(_IDS.pack(self.claim_id, membership_id))
 
 
 def jury_commit(*, claim: Claim, now: datetime.datetime) -> JuryDraw | None:
