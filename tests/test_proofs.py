@@ -41,6 +41,21 @@ def _posted_period(plan, members: int, *, cutoff=CUTOFF, people=None):
     return apportion.period_bill_inline(period_id=period.pk, now=cutoff), people
 
 
+def _posted_unsealed(plan, claimant, amount_fen: int, *, cutoff):
+    """One case, billed chunk by chunk and posted, its tree not yet built (as a worker leaves
+    it between the posting and the seal)."""
+    from billing import services
+
+    day = datetime.timedelta(days=1)
+    bulk_approved_claims(plan, claimant, [(cutoff - 5 * day, amount_fen)], decided_at=cutoff - day)
+    period = ApportionmentPeriod.objects.create(
+        plan=plan, starts_at=cutoff - 15 * day, cutoff_at=cutoff
+    )
+    for chunk_id in apportion.period_pending_chunks(period_id=period.pk):
+        apportion.chunk_apportion(chunk_id=chunk_id, now=cutoff)
+    return services.period_post(period_id=period.pk, now=cutoff)
+
+
 def _public_key():
     return verify.load_public_key(tree.public_key_hex())
 
@@ -195,16 +210,8 @@ def test_a_period_posts_before_its_tree_and_beat_resends_a_lost_seal():
 
     plan = PlanFactory(management_fee_bp=800)
     people = bulk_memberships(plan, [active(CUTOFF - datetime.timedelta(days=100))] * 40)
-    bulk_approved_claims(
-        plan, people[0], [(CUTOFF - datetime.timedelta(days=5), 50_000)],
-        decided_at=CUTOFF - datetime.timedelta(days=1),
-    )  # fmt: skip
-    period = ApportionmentPeriod.objects.create(
-        plan=plan, starts_at=CUTOFF - datetime.timedelta(days=15), cutoff_at=CUTOFF
-    )
-    for chunk_id in apportion.period_pending_chunks(period_id=period.pk):
-        apportion.chunk_apportion(chunk_id=chunk_id, now=CUTOFF)
-    posted = services.period_post(period_id=period.pk, now=CUTOFF)
+    posted = _posted_unsealed(plan, people[0], 50_000, cutoff=CUTOFF)
+    period = posted
     assert posted.status == "posted" and posted.merkle_root == ""  # posted, not yet sealed
     later = CUTOFF + datetime.timedelta(minutes=16)
     assert list(selectors.periods_unsealed(now=CUTOFF)) == []  # the seal is still on its way
@@ -225,16 +232,7 @@ def test_a_period_sealed_before_the_one_before_it_waits_so_the_chain_holds():
     people = bulk_memberships(plan, [active(CUTOFF - datetime.timedelta(days=100))] * 30)
     periods = []
     for number, cutoff in enumerate([CUTOFF, CUTOFF + datetime.timedelta(days=15)]):
-        bulk_approved_claims(
-            plan, people[number], [(cutoff - datetime.timedelta(days=5), 40_000)],
-            decided_at=cutoff - datetime.timedelta(days=1),
-        )  # fmt: skip
-        period = ApportionmentPeriod.objects.create(
-            plan=plan, starts_at=cutoff - datetime.timedelta(days=15), cutoff_at=cutoff
-        )
-        for chunk_id in apportion.period_pending_chunks(period_id=period.pk):
-            apportion.chunk_apportion(chunk_id=chunk_id, now=cutoff)
-        periods.append(services.period_post(period_id=period.pk, now=cutoff))
+        periods.append(_posted_unsealed(plan, people[number], 40_000, cutoff=cutoff))
     first, second = periods
     later = second.cutoff_at + datetime.timedelta(hours=1)
     assert services.period_seal(period_id=second.pk, now=later).merkle_root == ""  # waits
