@@ -34,7 +34,7 @@ def membership_join(
     if plan is None:
         raise EligibilityError("no such plan", code="unknown_plan", field="plan")
     member = Member.objects.get(pk=member_id)
-    today = now.date()
+    today = local_date(now)  # ages are counted in Shanghai's days, as claims are
 
     if not plan.accepting_members:
         raise EligibilityError(f"{plan} is closed to new members", code="plan_closed", field="plan")

@@ -7,12 +7,13 @@ one of their OTP devices (django-otp's OTPAdminSite), and the login form asks fo
 from __future__ import annotations
 
 from django import forms
-from django.contrib.admin import AdminSite
+from django.contrib.admin import AdminSite, ModelAdmin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
+from mutual.core.admin_tools import StrictLookupsMixin
 from mutual.two_factor import device_for_code, two_factor_required
 
 
@@ -50,6 +51,18 @@ class StaffLoginForm(OTPAdminAuthenticationForm):
 class MutualAdminSite(OTPAdminSite):
     def __init__(self, name: str = "admin"):
         AdminSite.__init__(self, name)
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """Every list filters only by its declared filters, ours and other apps' alike (users,
+        beat's tasks, the login log): StrictLookupsMixin is mixed into each admin class."""
+        admin_class = admin_class or ModelAdmin
+        if not issubclass(admin_class, StrictLookupsMixin):
+            admin_class = type(
+                admin_class.__name__,
+                (StrictLookupsMixin, admin_class),
+                {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__},
+            )
+        return super().register(model_or_iterable, admin_class, **options)
 
     @property
     def login_form(self):

@@ -9,6 +9,9 @@ GUNICORN_MAX_REQUESTS requests (with jitter), so a slow leak never takes a host 
 import multiprocessing
 import os
 
+# Read by mutual.settings (loaded after this file): a web process's statements have a timeout.
+os.environ.setdefault("MUTUAL_PROCESS", "web")
+
 
 def _int(name: str, default: int) -> int:
     value = os.environ.get(name) or ""

@@ -8,11 +8,16 @@ limit from its Content-Length alone, before a byte of it is read."""
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
+from django.db import OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.views import defaults
+from psycopg.errors import QueryCanceled
 
 API_PREFIX = "/api/"
+logger = logging.getLogger(__name__)
 
 
 def is_api(request) -> bool:
@@ -85,3 +90,27 @@ class RequestSizeLimitMiddleware:
             # not send `Connection: close` itself, a hop-by-hop header, PEP 3333).
             return response
         return self.get_response(request)
+
+
+class StatementTimeoutMiddleware:
+    """A request whose statement ran past the web processes' statement timeout
+    (settings.WEB_STATEMENT_TIMEOUT_MS) is answered 503, in JSON under /api/, and logged as a
+    warning: the database cut it, nothing was written (its transaction rolled back)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not (
+            isinstance(exception, OperationalError)
+            and isinstance(exception.__cause__, QueryCanceled)
+        ):
+            return None
+        logger.warning("%s %s: a statement ran past the timeout", request.method, request.path)
+        detail = "The request took too long and was stopped. Narrow it down and try again."
+        if is_api(request):
+            return json_error(503, detail, code="timeout")
+        return HttpResponse(detail, status=503, content_type="text/plain; charset=utf-8")

