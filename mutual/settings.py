@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import os
 from pathlib import Path
@@ -174,7 +175,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # members' API tokens: hashed, expiring, revocable (mutual/api_auth.py)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -293,7 +294,9 @@ AXES_COOLOFF_TIME = env_int("MUTUAL_LOGIN_COOLOFF_MINUTES", 30) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "mutual.login_guard.client_ip"
 AXES_LOCKOUT_CALLABLE = "mutual.login_guard.lockout_response"
-AXES_RESET_ON_SUCCESS = True
+# A success clears only that account's failures from that address (mutual.login_guard), not
+# axes' reset of every row matching the account or the address.
+AXES_RESET_ON_SUCCESS = False
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "csrfmiddlewaretoken"]
 # Staff need a second factor (authenticator app or recovery code) for the admin; see
 # mutual/two_factor.py. On by default whenever DEBUG is off.
@@ -306,7 +309,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "mutual.core.api.JSONWhateverTheClientAccepts",
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "mutual.token_auth.MemberTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -329,6 +332,20 @@ REST_FRAMEWORK = {
         "auth": env_str("MUTUAL_THROTTLE_AUTH", "20/min"),
         "writes": env_str("MUTUAL_THROTTLE_WRITES", "120/min"),
     },
+}
+# Members' API tokens (django-rest-knox, mutual/api_auth.py): only a hash is stored; a token
+# expires this long after its last use, and at the latest this long after it was issued.
+TOKEN_TTL_HOURS = env_int("MUTUAL_TOKEN_TTL_HOURS", 24)
+TOKEN_MAX_DAYS = env_int("MUTUAL_TOKEN_MAX_DAYS", 30)
+if not 0 < TOKEN_TTL_HOURS <= 24 * TOKEN_MAX_DAYS:
+    raise ImproperlyConfigured(
+        "MUTUAL_TOKEN_TTL_HOURS must be positive and within MUTUAL_TOKEN_MAX_DAYS"
+    )
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(hours=TOKEN_TTL_HOURS),
+    "AUTO_REFRESH": True,
+    "AUTO_REFRESH_MAX_TTL": datetime.timedelta(days=TOKEN_MAX_DAYS),
+    "TOKEN_LIMIT_PER_USER": 10,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "mutual member API",

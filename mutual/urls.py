@@ -2,11 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.routers import DefaultRouter
-from rest_framework.settings import api_settings
-from rest_framework.throttling import ScopedRateThrottle
 
 from billing import public
 from billing.api import MyBillViewSet, PeriodViewSet
@@ -14,28 +10,9 @@ from claims import public as claims_public
 from claims.api import CaseViewSet, ClaimViewSet
 from members.api import MembershipViewSet, MeView, PlanViewSet
 from members.notifications.api import MyNotificationPreferencesView, MyNotificationViewSet
+from mutual.api_auth import ObtainToken, RevokeAllTokens, RevokeToken
 from mutual.core.api import api_not_found
 from mutual.health import healthz
-from mutual.login_guard import LOCKED_OUT
-
-
-class ObtainToken(ObtainAuthToken):
-    # DRF's view turns throttling off (throttle_classes = ()); guessing passwords must be slow.
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "auth"
-    # DRF's view lists its own parsers: use ours, whose JSON parser refuses deep nesting.
-    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
-
-    def post(self, request, *args, **kwargs):
-        try:
-            return super().post(request, *args, **kwargs)
-        except ValidationError:
-            # django-axes flags the request it authenticated (DRF's, which its middleware never
-            # sees): a locked-out account or address is told so, even with the right password.
-            if getattr(request, "axes_locked_out", False):
-                raise Throttled(detail=LOCKED_OUT) from None
-            raise
-
 
 admin.site.site_header = _("mutual · mutual-aid back office")
 admin.site.site_title = _("mutual")
@@ -56,6 +33,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/auth/token/", ObtainToken.as_view(), name="api-token"),
+    path("api/auth/logout/", RevokeToken.as_view(), name="api-logout"),
+    path("api/auth/logout-all/", RevokeAllTokens.as_view(), name="api-logout-all"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/me/", MeView.as_view(), name="api-me"),

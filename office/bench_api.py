@@ -21,7 +21,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from billing import bench
 from billing.models import ApportionmentPeriod, PeriodCase, PeriodStatus
@@ -89,6 +89,9 @@ def _period(plan: Plan, claimant: Membership, *, index: int, cases: int, members
     return period
 
 
+TOKEN_LIFETIME = datetime.timedelta(hours=6)
+
+
 def workload(*, members: int, periods: int, cases: int, users: int) -> dict:
     """Build what is missing (plan, periods, tokens, notices); return the clients' logins."""
     started = time.monotonic()
@@ -104,11 +107,9 @@ def workload(*, members: int, periods: int, cases: int, users: int) -> dict:
         .values_list("pk", "member_id", "member__user_id")[:users]
     )
     user_ids = [u for _, _, u in sample]
-    have_token = set(Token.objects.filter(user_id__in=user_ids).values_list("user_id", flat=True))
-    Token.objects.bulk_create(
-        Token(user_id=u, key=Token.generate_key()) for u in user_ids if u not in have_token
-    )
-    tokens = dict(Token.objects.filter(user_id__in=user_ids).values_list("user_id", "key"))
+    # Only a token's hash is stored (knox): each run issues its clients fresh tokens.
+    AuthToken.objects.filter(user_id__in=user_ids).delete()
+    tokens = {u: AuthToken.objects.create(user_id=u, expiry=TOKEN_LIFETIME)[1] for u in user_ids}
     now = timezone.now()
     Notice.objects.bulk_create(
         (

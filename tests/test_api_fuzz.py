@@ -9,7 +9,7 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, seed, settings
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from schemathesis import openapi
 from schemathesis.config import SchemathesisConfig
 
@@ -95,7 +95,7 @@ def member_token(db, investigator, keep_test_connection):
         now=datetime.datetime.now(datetime.UTC),
     )
     ClaimFactory(membership=membership)
-    return Token.objects.create(user=membership.member.user).key
+    return AuthToken.objects.create(user=membership.member.user, expiry=None)[1]
 
 
 @schema.parametrize()
