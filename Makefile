@@ -29,9 +29,13 @@ dev: prepare
 
 prepare: install
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py seed_demo --members $(DEMO_MEMBERS) --seed 1
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python manage.py demo_admin
+	@# Demo data and logins (published passwords) only with DEBUG on, as `make run` sets it.
+	@case "$$(echo "$${DJANGO_DEBUG:-}" | tr A-Z a-z)" in \
+	  1|true|yes|on) $(BIN)/python manage.py seed_demo --members $(DEMO_MEMBERS) --seed 1 \
+	    && $(BIN)/python manage.py demo_admin ;; \
+	  *) echo "DJANGO_DEBUG is off: no demo data and no demo logins (make run sets it)." ;; \
+	esac
 	@echo ""
 	@echo "  Admin:  http://127.0.0.1:$(PORT)/admin/"
 	@echo "  API:    http://127.0.0.1:$(PORT)/api/"

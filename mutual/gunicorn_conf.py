@@ -43,11 +43,14 @@ control_socket_disable = True
 
 
 def on_starting(server) -> None:
-    """Without the transparency keys (DEBUG off) proofs and the public key would fail: stop."""
+    """Without the transparency keys (DEBUG off) proofs and the public key would fail, and a
+    demo login is a back door: stop."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mutual.settings")
     django.setup()
     from billing.checks import refuse_to_start_without_keys
+    from office.checks import refuse_to_start_with_demo_logins
 
     refuse_to_start_without_keys()
+    refuse_to_start_with_demo_logins()

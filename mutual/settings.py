@@ -83,6 +83,9 @@ def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
 # --- Debug and the secret key: safe unless told otherwise ---
 # DEBUG is off unless DJANGO_DEBUG is set (`make run` sets it for the demo).
 DEBUG = env_bool("DJANGO_DEBUG", False)
+# Demo data and the demo's logins (published passwords) are made only with DEBUG on
+# (office.checks); not read from the environment of its own, so no deployment turns it on.
+MUTUAL_DEMO = DEBUG
 DEV_SECRET_KEY = "dev-only-insecure-key"
 # Keys published somewhere (ours, Django's template's prefix, placeholders): never in production.
 KNOWN_SECRET_KEYS = {DEV_SECRET_KEY, "changeme", "change-me", "secret", "secret-key", "insecure"}

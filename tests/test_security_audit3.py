@@ -201,3 +201,89 @@ def test_joining_between_midnight_and_8am_shanghai_counts_shanghais_birthday(
         assert error.value.code == code
     else:
         assert join().cover_fen == cover_fen
+
+
+# --- defect 7: no demo back door with DEBUG off ---------------------------------------------------
+def test_make_prepare_with_debug_off_creates_no_demo_login(tmp_path):
+    """The auditor logged in as `admin` / `mutual-demo` with the published TOTP secret on a
+    DEBUG-off deployment that had run `make prepare`."""
+    import os
+    import secrets
+    import subprocess
+
+    import psycopg
+    from django.conf import settings
+
+    from tests.conftest import ROOT
+
+    db = settings.DATABASES["default"]
+    name = f"prepare_{secrets.token_hex(4)}"
+    server = {"host": db["HOST"], "port": db["PORT"], "user": db["USER"], "dbname": "postgres"}
+    with psycopg.connect(**server, autocommit=True) as admin_connection:
+        admin_connection.execute(f"CREATE DATABASE {name}")
+    try:
+        env = {
+            **os.environ,
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "MUTUAL_LEAF_KEY": secrets.token_urlsafe(32),
+            "MUTUAL_SIGNING_KEY": secrets.token_hex(32),
+            "DATABASE_URL": f"postgresql://{db['USER']}@/{name}?host={db['HOST']}"
+            f"&port={db['PORT']}",
+            "REDIS_URL": settings.REDIS_URL,
+            "MUTUAL_DATA_DIR": str(tmp_path),
+        }
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        done = subprocess.run(["make", "prepare"], cwd=ROOT, env=env, capture_output=True)
+        assert done.returncode == 0, done.stderr.decode()[-3000:]
+        assert b"no demo logins" in done.stdout
+        with psycopg.connect(**{**server, "dbname": name}) as connection:
+            users = connection.execute("SELECT count(*) FROM auth_user").fetchone()[0]
+            members = connection.execute("SELECT count(*) FROM members_member").fetchone()[0]
+        assert (users, members) == (0, 0)
+    finally:
+        with psycopg.connect(**server, autocommit=True) as admin_connection:
+            admin_connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.mark.parametrize("command", ["demo_admin", "seed_demo"])
+def test_the_demo_commands_refuse_without_debug(settings, command):
+    from django.contrib.auth import get_user_model
+    from django.core.management import CommandError, call_command
+
+    settings.MUTUAL_DEMO = False
+    with pytest.raises(CommandError, match="only with DJANGO_DEBUG on"):
+        call_command(command)
+    assert not get_user_model().objects.exists()
+
+
+def test_the_system_check_refuses_a_demo_login_with_debug_off(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    from office.checks import demo_logins
+    from office.demo_users import ensure_demo_users
+
+    settings.DEBUG = False
+    assert demo_logins(databases=["default"]) == []
+    ensure_demo_users()
+    errors = demo_logins(databases=["default"])
+    assert {error.id for error in errors} == {"office.E001"}
+    assert "'admin'" in " ".join(error.msg for error in errors)
+    with pytest.raises(SystemCheckError, match=r"office\.E001"):
+        call_command("check", "--database", "default")
+    settings.DEBUG = True  # a demo
+    assert demo_logins(databases=["default"]) == []
+
+
+def test_a_demo_username_with_its_own_password_and_device_is_not_a_demo_login(settings):
+    from django.contrib.auth import get_user_model
+
+    from mutual.two_factor import staff_2fa_enroll
+    from office.checks import demo_logins_present
+
+    admin_user = get_user_model().objects.create_user("admin", password="a real one, long")
+    admin_user.is_staff = True
+    admin_user.save()
+    staff_2fa_enroll(username="admin")
+    assert demo_logins_present() == []

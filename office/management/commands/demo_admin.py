@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from office.checks import require_demo_mode
 from office.demo_totp import DEMO_TOTP_SECRET
 from office.demo_users import DEMO_PASSWORD, ensure_demo_users
 
@@ -9,6 +10,7 @@ class Command(BaseCommand):
     help = "Create (or reset) the demo admin and role users and print their logins."
 
     def handle(self, *args, **options):
+        require_demo_mode("demo_admin")
         users = ensure_demo_users()
         self.stdout.write(self.style.SUCCESS(f"Admin logins (password for all: {DEMO_PASSWORD}):"))
         for username, user in users.items():

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from billing.demo import seed_demo_periods
 from claims.demo import seed_demo_claims
 from members import demo
+from office.checks import require_demo_mode
 
 BATCH = 50_000
 
@@ -27,6 +28,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, members: int, seed: int, no_claims: bool, **options):
+        require_demo_mode("seed_demo")
         if members < 0:
             raise CommandError("--members must be zero or more")
         started = time.monotonic()
