@@ -10,7 +10,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from django_fsm_log.admin import StateLogInline
 
 from claims import admin_actions, selectors, services
-from claims.evidence import evidence_open, evidence_verify_claim
+from claims.evidence import evidence_extension, evidence_open, evidence_verify_claim
 from claims.models import (
     Claim,
     ClaimState,
@@ -233,7 +233,15 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
             )
         except EvidenceDocument.DoesNotExist:
             raise Http404 from None
-        response = FileResponse(stored, content_type=document.content_type)
+        # Downloaded, never rendered in the admin's origin, and sandboxed if a browser does.
+        response = FileResponse(
+            stored,
+            content_type=document.content_type,
+            as_attachment=True,
+            filename=f"claim-{claim_id}-document-{document.position}"
+            f"{evidence_extension(document.content_type)}",
+        )
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
         patch_cache_control(response, private=True, no_store=True)  # a medical record
         return response
 

@@ -33,6 +33,10 @@ _SIGNATURES = {
 _EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
 
 
+def evidence_extension(content_type: str) -> str:
+    return _EXTENSIONS.get(content_type, "")
+
+
 def link_hash(*, previous_link: str, claim_id: int, position: int, kind: str, sha256: str) -> str:
     material = f"{previous_link}|{claim_id}|{position}|{kind}|{sha256}"
     return hashlib.sha256(material.encode()).hexdigest()

@@ -152,7 +152,9 @@ def claim_start_investigation(
         by=by,
         now=now,
         investigator=investigator,
-        description=f"assigned to {investigator}",
+        # Members read this line in their claim's history: a role, never a staff member's
+        # name (the admin shows who on the claim and in the log's `by`).
+        description="assigned to an investigator",
     )
     return claim
 

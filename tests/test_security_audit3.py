@@ -287,3 +287,109 @@ def test_a_demo_username_with_its_own_password_and_device_is_not_a_demo_login(se
     admin_user.save()
     staff_2fa_enroll(username="admin")
     assert demo_logins_present() == []
+
+
+# --- defect 10 and hardening: evidence is for those who decide claims, and only downloaded ------
+@pytest.fixture
+def document(investigator):
+    from claims.evidence import evidence_append
+    from tests.claim_steps import pdf
+
+    claim = ClaimFactory()
+    return evidence_append(
+        claim_id=claim.pk, kind="medical_certificate", upload=pdf(), by=investigator,
+        now=datetime.datetime(2018, 12, 7, tzinfo=datetime.UTC),
+    )  # fmt: skip
+
+
+def test_finance_cannot_open_medical_evidence(client, finance, document):
+    client.force_login(finance)
+    url = reverse("admin:claims_claim_evidence", args=[document.claim_id, document.pk])
+    assert client.get(url).status_code == 403
+    assert not AccessLog.objects.exists()
+    page = client.get(reverse("admin:claims_claim_change", args=[document.claim_id]))
+    assert page.status_code == 200 and url.encode() not in page.content  # no link to it
+
+
+def test_evidence_downloads_as_a_sandboxed_attachment(client, reviewer, document):
+    client.force_login(reviewer)
+    url = reverse("admin:claims_claim_evidence", args=[document.claim_id, document.pk])
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert f"claim-{document.claim_id}-document-1.pdf" in response["Content-Disposition"]
+    assert response["Content-Security-Policy"].startswith("sandbox")
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+# --- defect 11: members see a role, never a staff member's name ----------------------------------
+def test_the_claim_history_a_member_reads_names_no_staff_member(membership, investigator):
+    from rest_framework.test import APIClient
+
+    from claims import services
+
+    claim = ClaimFactory(membership=membership)
+    services.claim_start_investigation(
+        claim_id=claim.pk,
+        investigator_id=investigator.pk,
+        by=investigator,
+        now=datetime.datetime(2018, 12, 1, tzinfo=datetime.UTC),
+    )
+    client = APIClient()
+    client.force_authenticate(membership.member.user)
+    body = client.get(f"/api/claims/{claim.pk}/").content.decode()
+    assert investigator.username not in body
+    assert "assigned to an investigator" in body
+
+
+# --- defect 14: Sentry and /healthz leak nothing ------------------------------------------------
+def test_sentry_events_carry_no_local_variables_so_no_member_names():
+    import sentry_sdk
+    from sentry_sdk.transport import Transport
+
+    from mutual.observability import sentry_options
+
+    sent = []
+
+    class Captured(Transport):
+        def capture_envelope(self, envelope):
+            sent.append(envelope)
+
+    options = sentry_options(
+        "https://public@sentry.invalid/1", environment="test", release=None, traces_sample_rate=0
+    )
+    assert options["include_local_variables"] is False
+    sentry_sdk.init(**options, transport=Captured)
+    try:
+        # Built at run time: the event carries the source lines around the raise.
+        member = MemberFactory.build(full_name="-".join(["Zhang", "Wei"]))  # noqa: F841
+
+        try:
+            raise RuntimeError("cannot price the claim")
+        except RuntimeError:
+            sentry_sdk.capture_exception()
+        sentry_sdk.flush()
+    finally:
+        sentry_sdk.init(dsn=None)
+    payload = b"".join(item.get_bytes() for envelope in sent for item in envelope.items)
+    assert b"RuntimeError" in payload and b"test_security_audit3" in payload  # the trace
+    assert b"Zhang-Wei" not in payload
+
+
+def test_healthz_does_not_name_the_database_host_or_port(client, monkeypatch):
+    from django.db import OperationalError
+
+    from mutual import health
+
+    def down(*args, **kwargs):
+        raise OperationalError(
+            'connection to server at "db.internal" (10.0.0.5), port 5432 failed: refused'
+        )
+
+    monkeypatch.setattr(health.connection, "cursor", down)
+    monkeypatch.setattr(health, "_check_worker", lambda: None)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    text = response.content.decode()
+    assert "db.internal" not in text and "5432" not in text and "10.0.0.5" not in text
+    assert response.json()["checks"]["database"].startswith("database unavailable")
