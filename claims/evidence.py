@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import logging
+import warnings
 import weakref
 from dataclasses import dataclass
 
@@ -72,7 +73,43 @@ def _validated_type(upload: UploadedFile) -> str:
         raise ServiceError(
             f"file type not accepted (allowed: {allowed})", code="bad_type", field="file"
         )
+    if content_type.startswith("image/"):
+        _check_image(upload)
     return content_type
+
+
+def _check_image(upload: UploadedFile) -> None:
+    """An image is read as far as its header (Pillow decodes nothing here): its declared
+    size must be within EVIDENCE_MAX_PIXELS, so that a 30-byte PNG declaring 100,000 x
+    100,000 pixels (a decompression bomb for whoever opens it) is refused, and the rest of
+    the file must be a well-formed image of its type."""
+    from PIL import Image, UnidentifiedImageError
+
+    limit = settings.EVIDENCE_MAX_PIXELS
+    upload.seek(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(upload) as image:
+                width, height = image.size
+                if width * height > limit:
+                    raise ServiceError(
+                        f"the image declares {width} x {height} pixels, more than the "
+                        f"{limit:,} allowed",
+                        code="too_many_pixels",
+                        field="file",
+                    )
+                image.verify()  # structure and checksums, without decoding the pixels
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ServiceError(
+            f"the image declares more than the {limit:,} pixels allowed",
+            code="too_many_pixels",
+            field="file",
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise ServiceError("the image cannot be read", code="bad_image", field="file") from None
+    finally:
+        upload.seek(0)
 
 
 @transaction.atomic

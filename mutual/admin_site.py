@@ -9,12 +9,19 @@ from __future__ import annotations
 from django import forms
 from django.contrib.admin import AdminSite, ModelAdmin
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
 from mutual.core.admin_tools import StrictLookupsMixin
 from mutual.two_factor import device_for_code, two_factor_required
+
+LOGIN_REFUSED = _(
+    "Please enter a correct username, password and code (six digits from your authenticator "
+    "app, or a recovery code). Staff without a second factor yet: ask an administrator to run "
+    "`manage.py staff_2fa`."
+)
 
 
 class StaffLoginForm(OTPAdminAuthenticationForm):
@@ -25,6 +32,24 @@ class StaffLoginForm(OTPAdminAuthenticationForm):
         help_text=_("Six digits from your authenticator app, or one of your recovery codes."),
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text"}),
     )
+
+    def clean(self):
+        """Every refusal reads the same, and counts as a failed login: a right password with a
+        bad, missing or unusable code is told exactly as a wrong password is. Otherwise the
+        form itself would confirm a guessed password (django-otp answers "Invalid token" only
+        once the password is right), and the lockout would arrive one guess later for it."""
+        try:
+            return super().clean()
+        except forms.ValidationError:
+            user = self.get_user()  # set only when the password was right
+            if user is not None:
+                self.user_cache = None
+                user_login_failed.send(
+                    sender=__name__,
+                    credentials={"username": user.get_username()},
+                    request=self.request,
+                )
+            raise forms.ValidationError(LOGIN_REFUSED, code="invalid_login") from None
 
     def _verify_token(self, user, token, device=None):
         # One verification at a time per device (its row locked till commit): a recovery code

@@ -176,6 +176,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "csp",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below)
     "django.contrib.postgres",
     "rest_framework",
     "knox",  # members' API tokens: hashed, expiring, revocable (mutual/api_auth.py)
@@ -211,6 +212,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy on every page (below)
     "axes.middleware.AxesMiddleware",  # last: turns a lockout into a 429
 ]
 
@@ -248,6 +250,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = MUTUAL_DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "mutual" / "static"]
 # whitenoise serves STATIC_ROOT (collected when the web process starts), compressed; with DEBUG
 # on it also finds files in the apps, so a fresh checkout's admin has its styles.
 STORAGES = {
@@ -258,6 +261,25 @@ WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MUTUAL_MEDIA_ROOT", str(MUTUAL_DATA_DIR / "media")))
+
+# --- Content-Security-Policy (django-csp): scripts only from our own static files (no inline
+# script, no handler attribute), nothing framed, forms posted only here. Inline styles are
+# allowed: the admin's pages and Django's widgets carry style attributes. Swagger UI's start-up
+# script is served as a file (SpectacularSwaggerSplitView).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Celery ---
 CELERY_BROKER_URL = REDIS_URL
@@ -375,6 +397,8 @@ CACHES = {
 
 # --- Domain limits ---
 EVIDENCE_MAX_BYTES = env_int("MUTUAL_EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
+# An image's declared width x height (an A4 page scanned at 600 dpi is 35 million pixels).
+EVIDENCE_MAX_PIXELS = env_int("MUTUAL_EVIDENCE_MAX_PIXELS", 50_000_000)
 EVIDENCE_CONTENT_TYPES = env_list(
     "MUTUAL_EVIDENCE_CONTENT_TYPES", ["application/pdf", "image/jpeg", "image/png"]
 )

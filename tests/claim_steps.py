@@ -10,6 +10,37 @@ from claims import evidence, services
 PDF = b"%PDF-1.4\n% test document\n"
 
 
+def image(kind: str = "PNG", size: tuple[int, int] = (4, 3)) -> bytes:
+    """A real, tiny image file (Pillow checks evidence images)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(buffer, kind)
+    return buffer.getvalue()
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A well-formed PNG header declaring `width` x `height` pixels, with almost no data: a
+    pixel flood (decompression bomb) for whoever decodes it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0"))
+        + chunk(b"IEND", b"")
+    )
+
+
 def pdf(name: str = "report.pdf", body: bytes = b"") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, PDF + body, content_type="application/pdf")
 

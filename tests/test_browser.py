@@ -63,6 +63,13 @@ class Operator:
 
     def __init__(self, browser, live_server, username, step_prefix, password="pw", width=1280):
         self.page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+        # The pages' Content-Security-Policy must not break them: whatever it refuses is
+        # reported on the console, and every screenshot checks that nothing was.
+        self.refused: list[str] = []
+        self.page.on(
+            "console",
+            lambda m: "Content Security Policy" in m.text and self.refused.append(m.text),
+        )
         self.base, self.prefix, self.step = live_server.url, step_prefix, 0
         self.page.goto(f"{self.base}/admin/login/")
         self.page.fill("#id_username", username)
@@ -89,6 +96,7 @@ class Operator:
         form.locator("input[type=submit]").click()
 
     def shot(self, name):
+        assert not self.refused, self.refused
         self.step += 1
         self.page.screenshot(path=ARTIFACTS / f"{self.prefix}-{self.step:02d}-{name}.png",
                              full_page=True)  # fmt: skip
@@ -170,11 +178,10 @@ def test_the_seed_case_from_submission_to_payment(
         fin.shot("preview")
         fin.open(f"/admin/billing/apportionmentperiod/{period.pk}/change/")
         fin.page.click("input[name='_run']")
-        fin.page.wait_for_function(
-            "document.querySelector('#period-percent') &&"
-            " document.querySelector('#period-percent').textContent.trim() === '100%'",
-            timeout=60_000,
-        )
+        # Not wait_for_function: it evaluates a string, which the pages' CSP refuses.
+        from playwright.sync_api import expect
+
+        expect(fin.page.locator("#period-percent")).to_have_text("100%", timeout=60_000)
         fin.shot("posted")
         assert "✗" not in fin.page.locator("#period-panel").inner_text()
 

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from claims import services
 from claims.evidence import evidence_append
 from claims.models import Claim, ClaimState
-from tests.claim_steps import PDF
+from tests.claim_steps import PDF, image
 from tests.factories import ClaimFactory
 
 pytestmark = pytest.mark.django_db
@@ -141,8 +141,8 @@ def test_a_good_publicity_amount_is_exact_in_fen(client, reviewer, amount, fen):
     [
         ("run.sh", PDF, ".pdf"),
         ("page.html", PDF, ".pdf"),
-        ("photo.pdf", b"\x89PNG\r\n\x1a\n" + b"\0" * 16, ".png"),
-        ("scan.html", b"\xff\xd8\xff\xe0" + b"\0" * 16, ".jpg"),
+        ("photo.pdf", image("PNG"), ".png"),
+        ("scan.html", image("JPEG"), ".jpg"),
         ("no-extension", PDF, ".pdf"),
     ],
 )

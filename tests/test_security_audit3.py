@@ -393,3 +393,74 @@ def test_healthz_does_not_name_the_database_host_or_port(client, monkeypatch):
     text = response.content.decode()
     assert "db.internal" not in text and "5432" not in text and "10.0.0.5" not in text
     assert response.json()["checks"]["database"].startswith("database unavailable")
+
+
+# --- hardening: the admin login does not tell a right password from a wrong one ---------------
+def test_with_a_bad_code_a_right_password_reads_exactly_as_a_wrong_one(client):
+    from axes.models import AccessAttempt
+
+    from mutual.two_factor import staff_2fa_enroll
+    from tests.factories import UserFactory
+
+    UserFactory(username="clerk", is_staff=True)
+    staff_2fa_enroll(username="clerk")
+    url = reverse("admin:login")
+
+    def attempt(password, code):
+        data = {"username": "clerk", "password": password}
+        if code is not None:
+            data["otp_token"] = code
+        response = client.post(url, data)
+        errors = [str(e) for e in response.context["form"].non_field_errors()]
+        return response.status_code, errors
+
+    answers = {
+        (password, code): attempt(password, code)
+        for password in ("pw", "wrong")
+        for code in ("000000", None, "not-a-recovery-code")
+    }
+    assert len(set(map(repr, answers.values()))) == 1, answers
+    assert AccessAttempt.objects.get(username="clerk").failures_since_start == 6
+
+
+# --- hardening: a Content-Security-Policy on every page ----------------------------------------
+@pytest.mark.parametrize("path", ["/admin/login/", "/public/", "/api/docs/", "/api/plans/"])
+def test_every_page_carries_a_content_security_policy_without_inline_scripts(client, path):
+    response = client.get(path)
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy.split("style-src")[0]
+    assert "frame-ancestors 'none'" in policy
+    if response["Content-Type"].startswith("text/html"):
+        import re
+
+        html = response.content.decode()
+        inline = [m for m in re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html)]
+        assert inline == [], inline
+        assert " onchange=" not in html and " onclick=" not in html
+
+
+# --- hardening: a pixel flood is refused --------------------------------------------------------
+def test_a_png_declaring_a_hundred_thousand_pixels_square_is_refused(membership):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from rest_framework.test import APIClient
+
+    from tests.claim_steps import image, png_declaring
+
+    claim = ClaimFactory(membership=membership)
+    client = APIClient()
+    client.force_authenticate(membership.member.user)
+    path = f"/api/claims/{claim.pk}/evidence/"
+
+    def upload(body, name="scan.png"):
+        file = SimpleUploadedFile(name, body, content_type="image/png")
+        return client.post(path, {"kind": "other", "file": file}, format="multipart")
+
+    flood = png_declaring(100_000, 100_000)
+    assert len(flood) < 100
+    refused = upload(flood)
+    assert refused.status_code == 400 and refused.json()["code"] == "too_many_pixels"
+    broken = upload(image("PNG")[:-20])
+    assert broken.status_code == 400 and broken.json()["code"] == "bad_image"
+    assert not claim.evidence.exists()
+    assert upload(image("PNG")).status_code == 201
+    assert upload(image("JPEG"), "scan.jpg").status_code == 201
