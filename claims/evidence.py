@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Count, Sum
 
 from claims.models import GENESIS_LINK, Claim, EvidenceDocument, EvidenceKind
 from claims.rules import claim_act_require
@@ -78,6 +79,54 @@ def _validated_type(upload: UploadedFile) -> str:
     return content_type
 
 
+_UPLOADER_LOCK = 7_101  # advisory lock class: one uploader's daily total, counted once at a time
+DAY = datetime.timedelta(days=1)
+
+
+def _check_limits(claim: Claim, *, upload: UploadedFile, by, now: datetime.datetime) -> None:
+    """The chain is append-only (a stored file is never deleted), so what it may take is
+    bounded: documents and bytes per claim, and, for members, bytes per day over all their
+    claims (claim after claim would otherwise fill the disk). The claim's row is locked by the
+    caller; the uploader's day is counted under an advisory lock, so that two uploads at once
+    by one member to two claims cannot both pass."""
+    totals = claim.evidence.aggregate(count=Count("pk"), size=Sum("size"))
+    if totals["count"] >= settings.EVIDENCE_MAX_PER_CLAIM:
+        raise ServiceError(
+            f"a claim takes at most {settings.EVIDENCE_MAX_PER_CLAIM} documents",
+            code="too_many_documents",
+            field="file",
+        )
+    if (totals["size"] or 0) + upload.size > settings.EVIDENCE_MAX_CLAIM_BYTES:
+        raise ServiceError(
+            f"a claim's documents may total at most {_megabytes(settings.EVIDENCE_MAX_CLAIM_BYTES)}"
+            f" ({_megabytes(totals['size'] or 0)} stored)",
+            code="claim_evidence_full",
+            field="file",
+        )
+    if by.has_perm("claims.add_evidencedocument"):  # staff: the per-claim bounds only
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_UPLOADER_LOCK, by.pk])
+    today = (
+        EvidenceDocument.objects.filter(uploaded_by=by, uploaded_at__gt=now - DAY).aggregate(
+            size=Sum("size")
+        )["size"]
+        or 0
+    )
+    if today + upload.size > settings.EVIDENCE_MEMBER_BYTES_PER_DAY:
+        raise ServiceError(
+            "you may upload at most "
+            f"{_megabytes(settings.EVIDENCE_MEMBER_BYTES_PER_DAY)} in 24 hours "
+            f"({_megabytes(today)} so far): try again later",
+            code="daily_upload_limit",
+            field="file",
+        )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MB"
+
+
 def _check_image(upload: UploadedFile) -> None:
     """An image is read as far as its header (Pillow decodes nothing here): its declared
     size must be within EVIDENCE_MAX_PIXELS, so that a 30-byte PNG declaring 100,000 x
@@ -127,6 +176,7 @@ def evidence_append(
     if kind not in EvidenceKind.values:
         raise ServiceError(f"unknown evidence kind {kind!r}", code="bad_kind", field="kind")
     content_type = _validated_type(upload)
+    _check_limits(claim, upload=upload, by=by, now=now)
     last = claim.evidence.order_by("-position").first()
     position = 1 if last is None else last.position + 1
     previous = GENESIS_LINK if last is None else last.link_hash

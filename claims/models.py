@@ -268,6 +268,10 @@ class EvidenceDocument(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["claim", "position"], name="one_link_per_position"),
         ]
+        # An uploader's last 24 hours (claims.evidence: members' daily upload limit).
+        indexes = [
+            models.Index(fields=["uploaded_by", "uploaded_at"], name="evidence_uploader_day"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.position} of claim {self.claim_id}"

@@ -397,6 +397,11 @@ CACHES = {
 
 # --- Domain limits ---
 EVIDENCE_MAX_BYTES = env_int("MUTUAL_EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
+# The evidence chain is append-only: what it takes is bounded per claim, and members' uploads
+# per day over all their claims (claims/evidence.py).
+EVIDENCE_MAX_PER_CLAIM = env_int("MUTUAL_EVIDENCE_MAX_PER_CLAIM", 30)
+EVIDENCE_MAX_CLAIM_BYTES = env_int("MUTUAL_EVIDENCE_MAX_CLAIM_BYTES", 200 * 1024 * 1024)
+EVIDENCE_MEMBER_BYTES_PER_DAY = env_int("MUTUAL_EVIDENCE_MEMBER_BYTES_PER_DAY", 200 * 1024 * 1024)
 # An image's declared width x height (an A4 page scanned at 600 dpi is 35 million pixels).
 EVIDENCE_MAX_PIXELS = env_int("MUTUAL_EVIDENCE_MAX_PIXELS", 50_000_000)
 EVIDENCE_CONTENT_TYPES = env_list(

@@ -464,3 +464,68 @@ def test_a_png_declaring_a_hundred_thousand_pixels_square_is_refused(membership)
     assert not claim.evidence.exists()
     assert upload(image("PNG")).status_code == 201
     assert upload(image("JPEG"), "scan.jpg").status_code == 201
+
+
+# --- defect 5: evidence cannot fill the disk --------------------------------------------------
+def _upload_as(user, claim, size: int):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from rest_framework.test import APIClient
+
+    from tests.claim_steps import PDF
+
+    client = APIClient()
+    client.force_authenticate(user)
+    file = SimpleUploadedFile("scan.pdf", PDF + b"0" * (size - len(PDF)))
+    return client.post(
+        f"/api/claims/{claim.pk}/evidence/", {"kind": "other", "file": file}, format="multipart"
+    )
+
+
+def test_a_claim_takes_a_bounded_number_of_documents_and_bytes(settings, membership):
+    """The auditor's: six 20 MB uploads to one claim, in 1.7 s, kept for good."""
+    megabyte = 1024 * 1024
+    settings.EVIDENCE_MAX_BYTES = 20 * megabyte
+    settings.EVIDENCE_MAX_CLAIM_BYTES = 100 * megabyte
+    claim = ClaimFactory(membership=membership)
+    answers = [_upload_as(membership.member.user, claim, 20 * megabyte) for _ in range(6)]
+    assert [a.status_code for a in answers] == [201] * 5 + [400]
+    assert answers[-1].json()["code"] == "claim_evidence_full"
+    assert claim.evidence.count() == 5
+
+    settings.EVIDENCE_MAX_PER_CLAIM = 3
+    other = ClaimFactory(membership=membership)
+    answers = [_upload_as(membership.member.user, other, 1000) for _ in range(4)]
+    assert [a.status_code for a in answers] == [201] * 3 + [400]
+    assert answers[-1].json()["code"] == "too_many_documents"
+
+
+def test_a_member_uploads_a_bounded_amount_a_day_over_all_their_claims(settings, membership):
+    import time_machine
+
+    settings.EVIDENCE_MEMBER_BYTES_PER_DAY = 5000
+    claims = [ClaimFactory(membership=membership) for _ in range(3)]
+    start = datetime.datetime(2026, 12, 1, 9, 0, tzinfo=datetime.UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        statuses = [_upload_as(membership.member.user, c, 2000).status_code for c in claims]
+        assert statuses == [201, 201, 400]
+        refused = _upload_as(membership.member.user, claims[2], 2000)
+        assert refused.json()["code"] == "daily_upload_limit"
+        clock.shift(datetime.timedelta(hours=24, seconds=1))
+        assert _upload_as(membership.member.user, claims[2], 2000).status_code == 201
+
+
+def test_staff_are_bounded_per_claim_not_per_day(settings, investigator):
+    from claims.evidence import evidence_append
+    from tests.claim_steps import pdf
+
+    settings.EVIDENCE_MEMBER_BYTES_PER_DAY = 10
+    settings.EVIDENCE_MAX_PER_CLAIM = 2
+    claim = ClaimFactory()
+    now = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
+    for _ in range(2):
+        evidence_append(claim_id=claim.pk, kind="other", upload=pdf(), by=investigator, now=now)
+    from mutual.core.errors import ServiceError
+
+    with pytest.raises(ServiceError) as error:
+        evidence_append(claim_id=claim.pk, kind="other", upload=pdf(), by=investigator, now=now)
+    assert error.value.code == "too_many_documents"
