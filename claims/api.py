@@ -50,6 +50,7 @@ class ClaimOutput(serializers.ModelSerializer):
             "state",
             "incident_kind",
             "incident_date",
+            "incident_time",
             "diagnosis_date",
             "diagnosis",
             "hospital",
@@ -76,6 +77,12 @@ class ClaimInput(serializers.Serializer):
     membership = serializers.IntegerField(min_value=1)
     incident_kind = serializers.ChoiceField(choices=IncidentKind.choices)
     incident_date = serializers.DateField()
+    incident_time = serializers.TimeField(
+        required=False,
+        allow_null=True,
+        help_text="An accident's time of day, Shanghai: required for an accident on the day "
+        "the membership began (covered only after the joining time)",
+    )
     diagnosis_date = serializers.DateField()
     diagnosis = serializers.CharField(max_length=200)
     hospital = serializers.CharField(max_length=200)

@@ -11,8 +11,9 @@ from django.db.models import Q
 from claims.jury import jury_commit, jury_pick, jury_record
 from claims.models import Claim, ClaimState, Dispute, JuryDraw, JurySeat, Vote
 from claims.rules import require_window_open
-from members.models import DisputeReview, Member, Membership, MembershipStatus
+from members.models import DisputeReview, Member, Membership
 from members.notifications.events import notify_jury_drawn
+from members.selectors import covered_at_q
 from mutual.core.errors import InvariantError, ServiceError
 
 logger = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 @transaction.atomic
 def dispute_raise(*, claim_id: int, member_id: int, reason: str, now: datetime.datetime) -> Dispute:
-    """Any active member of the claim's plan, other than the claimant, objects once, in time."""
+    """A member who shares the case, other than the claimant, objects once, in time."""
     # Locking the claim orders this against the window closer: it cannot close mid-dispute.
     claim = (
         Claim.objects.select_for_update(of=("self",)).select_related("membership").get(pk=claim_id)
@@ -28,11 +29,14 @@ def dispute_raise(*, claim_id: int, member_id: int, reason: str, now: datetime.d
     require_window_open(claim, by=None, now=now)
     if claim.membership.member_id == member_id:
         raise ServiceError("a claimant cannot dispute their own claim", code="own_claim")
+    # Those who share the case, and only they: covered in its plan when its notice went up.
     if not Membership.objects.filter(
-        member_id=member_id, plan_id=claim.plan_id, status=MembershipStatus.ACTIVE
+        covered_at_q(claim.publicity_starts_at), member_id=member_id, plan_id=claim.plan_id
     ).exists():
         raise ServiceError(
-            "only active members of the claim's plan may dispute it", code="not_in_plan"
+            "only members who share this case (covered in its plan when it was publicized) "
+            "may dispute it",
+            code="not_a_sharer",
         )
     if not reason.strip():
         raise ServiceError("a dispute needs a reason", code="reason_required", field="reason")

@@ -82,6 +82,8 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     )
     incident_kind = models.CharField(_("incident kind"), max_length=16, choices=IncidentKind)
     incident_date = models.DateField(_("incident date"))
+    # An accident's time of day (Shanghai): needed when it happened on the joining day.
+    incident_time = models.TimeField(_("incident time"), null=True, blank=True)
     diagnosis_date = models.DateField(_("diagnosis date"))
     diagnosis = models.CharField(_("diagnosis"), max_length=200)
     hospital = models.CharField(_("hospital"), max_length=200)

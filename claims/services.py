@@ -20,7 +20,7 @@ from members.notifications.events import notify_claim_moved
 from members.services import membership_is_covered
 from mutual.core.errors import ServiceError
 from mutual.core.money import format_yuan
-from mutual.core.timezones import local_date, local_midnight
+from mutual.core.timezones import local_date, local_datetime, local_midnight
 from mutual.core.transitions import run_transition
 
 logger = logging.getLogger(__name__)
@@ -59,8 +59,14 @@ def claim_submit(
     diagnosis: str,
     hospital: str,
     amount_requested_fen: int,
+    incident_time: datetime.time | None = None,
 ) -> Claim:
-    """A member claims on their live membership. Eligibility is checked now, with reasons."""
+    """A member claims on their live membership. Eligibility is checked now, with reasons.
+
+    Claim dates are Shanghai's calendar days; joining is an instant. So an accident on the
+    joining day is covered only if it happened after the joining time, and the claim must say
+    when (`incident_time`, Shanghai): an accident at 23:00 is not covered by a membership that
+    began at 23:30."""
     membership = (
         Membership.objects.select_related("member", "plan").filter(pk=membership_id).first()
     )
@@ -86,7 +92,8 @@ def claim_submit(
         raise ServiceError(
             "the diagnosis date is in the future", code="future_date", field="diagnosis_date"
         )
-    event_day = incident_date if incident_kind == IncidentKind.ACCIDENT else diagnosis_date
+    accident = incident_kind == IncidentKind.ACCIDENT
+    event_day = incident_date if accident else diagnosis_date
     if event_day < local_date(membership.joined_at):
         raise ServiceError(
             "the event happened before the member joined",
@@ -94,7 +101,33 @@ def claim_submit(
             field="incident_date",
         )
     event_at = local_midnight(event_day)  # claim dates are the plan's calendar days
+    if accident and incident_time is not None:
+        event_at = local_datetime(incident_date, incident_time)
+        if event_at > now:
+            raise ServiceError(
+                "the accident's time is in the future", code="future_date", field="incident_time"
+            )
+    if (
+        accident
+        and event_day == local_date(membership.joined_at)
+        and event_at < (membership.joined_at)
+    ):
+        joined = timezone.localtime(membership.joined_at)
+        raise ServiceError(
+            f"the membership began at {joined:%H:%M:%S} on {event_day} (Shanghai): an accident "
+            "that day is covered only after that time"
+            + ("" if incident_time is not None else "; give the accident's time"),
+            code="before_joining",
+            field="incident_time",
+        )
     if not membership_is_covered(membership, incident_kind=incident_kind, diagnosed_at=event_at):
+        if accident:
+            raise ServiceError(
+                f"an accident on {incident_date} falls inside the plan's accident waiting "
+                f"period of {membership.plan.accident_waiting_days} days",
+                code="waiting_period",
+                field="incident_date",
+            )
         until = local_date(membership.waiting_until)
         raise ServiceError(
             f"illness diagnosed on {diagnosis_date} falls inside the waiting period "
@@ -119,6 +152,7 @@ def claim_submit(
         hospital=hospital,
         cover_fen=membership.cover_fen,
         amount_requested_fen=amount_requested_fen,
+        incident_time=incident_time if accident else None,
         submitted_at=now,
     )
 

@@ -1,11 +1,23 @@
-"""Reading a plan's rules as they were: the money rules in force at a given moment."""
+"""Reading a plan's rules as they were: the money rules in force at a given moment; and who
+was covered at a given moment (a case's sharers)."""
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, fields
 
+from django.db.models import Q
+
 from members.models import Plan
+
+
+def covered_at_q(at: datetime.datetime, *, prefix: str = "") -> Q:
+    """Memberships covered at the instant `at`: in the pool before it, and their cover not
+    ended by then. A case's sharers are the memberships of its plan covered at the start of
+    its notice (billing/rules.py states the same rule for the period's run)."""
+    return Q(**{f"{prefix}in_pool_since__lt": at}) & (
+        Q(**{f"{prefix}ended_at__isnull": True}) | Q(**{f"{prefix}ended_at__gt": at})
+    )
 
 
 @dataclass(frozen=True)

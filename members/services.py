@@ -218,15 +218,15 @@ def plan_migrate(
 def membership_is_covered(
     membership: Membership, *, incident_kind: str, diagnosed_at: datetime.datetime
 ) -> bool:
-    """Accidents are covered from the joining day; illness from the day the waiting period
-    ends. Days are calendar days in settings.TIME_ZONE."""
+    """Accidents are covered from the joining instant (plus the plan's accident waiting
+    period, none by default): an accident is an instant. Illness is covered from the day the
+    waiting period ends: a diagnosis is a calendar day in settings.TIME_ZONE."""
     if membership.status != MembershipStatus.ACTIVE:
         return False
-    event_day = local_date(diagnosed_at)
     if incident_kind == "accident":
         days = membership.plan.accident_waiting_days
-        return event_day >= local_date(membership.joined_at + datetime.timedelta(days=days))
-    return event_day >= local_date(membership.waiting_until)
+        return diagnosed_at >= membership.joined_at + datetime.timedelta(days=days)
+    return local_date(diagnosed_at) >= local_date(membership.waiting_until)
 
 
 # --- plan rules: every change kept, with the moment it is in force from ---------------------

@@ -56,10 +56,12 @@ class TestSubmission:
         assert claim.state == ClaimState.SUBMITTED and claim.cover_fen == 300_000_00
 
     def test_dates_are_shanghai_calendar_days(self, plan):
-        # 18:30 UTC on the 17th is 02:30 on the 18th in Shanghai: an accident that day counts.
+        # 18:30 UTC on the 17th is 02:30 on the 18th in Shanghai: an accident that day counts,
+        # after the joining time (issue 18, defect 12: the claim then says when).
         joined = datetime.datetime(2018, 11, 17, 18, 30, tzinfo=datetime.UTC)
         membership = MembershipFactory(plan=plan, joined_at=joined, in_pool_since=joined)
-        assert submit(membership).incident_date == datetime.date(2018, 11, 18)
+        claim = submit(membership, incident_time=datetime.time(3, 0))
+        assert claim.incident_date == datetime.date(2018, 11, 18)
         with pytest.raises(ServiceError) as error:
             submit(
                 membership,
@@ -324,7 +326,7 @@ class TestDisputes:
         outsider = MembershipFactory(plan=PlanFactory()).member_id
         with pytest.raises(ServiceError) as error:
             dispute_raise(claim_id=public_claim.pk, member_id=outsider, reason="x", now=NOW)
-        assert error.value.code == "not_in_plan"
+        assert error.value.code == "not_a_sharer"
 
     def test_before_publicity_none(self, claim):
         member_id = MembershipFactory(plan=claim.plan).member_id

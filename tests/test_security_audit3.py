@@ -529,3 +529,65 @@ def test_staff_are_bounded_per_claim_not_per_day(settings, investigator):
     with pytest.raises(ServiceError) as error:
         evidence_append(claim_id=claim.pk, kind="other", upload=pdf(), by=investigator, now=now)
     assert error.value.code == "too_many_documents"
+
+
+# --- defect 12: an accident before the joining time, on the joining day, is not covered ----------
+def _accident(membership, *, now, day, time=None):
+    from claims import services
+
+    return services.claim_submit(
+        membership_id=membership.pk, by=membership.member.user, now=now,
+        incident_kind="accident", incident_date=day, incident_time=time, diagnosis_date=day,
+        diagnosis="fracture", hospital="Ruijin", amount_requested_fen=100_00,
+    )  # fmt: skip
+
+
+def test_an_accident_at_23_00_is_not_covered_by_a_membership_from_23_30(plan):
+    from mutual.core.errors import ServiceError
+
+    joined = datetime.datetime(2018, 12, 7, 23, 30, tzinfo=SHANGHAI)
+    membership = MembershipFactory(plan=plan, joined_at=joined, in_pool_since=joined)
+    now = joined + datetime.timedelta(minutes=20)
+    day = datetime.date(2018, 12, 7)
+    for time in (datetime.time(23, 0), None):
+        with pytest.raises(ServiceError) as error:
+            _accident(membership, now=now, day=day, time=time)
+        assert error.value.code == "before_joining"
+        assert "23:30" in error.value.message
+    claim = _accident(membership, now=now, day=day, time=datetime.time(23, 40))
+    assert claim.incident_time == datetime.time(23, 40)
+    # The next day needs no time: the whole day is after the joining instant.
+    later = _accident(membership, now=now + datetime.timedelta(days=1), day=day.replace(day=8))
+    assert later.incident_time is None
+
+
+def test_an_accident_time_in_the_future_is_refused(plan):
+    from mutual.core.errors import ServiceError
+
+    joined = datetime.datetime(2018, 12, 7, 9, 0, tzinfo=SHANGHAI)
+    membership = MembershipFactory(plan=plan, joined_at=joined, in_pool_since=joined)
+    now = datetime.datetime(2018, 12, 7, 10, 0, tzinfo=SHANGHAI)
+    with pytest.raises(ServiceError) as error:
+        _accident(membership, now=now, day=now.date(), time=datetime.time(11, 0))
+    assert error.value.code == "future_date"
+
+
+# --- defect 13: only those who share a case may dispute it -------------------------------------
+def test_a_member_who_entered_the_pool_after_the_notice_may_not_dispute(plan, investigator):
+    from claims.disputes import dispute_raise
+    from mutual.core.errors import ServiceError
+    from tests.claim_steps import to_publicized
+
+    now = datetime.datetime(2018, 12, 7, 10, 0, tzinfo=datetime.UTC)
+    claim = to_publicized(
+        ClaimFactory(membership=MembershipFactory(plan=plan)), investigator=investigator, now=now
+    )
+    late = now + datetime.timedelta(hours=1)
+    newcomer = MembershipFactory(plan=plan, joined_at=late, in_pool_since=late)
+    with pytest.raises(ServiceError) as error:
+        dispute_raise(claim_id=claim.pk, member_id=newcomer.member_id, reason="x", now=late)
+    assert error.value.code == "not_a_sharer"
+    assert not claim.disputes.exists()
+    sharer = MembershipFactory(plan=plan)  # in the pool since mid-2018
+    dispute_raise(claim_id=claim.pk, member_id=sharer.member_id, reason="dates differ", now=late)
+    assert claim.disputes.count() == 1

@@ -15,6 +15,11 @@ def local_midnight(day: datetime.date) -> datetime.datetime:
     return datetime.datetime.combine(day, datetime.time(0), tzinfo=timezone.get_default_timezone())
 
 
+def local_datetime(day: datetime.date, time: datetime.time) -> datetime.datetime:
+    """The instant of a Shanghai day and time of day."""
+    return datetime.datetime.combine(day, time, tzinfo=timezone.get_default_timezone())
+
+
 def year_start(moment: datetime.datetime) -> datetime.datetime:
     """Midnight of 1 January, local time, of the year holding `moment`."""
     return local_midnight(local_date(moment).replace(month=1, day=1))
