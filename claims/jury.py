@@ -214,21 +214,30 @@ def public_draw(draw: JuryDraw) -> dict:
         "size": draw.size,
         "eligible_count": draw.eligible_count,
         "eligible_sha256": draw.eligible_sha256 or None,
+        "eligible_pages": eligible_pages(draw),
+        "page_size": rule.PAGE_SIZE,
         "jurors": draw.jurors,
     }
 
 
-def eligible_lines(draw: JuryDraw, *, per_read: int = 4096):
-    """The stored list, one pseudonym a line, read a slice at a time: at ten million members
-    it is 320 MB, and the page is public."""
-    size = 32 * per_read
-    for offset in range(0, draw.eligible_count * 32, size):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT substring(eligible FROM %s FOR %s) FROM {JuryDraw._meta.db_table} "
-                "WHERE id = %s",
-                [offset + 1, size, draw.pk],
-            )
-            data = bytes(cursor.fetchone()[0])
-        for start in range(0, len(data), 32):
-            yield data[start : start + 32].hex() + "\n"
+def eligible_pages(draw: JuryDraw) -> int:
+    """How many pages the published list takes (rule.PAGE_SIZE pseudonyms each)."""
+    return -(-draw.eligible_count // rule.PAGE_SIZE)
+
+
+def eligible_page(draw: JuryDraw, page: int) -> bytes:
+    """One page of the stored list: the 32-byte pseudonyms from page x PAGE_SIZE on, read as
+    one slice of the row (its value is stored out of line and uncompressed, random bytes do
+    not compress, so PostgreSQL reads only that slice). Raises IndexError past the last
+    page. Each answer is at most 256 KiB, whatever the plan's size: at ten million members the
+    list is 320 MB, and it is public."""
+    if not 0 <= page < eligible_pages(draw):
+        raise IndexError(page)
+    size = 32 * rule.PAGE_SIZE
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT substring(eligible FROM %s FOR %s) FROM {JuryDraw._meta.db_table} "
+            "WHERE id = %s",
+            [page * size + 1, size, draw.pk],
+        )
+        return bytes(cursor.fetchone()[0])

@@ -1,8 +1,8 @@
 """A jury draw, public and without login: its commitment, the seed once the claim is decided,
-the jurors' pseudonyms and the eligible list, so that anyone can recompute it
+the jurors' pseudonyms and the eligible list in pages, so that anyone can recompute it
 (`python -m mutual.jury`). Thin: claims/jury.py reads."""
 
-from django.http import StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -28,9 +28,23 @@ class PublicJuryView(APIView):
         return Response(jury.public_draw(draw))
 
 
-def eligible_list(request, commitment: str):
-    """The eligible members' pseudonyms, sorted, one (64 hex digits) a line."""
+def eligible_page(request, commitment: str, page: str):
+    """One page of the eligible members' pseudonyms, sorted: PAGE_SIZE 32-byte values
+    back to back (the last page fewer). The pages never change once drawn: cached by anyone
+    (a proxy, a CDN) for a year, and a repeated request with its ETag is a 304."""
     draw = get_object_or_404(
         JuryDraw.objects.defer("eligible"), commitment=commitment, drawn_at__isnull=False
     )
-    return StreamingHttpResponse(jury.eligible_lines(draw), content_type="text/plain")
+    etag = f'"{commitment[:32]}-{int(page)}"'
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponseNotModified()
+    else:
+        try:
+            body = jury.eligible_page(draw, int(page))
+        except IndexError:
+            raise Http404 from None
+        response = HttpResponse(body, content_type="application/octet-stream")
+        response["Content-Disposition"] = f'attachment; filename="eligible-{int(page)}.bin"'
+    response["ETag"] = etag
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response

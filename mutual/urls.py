@@ -52,8 +52,8 @@ urlpatterns = [
         name="api-public-jury",
     ),
     re_path(
-        r"^api/public/juries/(?P<commitment>[0-9a-f]{64})/eligible.txt$",
-        claims_public.eligible_list,
+        r"^api/public/juries/(?P<commitment>[0-9a-f]{64})/eligible/(?P<page>[0-9]{1,9})\.bin$",
+        claims_public.eligible_page,
         name="api-public-jury-eligible",
     ),
     path(

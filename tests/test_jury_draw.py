@@ -35,6 +35,15 @@ def _public(path: str):
     return answer
 
 
+def _eligible(draw) -> bytes:
+    """The published list: its pages, joined."""
+    return b"".join(jury.eligible_page(draw, n) for n in range(jury.eligible_pages(draw)))
+
+
+def _values(data: bytes) -> list[bytes]:
+    return list(rule.split_values([data]))
+
+
 @pytest.fixture
 def close_window(django_capture_on_commit_callbacks):
     """The window closer at `moment`, then what its commit sends (the draw), run here."""
@@ -98,8 +107,9 @@ def test_the_seed_is_committed_when_the_dispute_opens_and_revealed_after_the_vot
     url = f"/api/public/juries/{draw.commitment}/"
     published = _public(url).json()
     assert published["seed"] is None and len(published["jurors"]) == 3  # drawn, still secret
-    eligible = _public(url + "eligible.txt").getvalue().decode()
-    assert published["eligible_count"] == 10 == len(eligible.split())  # 12 - claimant - disputer
+    assert published["eligible_pages"] == 1
+    eligible = _public(url + "eligible/0.bin").content
+    assert published["eligible_count"] == 10 == len(eligible) // 32  # 12 - claimant - disputer
 
     jurors = list(claim.jury.values_list("member_id", flat=True))
     for member_id in jurors:
@@ -111,7 +121,7 @@ def test_the_seed_is_committed_when_the_dispute_opens_and_revealed_after_the_vot
     # Recomputed from the revealed seed with hashlib alone: the rule, not the server's code.
     seed = bytes.fromhex(published["seed"])
     assert hashlib.sha256(seed).hexdigest() == published["commitment"] == draw.commitment
-    listed = [bytes.fromhex(line) for line in eligible.split()]
+    listed = [eligible[i : i + 32] for i in range(0, len(eligible), 32)]
     assert listed == sorted(listed)
     assert hashlib.sha256(b"".join(listed)).hexdigest() == published["eligible_sha256"]
     ranked = sorted(listed, key=lambda p: hashlib.sha256(seed + p).digest())
@@ -124,8 +134,8 @@ def test_the_seed_is_committed_when_the_dispute_opens_and_revealed_after_the_vot
     assert jury.pseudonym(key, claim.pk, pool[0].pk) not in listed  # the claimant
 
     (tmp_path / "jury.json").write_text(json.dumps(published))
-    (tmp_path / "eligible.txt").write_text(eligible)
-    assert rule.main([str(tmp_path / "jury.json"), str(tmp_path / "eligible.txt")]) == 0
+    (tmp_path / "eligible.bin").write_bytes(eligible)
+    assert rule.main([str(tmp_path / "jury.json"), str(tmp_path / "eligible.bin")]) == 0
 
 
 def test_a_seed_that_does_not_match_its_commitment_is_refused(
@@ -137,22 +147,24 @@ def test_a_seed_that_does_not_match_its_commitment_is_refused(
         jury_vote(claim_id=claim.pk, member_id=member_id, vote="reject", now=after_window(claim))
     draw = JuryDraw.objects.get(claim=claim)
     published = jury.public_draw(draw)
-    eligible = "".join(jury.eligible_lines(draw))
+    eligible = _eligible(draw)
 
     other = "00" * 32
     with pytest.raises(rule.Invalid, match="does not match its commitment"):
-        rule.verify({**published, "seed": other}, rule.read_eligible(eligible))
+        rule.verify({**published, "seed": other}, _values(eligible))
     (tmp_path / "jury.json").write_text(json.dumps({**published, "seed": other}))
-    (tmp_path / "eligible.txt").write_text(eligible)
-    assert rule.main([str(tmp_path / "jury.json"), str(tmp_path / "eligible.txt")]) == 1
+    (tmp_path / "eligible.bin").write_bytes(eligible)
+    assert rule.main([str(tmp_path / "jury.json"), str(tmp_path / "eligible.bin")]) == 1
     assert "FAILED: the seed does not match its commitment" in capsys.readouterr().out
-    # A juror left out of the list, or another jury, fails too.
+    # A juror left out of the list, another jury, a list out of order or cut short, fail too.
     with pytest.raises(rule.Invalid, match="not the one published"):
-        rule.verify(published, rule.read_eligible(eligible)[1:])
+        rule.verify(published, _values(eligible)[1:])
     with pytest.raises(rule.Invalid, match="not the ones the seed draws"):
-        rule.verify(
-            {**published, "jurors": published["jurors"][::-1]}, rule.read_eligible(eligible)
-        )
+        rule.verify({**published, "jurors": published["jurors"][::-1]}, _values(eligible))
+    with pytest.raises(rule.Invalid, match="not sorted"):
+        rule.verify(published, _values(eligible)[::-1])
+    with pytest.raises(rule.Invalid, match="multiple of 32"):
+        rule.verify(published, rule.split_values([eligible[:-1]]))
 
     # The server never publishes a stored seed that does not hash to its commitment.
     JuryDraw.objects.filter(pk=draw.pk).update(seed=other)
@@ -170,20 +182,48 @@ def test_the_rule_is_pinned():
         rule.check_seed("abcd", rule.commitment_of(bytes.fromhex("abcd")))
 
 
-def test_the_eligible_list_is_read_in_slices_and_reads_the_same_as_whole(
-    disputed, close_window, client
+def test_the_eligible_list_is_served_in_bounded_cacheable_pages(
+    disputed, close_window, client, monkeypatch, django_assert_max_num_queries
 ):
-    """Found in review: the public eligible.txt loaded the whole list (320 MB at ten million
-    members) on every anonymous request."""
+    """Issue 18, defect 4: eligible.txt streamed Python-made hex from a sync worker for as
+    long as the reader took (320 MB at ten million members): five slow readers were cut off
+    by the 30 s timeout and /healthz stopped answering. Now the list is in pages of at most
+    256 KiB, each read as one slice of the row, cacheable for good, verified page by page."""
+    monkeypatch.setattr(rule, "PAGE_SIZE", 3)  # 10 eligible: pages of 3, 3, 3 and 1
     claim, _pool, _late = disputed
     close_window(claim)
+    for member_id in claim.jury.values_list("member_id", flat=True):
+        jury_vote(claim_id=claim.pk, member_id=member_id, vote="approve", now=after_window(claim))
     draw = JuryDraw.objects.get(claim=claim)
-    whole = bytes(draw.eligible)
-    assert draw.eligible_count > 3
-    expected = "".join(whole[i : i + 32].hex() + "\n" for i in range(0, len(whole), 32))
-    assert "".join(jury.eligible_lines(draw, per_read=3)) == expected
-    page = client.get(f"/api/public/juries/{draw.commitment}/eligible.txt")
-    assert page.status_code == 200 and b"".join(page.streaming_content).decode() == expected
+    base = f"/api/public/juries/{draw.commitment}/"
+    published = client.get(base).json()
+    assert (published["eligible_pages"], published["page_size"]) == (4, 3)
+    pages = []
+    for n in range(4):
+        with django_assert_max_num_queries(2):  # the draw's row, less its list; one slice
+            answer = client.get(f"{base}eligible/{n}.bin")
+        assert answer.status_code == 200 and answer["Content-Type"] == "application/octet-stream"
+        assert "immutable" in answer["Cache-Control"] and answer["ETag"]
+        assert (
+            client.get(f"{base}eligible/{n}.bin", HTTP_IF_NONE_MATCH=answer["ETag"]).status_code
+            == 304
+        )
+        pages.append(answer.content)
+    assert [len(page) for page in pages] == [96, 96, 96, 32]
+    assert b"".join(pages) == bytes(draw.eligible)
+    assert client.get(f"{base}eligible/4.bin").status_code == 404
+    assert client.get(f"{base}eligible.txt").status_code == 404  # the old stream is gone
+
+    def get(url):
+        answer = client.get(url)
+        assert answer.status_code == 200
+        return answer.content
+
+    assert rule.main(["--fetch", f"http://testserver{base}"], get=lambda u: get(u[17:])) == 0
+
+
+def test_the_page_size_bounds_every_answer_at_ten_million():
+    assert rule.PAGE_SIZE * 32 == 256 * 1024
 
 
 def test_the_window_closes_without_the_draw_and_sends_it_once_that_commits(
@@ -385,5 +425,5 @@ def test_a_real_worker_draws_once_though_the_draw_is_delivered_three_times(
     assert sum(result.get(timeout=60) for result in again) in (0, 3)
     draw = JuryDraw.objects.get(claim=claim)
     assert JurySeat.objects.filter(claim=claim).count() == 3 and draw.eligible_count == 10
-    eligible = rule.read_eligible("".join(jury.eligible_lines(draw)))
+    eligible = _values(_eligible(draw))
     assert rule.verify({**jury.public_draw(draw), "seed": draw.seed}, eligible) == draw.jurors
