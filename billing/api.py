@@ -3,15 +3,17 @@
 from decimal import Decimal
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import permissions, serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from billing.models import FINISHED, ApportionmentPeriod, Bill
 from billing.proofs import bill_proof
 from billing.selectors import bill_breakdown, bills_of, bills_version, period_cases
-from mutual.core.api import MemberScoped
+from members.api import PersonOutput
+from mutual.core.api import MemberScoped, current_member
 from mutual.core.conditional import conditional
 
 
@@ -97,12 +99,14 @@ class BreakdownOutput(serializers.Serializer):
 
 class BillOutput(serializers.ModelSerializer):
     period = PeriodSummaryOutput(read_only=True)
+    person = PersonOutput(source="membership.member", read_only=True)
 
     class Meta:
         model = Bill
         fields = [
             "period",
             "membership",
+            "person",
             "cases_count",
             "gross_fen",
             "waived_fen",
@@ -154,6 +158,7 @@ class MyBillViewSet(MemberScoped, viewsets.ReadOnlyModelViewSet):
     queryset = Bill.objects.all()
     lookup_field = "period"
     lookup_value_regex = r"\d+"
+    validates_query = True  # ?membership= (mutual.core.schema: a bad one is a 400)
 
     def for_member(self, member):
         return bills_of(member)
@@ -169,22 +174,47 @@ class MyBillViewSet(MemberScoped, viewsets.ReadOnlyModelViewSet):
     def list(self, request, *args, **kwargs):
         return self._conditional(request, lambda: super(MyBillViewSet, self).list(request))
 
-    @extend_schema(responses={200: BillDetailOutput, 304: None})
-    def retrieve(self, request, period=None, **kwargs):
-        # A period belongs to one plan, so a member has at most one bill in it.
-        def respond():
-            bill = self.get_queryset().filter(period_id=period).first()
-            if bill is None:
+    def _bill(self, period):
+        """The household's bill of the period: the one for `?membership=` (a household can
+        have one bill per person in a period), else the account holder's own, else the
+        only one there is."""
+        bills = self.get_queryset().filter(period_id=period)
+        wanted = self.request.query_params.get("membership")
+        if wanted is not None:
+            try:
+                membership_id = int(wanted)
+            except ValueError:
+                raise ValidationError({"membership": ["a membership id"]}) from None
+            if not 0 < membership_id < 2**63:
                 raise Http404
-            return Response(BillDetailOutput(bill).data)
+            bills = bills.filter(membership_id=membership_id)
+        found = list(bills[:10])
+        own = [b for b in found if b.membership.member_id == current_member(self.request).pk]
+        if own:
+            return own[0]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise ValidationError(
+                {"membership": ["this period has several bills in your household: choose one"]}
+            )
+        raise Http404
+
+    @extend_schema(
+        parameters=[OpenApiParameter("membership", int, required=False)],
+        responses={200: BillDetailOutput, 304: None},
+    )
+    def retrieve(self, request, period=None, **kwargs):
+        def respond():
+            return Response(BillDetailOutput(self._bill(period)).data)
 
         return self._conditional(request, respond, period_id=int(period))
 
-    @extend_schema(responses={200: ProofOutput})
+    @extend_schema(
+        parameters=[OpenApiParameter("membership", int, required=False)],
+        responses={200: ProofOutput},
+    )
     @action(detail=True, methods=["get"])
     def proof(self, request, period=None, **kwargs):
-        """My bill's inclusion proof in the period's signed Merkle tree."""
-        bill = self.get_queryset().filter(period_id=period).first()
-        if bill is None:
-            raise Http404
-        return Response(ProofOutput(bill_proof(bill=bill)).data)
+        """A household bill's inclusion proof in the period's signed Merkle tree."""
+        return Response(ProofOutput(bill_proof(bill=self._bill(period))).data)

@@ -40,14 +40,51 @@ from mutual.core.timezones import year_start
 
 logger = logging.getLogger(__name__)
 
+# Who may owe anything this period (rules.may_owe): in the pool by the cutoff, and covered at
+# its first notice or later (a cover that ended before every notice shares nothing). Whether
+# they share a case, and which, is their cohort.
 _ELIGIBLE = """
     m.plan_id = %(plan)s AND m.in_pool_since <= %(cutoff)s
-    AND (m.ended_at IS NULL OR m.ended_at > %(cutoff)s)
+    AND (m.ended_at IS NULL OR m.ended_at > %(lower)s)
+"""
+# rules.Calendar.place: entry, exit (the notices strictly before the cover ended, all of them
+# if it had not ended by the last), waiver class.
+_PLACE = """
+    width_bucket(m.in_pool_since, %(publicity)s::timestamptz[]) AS entry,
+    CASE WHEN m.ended_at IS NULL OR m.ended_at > %(last_notice)s THEN %(notices)s
+         ELSE width_bucket(m.ended_at - interval '1 microsecond', %(publicity)s::timestamptz[])
+    END AS exit,
+    width_bucket(m.joined_at, %(waivers)s::timestamptz[]) AS waiver_class
+"""
+# rules.Calendar.raw_cohort, and cohort_of (`exits`: the sorted keys prepare listed).
+_RAW_COHORT = """
+    CASE WHEN p.exit >= %(notices)s THEN p.entry * %(classes)s + p.waiver_class
+         WHEN p.exit <= p.entry THEN %(notices)s * %(classes)s + p.waiver_class
+         ELSE %(base)s + (p.entry::bigint * (%(notices)s + 1) + p.exit) * %(classes)s
+              + p.waiver_class
+    END
 """
 _COHORT = """
-    width_bucket(m.in_pool_since, %(publicity)s::timestamptz[]) * %(classes)s
-    + width_bucket(m.joined_at, %(waivers)s::timestamptz[])
+    CASE WHEN p.exit >= %(notices)s THEN p.entry * %(classes)s + p.waiver_class
+         WHEN p.exit <= p.entry THEN %(notices)s * %(classes)s + p.waiver_class
+         ELSE %(base)s - 1 + width_bucket(
+             (p.entry::bigint * (%(notices)s + 1) + p.exit) * %(classes)s + p.waiver_class,
+             %(exits)s::bigint[])
+    END
 """
+
+
+def _calendar_params(calendar: rules.Calendar, cutoff_at) -> dict:
+    return {
+        "publicity": list(calendar.publicity),
+        "waivers": list(calendar.waivers),
+        "classes": calendar.classes,
+        "notices": len(calendar.publicity),
+        "last_notice": calendar.publicity[-1],
+        "lower": min(calendar.publicity[0], cutoff_at),
+        "base": calendar.base,
+        "exits": list(calendar.exits),
+    }
 
 
 def _gather_cases(period: ApportionmentPeriod) -> list[PeriodCase]:
@@ -78,14 +115,8 @@ def _gather_cases(period: ApportionmentPeriod) -> list[PeriodCase]:
     ]
 
 
-def _rule_case(c: PeriodCase) -> rules.Case:
-    return rules.Case(
-        c.claim_id, c.publicized_at, c.amount_fen, c.fee_fen, c.waive_if_joined_before
-    )
-
-
 def period_rule_cases(period: ApportionmentPeriod) -> list[rules.Case]:
-    return [_rule_case(c) for c in period.cases.order_by("publicized_at", "claim_id")]
+    return [c.rule_case() for c in period.cases.order_by("publicized_at", "claim_id")]
 
 
 def previous_period(period: ApportionmentPeriod) -> ApportionmentPeriod | None:
@@ -117,23 +148,32 @@ def previous_period(period: ApportionmentPeriod) -> ApportionmentPeriod | None:
 
 def _members_per_group(
     period: ApportionmentPeriod, calendar: rules.Calendar, low_id: int
-) -> dict[tuple[int, int], int]:
-    """One pass over the plan's memberships: eligible members per (chunk, cohort)."""
+) -> tuple[rules.Calendar, dict[tuple[int, int], int]]:
+    """One pass over the plan's memberships: eligible members per (chunk, cohort). Returns
+    the calendar with the cohorts of covers that ended during the notices listed, and the
+    groups numbered by it."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT (m.id - %(low)s) / %(size)s, {_COHORT}, count(*) "
-            f"FROM members_membership m WHERE {_ELIGIBLE} GROUP BY 1, 2",
+            f"SELECT (p.id - %(low)s) / %(size)s, {_RAW_COHORT}, count(*) "
+            f"FROM (SELECT m.id, {_PLACE} FROM members_membership m WHERE {_ELIGIBLE}) AS p "
+            "GROUP BY 1, 2",
             {
                 "plan": period.plan_id,
                 "cutoff": period.cutoff_at,
                 "low": low_id,
                 "size": settings.APPORTION_CHUNK_IDS,
-                "publicity": list(calendar.publicity),
-                "waivers": list(calendar.waivers),
-                "classes": calendar.classes,
+                **_calendar_params(calendar, period.cutoff_at),
             },
         )
-        return {(chunk, cohort): count for chunk, cohort, count in cursor.fetchall()}
+        raw = cursor.fetchall()
+    calendar = calendar.with_exits(c - calendar.base for _, c, _ in raw if c >= calendar.base)
+    dense = {key: calendar.base + i for i, key in enumerate(calendar.exits)}
+    groups: dict[tuple[int, int], int] = {}
+    for chunk, cohort, count in raw:
+        if cohort >= calendar.base:
+            cohort = dense[cohort - calendar.base]
+        groups[chunk, cohort] = groups.get((chunk, cohort), 0) + count
+    return calendar, groups
 
 
 @transaction.atomic
@@ -156,7 +196,7 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
     period.per_case_cap_fen = in_force.per_case_cap_fen
     period.yearly_cap_fen = in_force.yearly_cap_fen
     period_cases = _gather_cases(period)
-    cases = [_rule_case(c) for c in period_cases]
+    cases = [c.rule_case() for c in period_cases]
     with connection.cursor() as cursor:
         cursor.execute("SELECT min(id) FROM members_membership WHERE plan_id = %s", [plan.pk])
         (low_id,) = cursor.fetchone()
@@ -171,12 +211,12 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
         raise InvariantError(f"period {period.pk} has cases but its plan has no members")
     partitions.bills_table_create(period.pk)
     calendar = rules.Calendar.of(cases)
+    calendar, groups = _members_per_group(period, calendar, low_id)
     if calendar.size >= _MAX_COHORTS:
         raise InvariantError(
             f"period {period.pk} has {calendar.size} cohorts: the draw's sort key holds "
             f"{_MAX_COHORTS - 1} at most"
         )
-    groups = _members_per_group(period, calendar, low_id)
     per_cohort: dict[int, int] = {}
     for (_chunk, cohort), count in groups.items():
         per_cohort[cohort] = per_cohort.get(cohort, 0) + count
@@ -187,10 +227,9 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
     shares = rules.cohort_shares(
         cases, calendar, sharers, per_case_cap_fen=period.per_case_cap_fen, cohorts=per_cohort
     )
-    no_case = len(calendar.publicity) * calendar.classes
     extras = rules.group_extras(
         shares,
-        {key: count for key, count in groups.items() if key[1] < no_case},
+        {key: count for key, count in groups.items() if shares.cohorts[key[1]].cases_count},
         total_fen=sum(c.total_fen for c in cases),
         period_id=period.pk,
     )
@@ -246,15 +285,17 @@ def _save_shares(period, period_cases, sharers, calendar, shares, per_cohort) ->
             for c, n in zip(period_cases, sharers, strict=True)
         ),
     )  # fmt: skip
-    bounds = ["in_pool_from", "in_pool_before", "joined_from", "joined_before"]
+    bounds = ["in_pool_from", "in_pool_before", "ended_after", "ended_by", "joined_from",
+              "joined_before"]  # fmt: skip
     _copy_rows(
         PeriodCohort,
         ["period_id", "index", "members_count", "cases_count", "gross_base_fen", "net_base_fen",
-         "payable_base_fen", "gross_share_fen", "payable_share_fen", *bounds],
+         "payable_base_fen", "gross_share_fen", "payable_share_fen", "exit_key", *bounds],
         (
             (period.pk, cohort, per_cohort[cohort], share.cases_count,
              shares.base(share.gross), shares.base(share.net), shares.base(share.payable),
              shares.display(share.gross), shares.display(share.payable),
+             calendar.exits[cohort - calendar.base] if cohort >= calendar.base else None,
              *(calendar.bounds(cohort)[name] for name in bounds))
             for cohort, share in sorted(shares.cohorts.items())
         ),
@@ -264,15 +305,17 @@ def _save_shares(period, period_cases, sharers, calendar, shares, per_cohort) ->
 _MAX_COHORTS = 2**22  # the chunk's sort key: cohort << 40, plus 40 bits of hash (signed)
 _CHUNK_SQL = """
 WITH eligible AS (
-    SELECT m.id AS membership_id, {cohort} + 1 AS cohort
-      FROM members_membership m
-     WHERE {eligible} AND m.id BETWEEN %(lo)s AND %(hi)s
+    SELECT p.id AS membership_id, {cohort} + 1 AS cohort, p.carries
+      FROM (SELECT m.id, {place},
+                   m.ended_at IS NULL OR m.ended_at > %(cutoff)s AS carries
+              FROM members_membership m
+             WHERE {eligible} AND m.id BETWEEN %(lo)s AND %(hi)s) AS p
 ), drawn AS (
     -- The chunk in draw order: by cohort, then by draw key (billing/draw.py), as one 64-bit
     -- sort key (a third of the time of sorting on cohort, hash and id). A member's place in
     -- the chunk is their place in their cohort plus the chunk's members in lower cohorts,
     -- which prepare counted: the `last_*` arrays are that count plus the cohort's extra fen.
-    SELECT e.membership_id, e.cohort, {year_to_date} AS ytd,
+    SELECT e.membership_id, e.cohort, e.carries, {year_to_date} AS ytd,
            row_number() OVER (
                ORDER BY (e.cohort::bigint << 40)
                         + (hashint8extended(e.membership_id, %(period)s) >> 24),
@@ -280,7 +323,7 @@ WITH eligible AS (
            ) AS place
       FROM eligible e {previous_bills}
 ), amounts AS (
-    SELECT membership_id, ytd,
+    SELECT membership_id, ytd, carries,
            (%(cases)s::int[])[cohort] AS cases,
            (%(gross)s::bigint[])[cohort] + (place <= (%(last_gross)s::int[])[cohort])::int
                AS gross,
@@ -292,7 +335,7 @@ WITH eligible AS (
     SELECT membership_id, cases, gross, net, ytd,
            least(payable, greatest(0, %(year_cap)s - ytd)) AS charged
       FROM amounts
-     WHERE cases > 0 OR ytd > 0
+     WHERE cases > 0 OR (ytd > 0 AND carries)
 ), inserted AS ({write})
 SELECT count(*), coalesce(sum(gross_fen), 0), coalesce(sum(charged_fen), 0),
        coalesce(max(charged_fen), 0)
@@ -317,7 +360,8 @@ def _chunk_statement(
     period: ApportionmentPeriod, chunk: PeriodChunk, *, dry_run: bool = False
 ) -> tuple[str, dict]:
     cases = period_rule_cases(period)
-    calendar = rules.Calendar.of(cases)
+    exits = period.cohorts.filter(index__gte=rules.Calendar.of(cases).base).order_by("index")
+    calendar = rules.Calendar.of(cases).with_exits(exits.values_list("exit_key", flat=True))
     size = calendar.size
     arrays = {name: [0] * size for name in ("cases", "gross", "net", "payable")}
     for row in PeriodCohort.objects.filter(period=period).values_list(
@@ -334,6 +378,7 @@ def _chunk_statement(
     has_previous = period.previous_period_id is not None
     sql = _CHUNK_SQL.format(
         cohort=_COHORT,
+        place=_PLACE,
         eligible=_ELIGIBLE,
         year_to_date=(
             "coalesce(p.year_to_date_before_fen, 0) + coalesce(p.charged_fen, 0)"
@@ -350,9 +395,7 @@ def _chunk_statement(
         "cutoff": period.cutoff_at,
         "lo": chunk.first_id,
         "hi": chunk.last_id,
-        "publicity": list(calendar.publicity),
-        "waivers": list(calendar.waivers),
-        "classes": calendar.classes,
+        **_calendar_params(calendar, period.cutoff_at),
         "year_cap": period.yearly_cap_fen,
         **arrays,
         **last,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.module_loading import import_string
 
 from billing.ledger import account_for, ledger_post
@@ -20,9 +20,10 @@ from billing.models import (
     Bill,
     PeriodChunk,
 )
-from members.models import MembershipStatus
+from members.models import Membership, MembershipStatus
 from members.notifications.events import notify_debits_failed
 from members.services import membership_lapse
+from mutual.core.timezones import local_date
 
 RETRY_AFTER = datetime.timedelta(days=1)
 
@@ -34,24 +35,53 @@ class DebitResult:
 
 
 class PaymentGateway(Protocol):
-    def debit(self, *, membership_id: int, amount_fen: int, reference: str) -> DebitResult:
-        """Take `amount_fen` from the member's payment method. `reference` is an idempotency
-        key: a gateway must not debit twice for one reference."""
+    def debit(
+        self, *, account_id: int, membership_id: int, amount_fen: int, reference: str
+    ) -> DebitResult:
+        """Take `amount_fen` from the payment method of the account holder `account_id` (the
+        member who pays for the membership's person: themselves, or their payer). `reference`
+        is an idempotency key: a gateway must not debit twice for one reference."""
 
 
 class LocalPaymentGateway:
-    """Deterministic and offline: about one membership in fifty is declined, always the same."""
+    """Deterministic and offline: about one account in fifty is declined, always the same."""
 
     def __init__(self):
         self.debited: dict[str, int] = {}
 
-    def debit(self, *, membership_id: int, amount_fen: int, reference: str) -> DebitResult:
+    def debit(
+        self, *, account_id: int, membership_id: int, amount_fen: int, reference: str
+    ) -> DebitResult:
         if reference in self.debited:
             return DebitResult(ok=True)
-        if hashlib.sha256(str(membership_id).encode()).digest()[0] < 6:
+        if hashlib.sha256(str(account_id).encode()).digest()[0] < 6:
             return DebitResult(ok=False, error="declined: insufficient funds")
         self.debited[reference] = amount_fen
         return DebitResult(ok=True)
+
+
+def lapse_due_at(period: ApportionmentPeriod) -> datetime.datetime | None:
+    """When a bill of `period` still unpaid lapses its membership: the plan's grace after the
+    bills were told (at the seal). One rule for collection and for the notice that says it."""
+    if period.bills_told_at is None:
+        return None
+    return period.bills_told_at + datetime.timedelta(days=period.plan.payment_grace_days)
+
+
+NOT_TRIED = "not tried: an earlier bill of the same account was declined"
+
+
+def _in_household_order(bills: list[Bill]) -> list[tuple[Bill, int]]:
+    """The bills with their account, each account's together: the account holder's own bill
+    first, then the others' in joining order."""
+    people = {
+        pk: (payer_id or member_id, payer_id is not None, joined_at)
+        for pk, member_id, payer_id, joined_at in Membership.objects.filter(
+            pk__in=[b.membership_id for b in bills]
+        ).values_list("pk", "member_id", "member__payer_id", "joined_at")
+    }
+    ordered = sorted(bills, key=lambda b: (*people[b.membership_id], b.membership_id))
+    return [(bill, people[bill.membership_id][0]) for bill in ordered]
 
 
 def default_gateway() -> PaymentGateway:
@@ -68,7 +98,9 @@ def collect_chunk(
 ) -> dict[str, int]:
     """Debit the due, unpaid bills of one chunk, a batch per transaction. Each batch locks its
     bills (SKIP LOCKED, so workers can share a chunk), records every result, and posts the
-    collected total once: Dr cash, Cr members' receivable."""
+    collected total once: Dr cash, Cr members' receivable. A bill is debited from its account
+    holder's payment method; within a batch an account's bills go together, its own bill
+    first, and once one is declined its later ones wait for the retry."""
     gateway = gateway or default_gateway()
     chunk = PeriodChunk.objects.select_related("period__plan").get(pk=chunk_id)
     plan = chunk.period.plan
@@ -82,6 +114,7 @@ def collect_chunk(
                 .filter(
                     period_id=chunk.period_id,
                     paid_at__isnull=True,
+                    written_off_at__isnull=True,
                     charged_fen__gt=0,
                     membership_id__gte=chunk.first_id,
                     membership_id__lte=chunk.last_id,
@@ -91,13 +124,20 @@ def collect_chunk(
             )
             if not due:
                 return totals
-            collected_fen = 0
-            for bill in due:
+            collected_fen, declined, tried = 0, set(), []
+            for bill, account in _in_household_order(due):
+                if account in declined:
+                    bill.next_debit_at, bill.last_debit_error = now + RETRY_AFTER, NOT_TRIED
+                    continue
+                tried.append(bill)
                 result = gateway.debit(
+                    account_id=account,
                     membership_id=bill.membership_id,
                     amount_fen=bill.charged_fen,
                     reference=f"bill:{bill.pk}",
                 )
+                if not result.ok:
+                    declined.add(account)
                 bill.debit_attempts += 1
                 if result.ok:
                     bill.paid_at, bill.last_debit_error = now, ""
@@ -112,9 +152,14 @@ def collect_chunk(
             Bill.objects.bulk_update(
                 due, ["paid_at", "debit_attempts", "next_debit_at", "last_debit_error"]
             )
-            failed = [bill for bill in due if bill.paid_at is None]
+            failed = [bill for bill in tried if bill.paid_at is None]
             if failed:
-                notify_debits_failed(period=chunk.period, bills=failed, now=now)
+                notify_debits_failed(
+                    period=chunk.period,
+                    bills=failed,
+                    now=now,
+                    lapse_on=local_date(lapse_due_at(chunk.period)),
+                )
             ledger_post(
                 key=f"collect:{chunk.period_id}:{due[0].pk}:{due[-1].pk}:{now.isoformat()}",
                 description=f"collected from {len(due)} bills of {chunk.period}",
@@ -127,22 +172,31 @@ def collect_chunk(
 
 
 def lapse_unpaid(*, period_id: int, now: datetime.datetime) -> int:
-    """Lapse memberships whose bill is still unpaid once the plan's grace period has passed
-    since the period was sealed (when its bills were told). Each lapse is a logged FSM
-    transition by the system."""
+    """Once the plan's grace has passed since the period's bills were told (lapse_due_at):
+    lapse the live memberships whose bill is still unpaid, last joined first (an account
+    holder's lapse takes their household out, members.services.membership_end), then book to
+    the sponsor what collection could not recover from memberships no longer live: Dr
+    sponsor, Cr members' receivable, each such bill marked written off. Each lapse is a
+    logged FSM transition by the system. Returns how many memberships lapsed."""
     period = ApportionmentPeriod.objects.select_related("plan").get(pk=period_id)
-    if period.bills_told_at is None or period.status not in FINISHED:
+    due_at = lapse_due_at(period)
+    if due_at is None or period.status not in FINISHED or now < due_at:
         return 0
-    if now < period.bills_told_at + datetime.timedelta(days=period.plan.payment_grace_days):
-        return 0
-    unpaid = Bill.objects.filter(
-        period=period,
-        paid_at__isnull=True,
-        charged_fen__gt=0,
-        membership__status=MembershipStatus.ACTIVE,
-    ).values_list("membership_id", flat=True)
+    unpaid = (
+        Bill.objects.filter(
+            period=period,
+            paid_at__isnull=True,
+            written_off_at__isnull=True,
+            charged_fen__gt=0,
+            membership__status=MembershipStatus.ACTIVE,
+        )
+        .order_by("-membership__joined_at", "-membership_id")
+        .values_list("membership_id", flat=True)
+    )
     lapsed = 0
     for membership_id in unpaid.iterator():
+        if not Membership.objects.filter(pk=membership_id, status=MembershipStatus.ACTIVE).exists():
+            continue  # taken out with its household meanwhile
         membership_lapse(
             membership_id=membership_id,
             by=None,
@@ -150,4 +204,37 @@ def lapse_unpaid(*, period_id: int, now: datetime.datetime) -> int:
             reason=f"bill of {period} unpaid after {period.plan.payment_grace_days} days",
         )
         lapsed += 1
+    bills_write_off(period_id=period.pk, now=now)
     return lapsed
+
+
+@transaction.atomic
+def bills_write_off(*, period_id: int, now: datetime.datetime) -> int:
+    """The period's unpaid bills of memberships no longer live, past the grace: the sponsor
+    bears them (a member who lapsed or left is still billed for the cases noticed while they
+    were covered; what cannot be collected is not charged to the others). Idempotent: a bill
+    is written off once. Returns the fen written off."""
+    period = ApportionmentPeriod.objects.select_related("plan").get(pk=period_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {Bill._meta.db_table} AS b SET written_off_at = %s
+                  FROM members_membership m
+                 WHERE b.period_id = %s AND b.paid_at IS NULL AND b.written_off_at IS NULL
+                   AND b.charged_fen > 0 AND m.id = b.membership_id AND m.status <> 'active'
+             RETURNING b.id, b.charged_fen""",
+            [now, period.pk],
+        )
+        rows = cursor.fetchall()
+    written_off = sum(charged for _, charged in rows)
+    if written_off:
+        ledger_post(
+            key=f"write-off:{period.pk}:{min(pk for pk, _ in rows)}:{now.isoformat()}",
+            description=f"{len(rows)} unpaid bills of {period} of ended memberships, borne by "
+            "the sponsor",
+            now=now,
+            lines=[
+                (account_for(period.plan, AccountRole.SPONSOR), written_off, 0),
+                (account_for(period.plan, AccountRole.RECEIVABLE), 0, written_off),
+            ],
+        )
+    return written_off

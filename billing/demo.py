@@ -51,7 +51,9 @@ class DemoGateway:
     def __init__(self, declined_membership_id: int):
         self.declined = declined_membership_id
 
-    def debit(self, *, membership_id: int, amount_fen: int, reference: str) -> debits.DebitResult:
+    def debit(
+        self, *, account_id: int, membership_id: int, amount_fen: int, reference: str
+    ) -> debits.DebitResult:
         if membership_id == self.declined:
             return debits.DebitResult(ok=False, error="declined: card expired")
         return debits.DebitResult(ok=True)

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from billing import rules
 from claims.models import Claim
 from members.models import Membership, Plan
 from mutual.core.timezones import local_date
@@ -132,7 +133,12 @@ FINISHED = (PeriodStatus.POSTED, PeriodStatus.PAID)
 class ApportionmentPeriod(models.Model):
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="periods")
     starts_at = models.DateTimeField(_("gathers claims approved from"))
-    cutoff_at = models.DateTimeField(_("cutoff"), help_text=_("Members active now are charged."))
+    cutoff_at = models.DateTimeField(
+        _("cutoff"),
+        help_text=_(
+            "Cases approved before it are billed, to the members covered at each case's notice."
+        ),
+    )
     status = models.CharField(max_length=16, choices=PeriodStatus, default=PeriodStatus.OPEN)
     cases_total_fen = models.BigIntegerField(default=0)
     fee_total_fen = models.BigIntegerField(default=0)
@@ -224,12 +230,21 @@ class PeriodCase(models.Model):
     def __str__(self) -> str:
         return f"claim {self.claim_id} in {self.period}"
 
+    def rule_case(self) -> rules.Case:
+        """The case as billing/rules.py reads it."""
+        return rules.Case(
+            self.claim_id, self.publicized_at, self.amount_fen, self.fee_fen,
+            self.waive_if_joined_before,
+        )  # fmt: skip
+
 
 class PeriodCohort(models.Model):
     """Members who share exactly the same cases with the same waivers: those who entered the
-    pool in [`in_pool_from`, `in_pool_before`) and joined in [`joined_from`, `joined_before`).
-    Each member of a cohort owes the same exact amounts; the bases are those rounded down, and
-    the chunks' `extras` say how many of its members pay one fen more (see billing/rules.py)."""
+    pool in [`in_pool_from`, `in_pool_before`), whose cover ended in (`ended_after`,
+    `ended_by`] (both empty: still covered at the period's last notice), and joined in
+    [`joined_from`, `joined_before`). Each member of a cohort owes the same exact amounts; the
+    bases are those rounded down, and the chunks' `extras` say how many of its members pay one
+    fen more (see billing/rules.py)."""
 
     period = models.ForeignKey(
         ApportionmentPeriod, on_delete=models.PROTECT, related_name="cohorts"
@@ -237,6 +252,10 @@ class PeriodCohort(models.Model):
     index = models.PositiveIntegerField(help_text=_("cases skipped x waiver classes + class"))
     in_pool_from = models.DateTimeField(null=True, blank=True)
     in_pool_before = models.DateTimeField(null=True, blank=True)
+    ended_after = models.DateTimeField(null=True, blank=True)
+    ended_by = models.DateTimeField(null=True, blank=True)
+    # A cohort whose cover ended during the notices: its key (rules.Calendar.exits).
+    exit_key = models.BigIntegerField(null=True, blank=True)
     joined_from = models.DateTimeField(null=True, blank=True)
     joined_before = models.DateTimeField(null=True, blank=True)
     members_count = models.BigIntegerField()
@@ -319,6 +338,9 @@ class Bill(models.Model):
     debit_attempts = models.PositiveSmallIntegerField(db_default=0)
     next_debit_at = models.DateTimeField(null=True, blank=True)
     last_debit_error = models.CharField(max_length=200, db_default="", blank=True)
+    # Unpaid past the grace, of a membership no longer live: borne by the sponsor
+    # (billing.debits.bills_write_off), never debited again.
+    written_off_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("bill")

@@ -33,10 +33,23 @@ def _evidence_root(claim: Claim) -> str | None:
     return links[-1].link_hash if links else None
 
 
+def _condition(claim: Claim) -> dict | None:
+    condition = claim.condition
+    if condition is None:
+        return None
+    return {
+        "code": condition.code,
+        "name_en": condition.name_en,
+        "name_zh": condition.name_zh,
+        "category": condition.category,
+    }
+
+
 def _case(claim: Claim, amount_fen: int) -> dict:
     return {
         "age_band": age_band(claim),
         "incident_kind": claim.incident_kind,
+        "condition": _condition(claim),
         "illness": claim.diagnosis,
         "hospital": claim.hospital,
         "amount_fen": amount_fen,
@@ -52,7 +65,7 @@ def _jury(claim: Claim) -> dict | None:
 
 
 def _claims(queryset):
-    return queryset.select_related("membership__member", "plan").prefetch_related(
+    return queryset.select_related("membership__member", "plan", "condition").prefetch_related(
         Prefetch("evidence", queryset=EvidenceDocument.objects.order_by("position")),
         Prefetch("jury_draw", queryset=JuryDraw.objects.defer("eligible")),
     )
@@ -73,6 +86,10 @@ def _cohort_label(cohort: PeriodCohort) -> dict:
     return {
         "entered_pool_from": day(cohort.in_pool_from),
         "entered_pool_before": day(cohort.in_pool_before),
+        # Members who left (or lapsed) between two notices: they share the cases noticed
+        # while they were covered. Both None: still covered at the period's last notice.
+        "cover_ended_after": day(cohort.ended_after),
+        "cover_ended_by": day(cohort.ended_by),
         "joined_from": day(cohort.joined_from),
         "joined_before": day(cohort.joined_before),
     }
@@ -105,7 +122,9 @@ def period_report(period: ApportionmentPeriod) -> dict:
             "charged_fen": period.charged_fen,
             "sponsor_fen": period.sponsor_fen,
         },
-        "sharers": period.members_count,
+        # Everyone covered at a case's notice, whether or not they left before the cutoff
+        # (a bill of no case, carrying a year to date, is not a share).
+        "sharers": sum(c.members_count for c in cohorts if c.cases_count),
         "shares": [
             {
                 **_cohort_label(cohort),

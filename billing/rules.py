@@ -1,17 +1,21 @@
 """The apportionment rules in pure Python: the one statement of the arithmetic.
 
 What a member owes for a period, exactly (a rational number of fen):
-- Each case's total T = payout + fee (fee = payout x fee_bp / 10000, half up) is shared by the
-  n members who were in the pool before it was publicized and are still members at the cutoff:
-  each owes T / n.
+- Each case's total T = payout + fee (fee = payout x fee_bp / 10000, half up) is shared by its
+  n sharers: the members covered at the start of its notice (publicity) — in the pool before
+  it, and their cover not ended by then (`covers`). Each owes T / n. Leaving or lapsing after a
+  case's notice does not take a member out of its share; joining after it does not add one.
 - A promotion waives the case for members who joined before its date (the sponsor pays).
 - The per-case cap limits what a member pays for one case: min(T / n, cap).
 - The yearly cap limits the period's charge to what is left of it this year.
 
-Members who entered the pool between the same two publicity instants share exactly the same
-cases, and those who joined between the same two waiver dates have the same waivers: they form a
-*cohort* and owe the same exact amounts. So the arithmetic is done once per cohort (suffix sums
-over the cases sorted by publicity), and a member's amounts are a lookup: O(log cases) each.
+Members who entered the pool between the same two notices, whose cover ended between the same
+two notices (or not before the last), and who joined between the same two waiver dates share
+exactly the same cases with the same waivers: they form a *cohort* and owe the same exact
+amounts. So the arithmetic is done once per cohort (suffix sums over the cases sorted by
+notice), and a member's amounts are a lookup: O(log cases) each. Members whose cover ended
+during the notices are few; their cohorts are listed one by one (`Calendar.exits`), the
+others are numbered by entry and waiver class alone.
 
 Rounding to whole fen, exact for the period and within 1 fen for every member:
 - Members are grouped by cohort and by chunk of membership ids (the unit the workers bill).
@@ -30,8 +34,10 @@ Rounding to whole fen, exact for the period and within 1 fen for every member:
   their exact share, and two members with the same exact share differ by at most 1 fen.
 
 `billing/apportion.py` applies these rules to millions of members in SQL with the cohort and
-group figures computed here; `reference_bills` applies them member by member, and the property
-test checks that both give the same bills."""
+group figures computed here (its cohort expression is `Calendar`'s, in SQL); `member_lines`
+states one member's share case by case (a bill's breakdown, the property test's exact
+charge); `reference_bills` (billing/reference.py) applies them member by member, and the
+property test checks that all give the same bills."""
 
 from __future__ import annotations
 
@@ -43,7 +49,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from billing.draw import draw_key, hashint8extended
+from billing.draw import hashint8extended
 from mutual.core.errors import InvariantError
 
 
@@ -76,19 +82,64 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Member:
+    membership_id: int
+    joined_at: datetime.datetime
+    in_pool_since: datetime.datetime
+    ended_at: datetime.datetime | None = None
+
+
+def covers(member: Member, at: datetime.datetime) -> bool:
+    """Covered at the instant `at`: in the pool before it, cover not ended by then (the same
+    rule as members.selectors.covered_at_q)."""
+    return member.in_pool_since < at and (member.ended_at is None or member.ended_at > at)
+
+
+def may_owe(
+    member: Member, *, cutoff_at: datetime.datetime, first_notice: datetime.datetime
+) -> bool:
+    """Counted in a period (SQL: apportion._ELIGIBLE): in the pool by the cutoff, and covered
+    at its first notice or later (or at the cutoff). Their cohort says what they share."""
+    return member.in_pool_since <= cutoff_at and (
+        member.ended_at is None or member.ended_at > min(first_notice, cutoff_at)
+    )
+
+
+def carries_year_to_date(member: Member, cutoff_at: datetime.datetime) -> bool:
+    """Still a member at the cutoff: a bill of no case carries their year to date onwards."""
+    return member.in_pool_since <= cutoff_at and (
+        member.ended_at is None or member.ended_at > cutoff_at
+    )
+
+
+@dataclass(frozen=True)
 class Calendar:
-    """The cohort boundaries of a period: its distinct publicity instants and waiver dates."""
+    """The cohort boundaries of a period: its distinct notice instants and waiver dates, and
+    the cohorts of members whose cover ended during the notices (`exits`: sorted keys).
+
+    A member's place is (entry, exit, waiver class): entry = notices at or before they
+    entered the pool, exit = notices before their cover ended (all of them if it did not end
+    before the last), class = waiver dates at or before they joined. They share the notices
+    entry .. exit - 1. Cohort numbers: entry x classes + class for those still covered at the
+    last notice (entry = P: shares nothing); `base` + the key's place in `exits` for the
+    others, key = (entry x (P + 1) + exit) x classes + class; those whose cover ended before
+    they shared anything are numbered as sharing nothing."""
 
     publicity: tuple[datetime.datetime, ...]
     waivers: tuple[datetime.datetime, ...]
+    exits: tuple[int, ...] = ()
 
     @classmethod
-    def of(cls, cases: Iterable[Case]) -> Calendar:
+    def of(cls, cases: Iterable[Case], exits: Iterable[int] = ()) -> Calendar:
         cases = list(cases)
         return cls(
             tuple(sorted({c.publicized_at for c in cases})),
             tuple(sorted({c.waive_if_joined_before for c in cases} - {None})),
+            tuple(sorted(set(exits))),
         )
+
+    def with_exits(self, exits: Iterable[int]) -> Calendar:
+        return Calendar(self.publicity, self.waivers, tuple(sorted(set(exits))))
 
     @property
     def classes(self) -> int:
@@ -96,23 +147,81 @@ class Calendar:
         return len(self.waivers) + 1
 
     @property
-    def size(self) -> int:
+    def base(self) -> int:
+        """The first number of a cohort whose cover ended during the notices."""
         return (len(self.publicity) + 1) * self.classes
 
+    @property
+    def size(self) -> int:
+        return self.base + len(self.exits)
+
     def positions(self) -> dict[datetime.datetime, int]:
-        """Each publicity instant's place in the sorted list."""
+        """Each notice instant's place in the sorted list."""
         return {instant: i for i, instant in enumerate(self.publicity)}
 
-    def cohort_of(self, *, in_pool_since: datetime.datetime, joined_at: datetime.datetime) -> int:
-        """SQL: width_bucket(in_pool_since, publicity) * classes + width_bucket(joined_at, ...)."""
-        skipped = bisect.bisect_right(self.publicity, in_pool_since)
-        return skipped * self.classes + bisect.bisect_right(self.waivers, joined_at)
+    def place(
+        self,
+        *,
+        in_pool_since: datetime.datetime,
+        joined_at: datetime.datetime,
+        ended_at: datetime.datetime | None = None,
+    ) -> tuple[int, int, int]:
+        """(entry, exit, waiver class). SQL: width_bucket(in_pool_since, publicity), for a
+        cover that ended no later than the last notice width_bucket(ended_at - 1 µs,
+        publicity) (the notices strictly before it), and width_bucket(joined_at, waivers)."""
+        last = len(self.publicity)
+        ended = last if ended_at is None else bisect.bisect_left(self.publicity, ended_at)
+        return (
+            bisect.bisect_right(self.publicity, in_pool_since),
+            ended,
+            bisect.bisect_right(self.waivers, joined_at),
+        )
+
+    def raw_cohort(self, entry: int, exit: int, waiver_class: int) -> int:
+        """The cohort's number, or for a cover that ended during the notices `base` + its key
+        (prepare lists those keys, `with_exits`, and numbers them densely)."""
+        last = len(self.publicity)
+        if exit >= last:
+            return entry * self.classes + waiver_class
+        if exit <= entry:  # ended before sharing anything
+            return last * self.classes + waiver_class
+        return self.base + (entry * (last + 1) + exit) * self.classes + waiver_class
+
+    def cohort_of(
+        self,
+        *,
+        in_pool_since: datetime.datetime,
+        joined_at: datetime.datetime,
+        ended_at: datetime.datetime | None = None,
+    ) -> int:
+        raw = self.raw_cohort(
+            *self.place(in_pool_since=in_pool_since, joined_at=joined_at, ended_at=ended_at)
+        )
+        if raw < self.base:
+            return raw
+        return self.base + bisect.bisect_left(self.exits, raw - self.base)
+
+    def span(self, cohort: int) -> tuple[int, int, int]:
+        """(entry, exit, waiver class) of a cohort number."""
+        if cohort < self.base:
+            entry, waiver_class = divmod(cohort, self.classes)
+            return entry, len(self.publicity), waiver_class
+        rest, waiver_class = divmod(self.exits[cohort - self.base], self.classes)
+        entry, exit = divmod(rest, len(self.publicity) + 1)
+        return entry, exit, waiver_class
 
     def bounds(self, cohort: int) -> dict[str, datetime.datetime | None]:
-        skipped, waiver_class = divmod(cohort, self.classes)
+        """The cohort as moments: entered the pool in [in_pool_from, in_pool_before), cover
+        ended in (ended_after, ended_by] (both None: covered at the last notice), joined in
+        [joined_from, joined_before)."""
+        entry, exit, waiver_class = self.span(cohort)
+        last = len(self.publicity)
+        ended = exit < last
         return {
-            "in_pool_from": self.publicity[skipped - 1] if skipped else None,
-            "in_pool_before": self.publicity[skipped] if skipped < len(self.publicity) else None,
+            "in_pool_from": self.publicity[entry - 1] if entry else None,
+            "in_pool_before": self.publicity[entry] if entry < last else None,
+            "ended_after": self.publicity[exit - 1] if ended and exit else None,
+            "ended_by": self.publicity[exit] if ended else None,
             "joined_from": self.waivers[waiver_class - 1] if waiver_class else None,
             "joined_before": (
                 self.waivers[waiver_class] if waiver_class < len(self.waivers) else None
@@ -123,15 +232,19 @@ class Calendar:
 def sharers_per_case(
     cases: list[Case], calendar: Calendar, members_per_cohort: dict[int, int]
 ) -> list[int]:
-    """n for each case: the members of every cohort that entered the pool before it."""
-    per_skipped = [0] * (len(calendar.publicity) + 1)
+    """n for each case: the members of every cohort whose notices span include its own."""
+    change = [0] * (len(calendar.publicity) + 1)
     for cohort, count in members_per_cohort.items():
-        per_skipped[cohort // calendar.classes] += count
-    before = [0]  # before[i]: members who skipped fewer than i publicity instants
-    for count in per_skipped:
-        before.append(before[-1] + count)
+        entry, exit, _ = calendar.span(cohort)
+        if entry < exit:
+            change[entry] += count
+            change[exit] -= count
+    covered, running = [], 0
+    for delta in change[:-1]:
+        running += delta
+        covered.append(running)
     position = calendar.positions()
-    return [before[position[c.publicized_at] + 1] for c in cases]
+    return [covered[position[c.publicized_at]] for c in cases]
 
 
 @dataclass(frozen=True)
@@ -172,40 +285,38 @@ def cohort_shares(
     per_case_cap_fen: int,
     cohorts: Iterable[int],
 ) -> Shares:
-    """Suffix sums over the publicity instants, one per waiver class: O(cases x classes)."""
+    """Suffix sums over the notice instants, one per waiver class: O(cases x classes); then
+    each cohort's amounts are a difference of two of them."""
     if any(n <= 0 for n in sharers):
         raise InvariantError("every case needs at least one sharer")
     denominator = math.lcm(*set(sharers)) if sharers else 1
-    by_instant: list[list[tuple[int, int, int | None]]] = [[] for _ in calendar.publicity]
+    last = len(calendar.publicity)
+    # suffix[i][w]: (cases, gross, net, payable) of notices i .. last - 1 for waiver class w.
+    per_instant = [[[0, 0, 0, 0] for _ in range(calendar.classes)] for _ in range(last + 1)]
     position = calendar.positions()
     waiver_position = {date: i for i, date in enumerate(calendar.waivers)}
     for case, n in zip(cases, sharers, strict=True):
         share = case.total_fen * (denominator // n)
         capped = min(share, per_case_cap_fen * denominator)
         waiver = waiver_position.get(case.waive_if_joined_before)
-        by_instant[position[case.publicized_at]].append((share, capped, waiver))
-    wanted = set(cohorts)
-    result: dict[int, CohortShare] = {}
-    gross = [0] * calendar.classes
-    net = [0] * calendar.classes
-    payable = [0] * calendar.classes
-    count = 0
-    for skipped in range(len(calendar.publicity), -1, -1):
-        if skipped < len(calendar.publicity):
-            for share, capped, waiver in by_instant[skipped]:
-                count += 1
-                for waiver_class in range(calendar.classes):
-                    gross[waiver_class] += share
-                    # Waived for members who joined before the date: classes 0..waiver.
-                    if waiver is None or waiver_class > waiver:
-                        net[waiver_class] += share
-                        payable[waiver_class] += capped
+        for waiver_class, sums in enumerate(per_instant[position[case.publicized_at]]):
+            sums[0] += 1
+            sums[1] += share
+            # Waived for members who joined before the date: classes 0..waiver.
+            if waiver is None or waiver_class > waiver:
+                sums[2] += share
+                sums[3] += capped
+    for i in range(last - 1, -1, -1):
         for waiver_class in range(calendar.classes):
-            cohort = skipped * calendar.classes + waiver_class
-            if cohort in wanted:
-                result[cohort] = CohortShare(
-                    cohort, count, gross[waiver_class], net[waiver_class], payable[waiver_class]
-                )
+            later, here = per_instant[i + 1][waiver_class], per_instant[i][waiver_class]
+            for k in range(4):
+                here[k] += later[k]
+    result: dict[int, CohortShare] = {}
+    for cohort in set(cohorts):
+        entry, exit, waiver_class = calendar.span(cohort)
+        exit = max(exit, entry)
+        start, end = per_instant[entry][waiver_class], per_instant[exit][waiver_class]
+        result[cohort] = CohortShare(cohort, *(a - b for a, b in zip(start, end, strict=True)))
     return Shares(denominator, result)
 
 
@@ -284,97 +395,46 @@ def member_amounts(
 
 
 @dataclass(frozen=True)
-class Member:
-    membership_id: int
-    joined_at: datetime.datetime
-    in_pool_since: datetime.datetime
-    ended_at: datetime.datetime | None = None
+class Line:
+    """One case of a member's share, in exact fen: shared, waived by a promotion, cut by the
+    per-case cap, cut by the yearly cap, charged (shared = the other four)."""
+
+    claim_id: int
+    share_fen: Fraction
+    waived_fen: Fraction
+    case_capped_fen: Fraction
+    year_capped_fen: Fraction
+    charged_fen: Fraction
 
 
-def is_eligible(member: Member, cutoff_at: datetime.datetime) -> bool:
-    """In the pool by the cutoff and still a member at it."""
-    return member.in_pool_since <= cutoff_at and (
-        member.ended_at is None or member.ended_at > cutoff_at
-    )
-
-
-def reference_bills(
-    *,
-    period_id: int,
-    cutoff_at: datetime.datetime,
-    cases: list[Case],
-    members: list[Member],
-    year_to_date: dict[int, int],
-    per_case_cap_fen: int,
-    yearly_cap_fen: int,
-    first_id: int,
-    chunk_ids: int,
-) -> dict[int, Amounts]:
-    """The bills of a period, member by member. `first_id` and `chunk_ids` cut the membership
-    ids into chunks as the period's run does; `year_to_date` is what each paid this year."""
-    calendar = Calendar.of(cases)
-    eligible = [m for m in members if is_eligible(m, cutoff_at)]
-    cohort_of = {
-        m.membership_id: calendar.cohort_of(in_pool_since=m.in_pool_since, joined_at=m.joined_at)
-        for m in eligible
-    }
-    no_case = len(calendar.publicity) * calendar.classes  # first cohort that shares nothing
-    per_cohort: dict[int, int] = {}
-    groups: dict[tuple[int, int], list[int]] = {}
-    for m in eligible:
-        cohort = cohort_of[m.membership_id]
-        per_cohort[cohort] = per_cohort.get(cohort, 0) + 1
-        if cohort < no_case:
-            chunk = (m.membership_id - first_id) // chunk_ids
-            groups.setdefault((chunk, cohort), []).append(m.membership_id)
-    sharers = sharers_per_case(cases, calendar, per_cohort)
-    shares = cohort_shares(
-        cases, calendar, sharers, per_case_cap_fen=per_case_cap_fen, cohorts=per_cohort
-    )
-    extras = group_extras(
-        shares,
-        {key: len(ids) for key, ids in groups.items()},
-        total_fen=sum(c.total_fen for c in cases),
-        period_id=period_id,
-    )
-    bills = {}
-    for key, ids in groups.items():
-        ordered = sorted(ids, key=lambda i: draw_key(membership_id=i, period_id=period_id))
-        for place, membership_id in enumerate(ordered, start=1):
-            bills[membership_id] = member_amounts(
-                shares.cohorts[key[1]],
-                shares,
-                draw=place,
-                extras=extras[key],
-                year_to_date_fen=year_to_date.get(membership_id, 0),
-                yearly_cap_fen=yearly_cap_fen,
-            )
-    for m in eligible:  # no case this period, but the year to date is carried on a bill
-        if m.membership_id not in bills and year_to_date.get(m.membership_id, 0) > 0:
-            bills[m.membership_id] = Amounts(0, 0, 0, 0, 0)
-    return bills
-
-
-def exact_charge(
+def member_lines(
     member: Member,
-    cases: list[Case],
-    sharers: list[int],
+    cases: Iterable[Case],
+    sharers: Iterable[int],
     *,
     per_case_cap_fen: int,
-    yearly_cap_fen: int,
-    year_to_date_fen: int,
-) -> Fraction:
-    """The charge as the rules state it, case by case, with no cohorts and no rounding."""
-    payable = sum(
-        (
-            min(Fraction(case.total_fen, n), per_case_cap_fen)
-            for case, n in zip(cases, sharers, strict=True)
-            if member.in_pool_since < case.publicized_at
-            and not (
-                case.waive_if_joined_before is not None
-                and member.joined_at < case.waive_if_joined_before
-            )
-        ),
-        Fraction(0),
-    )
-    return min(payable, Fraction(max(0, yearly_cap_fen - year_to_date_fen)))
+    headroom_fen: int | None,
+) -> list[Line]:
+    """The member's exact share of each case they share, in the given order (the yearly cap,
+    `headroom_fen` of it left this year, None: not binding, is applied in that order): the
+    rules stated case by case, with no cohorts and no rounding."""
+    headroom = None if headroom_fen is None else Fraction(max(0, headroom_fen))
+    lines = []
+    for case, n in zip(cases, sharers, strict=True):
+        if not covers(member, case.publicized_at):
+            continue
+        share = Fraction(case.total_fen, n)
+        waived = (
+            share
+            if case.waive_if_joined_before is not None
+            and member.joined_at < case.waive_if_joined_before
+            else Fraction(0)
+        )
+        payable = Fraction(0) if waived else min(share, Fraction(per_case_cap_fen))
+        charged = payable if headroom is None else min(payable, headroom)
+        if headroom is not None:
+            headroom -= charged
+        lines.append(
+            Line(case.claim_id, share, waived, share - waived - payable, payable - charged, charged)
+        )
+    return lines

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
+from billing import rules
 from billing.models import FINISHED, ApportionmentPeriod, Bill, PeriodCase, PeriodStatus
+from members.households import household_of
 
 # Bills stay open to collection this many periods back (about a year of fortnightly periods).
 COLLECTED_PERIODS = 24
@@ -65,28 +67,32 @@ def period_cases(period: ApportionmentPeriod) -> list[PeriodCase]:
 
 
 def bills_of(member) -> QuerySet[Bill]:
-    """A member's bills, newest period first, with their period and plan (not its cases)."""
+    """The bills of a member's household (theirs and the people they cover and pay for),
+    newest period first, the account holder's own first, with their period, plan and person
+    (not the period's cases)."""
     return (
-        Bill.objects.filter(membership__member=member)
-        .select_related("period__plan", "membership")
-        .order_by("-period_id")
+        Bill.objects.filter(membership__member__in=household_of(member))
+        .select_related("period__plan", "membership__member")
+        .order_by(
+            "-period_id", F("membership__member__payer_id").asc(nulls_first=True), "membership_id"
+        )
     )
 
 
 def bills_version(
     member, *, period_id: int | None = None
 ) -> tuple[tuple, datetime.datetime | None]:
-    """What a member's bills (or one period's) show that can still change once posted —
+    """What a household's bills (or one period's) show that can still change once posted —
     which bills, paid or not, the period's status — and when it last changed: one query."""
-    bills = Bill.objects.filter(membership__member=member)
+    bills = Bill.objects.filter(membership__member__in=household_of(member))
     if period_id is not None:
         bills = bills.filter(period_id=period_id)
     rows = tuple(
-        bills.order_by("period_id").values_list(
-            "period_id", "paid_at", "period__status", "period__posted_at"
+        bills.order_by("period_id", "membership_id").values_list(
+            "period_id", "membership_id", "paid_at", "period__status", "period__posted_at"
         )
     )
-    moments = [m for row in rows for m in (row[1], row[3]) if m is not None]
+    moments = [m for row in rows for m in (row[2], row[4]) if m is not None]
     return (member.pk, rows), max(moments, default=None)
 
 
@@ -105,34 +111,35 @@ class CaseCharge:
 
 def bill_breakdown(bill: Bill) -> list[CaseCharge]:
     """The cases the member shared, in claim order (the yearly cap is applied in that order),
-    then a rounding line when the exact lines do not add up to the bill's whole fen."""
+    by rules.member_lines; then a rounding line when the exact lines do not add up to the
+    bill's whole fen."""
     membership, period = bill.membership, bill.period
+    cases = period_cases(period)
     # The rules the period was billed under, not the plan's rules of today.
-    per_case_cap_fen, yearly_cap_fen = period.per_case_cap_fen, period.yearly_cap_fen
-    headroom = (
-        None
-        if bill.year_to_date_before_fen is None
-        else Fraction(max(0, yearly_cap_fen - bill.year_to_date_before_fen))
+    lines = rules.member_lines(
+        rules.Member(
+            membership.pk, membership.joined_at, membership.in_pool_since, membership.ended_at
+        ),
+        [case.rule_case() for case in cases],
+        [case.members_count for case in cases],
+        per_case_cap_fen=period.per_case_cap_fen,
+        headroom_fen=(
+            None
+            if bill.year_to_date_before_fen is None
+            else period.yearly_cap_fen - bill.year_to_date_before_fen
+        ),
     )
-    rows = []
-    for case in period_cases(period):
-        if membership.in_pool_since >= case.publicized_at:
-            continue
-        share = Fraction(case.amount_fen + case.fee_fen, case.members_count)
-        waived = (
-            share
-            if case.waive_if_joined_before and membership.joined_at < case.waive_if_joined_before
-            else Fraction(0)
+    rows = [
+        CaseCharge(
+            line.claim_id,
+            line.share_fen,
+            line.waived_fen,
+            line.case_capped_fen,
+            line.year_capped_fen,
+            line.charged_fen,
         )
-        payable = Fraction(0) if waived else min(share, Fraction(per_case_cap_fen))
-        charged = payable if headroom is None else min(payable, headroom)
-        if headroom is not None:
-            headroom -= charged
-        rows.append(
-            CaseCharge(
-                case.claim_id, share, waived, share - waived - payable, payable - charged, charged
-            )
-        )
+        for line in lines
+    ]
     rounding = CaseCharge(
         None,
         bill.gross_fen - sum((r.share_fen for r in rows), Fraction(0)),

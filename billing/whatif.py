@@ -4,8 +4,8 @@ cases that are not billed yet.
 - `what_if`: N cases of given amounts shared by M members under a plan's rules, every member
   in the pool before every case: the exact share per member, what the per-case and yearly
   caps take off it, and what the sponsor covers.
-- `plan_forecast`: the same for a plan's cases in publicity now, each shared by the active
-  members who entered the pool before it was publicized: an estimate of the next period's
+- `plan_forecast`: the same for a plan's cases in publicity now, each shared by the members
+  covered at its notice (in the pool before it, not left by then): an estimate of the next period's
   share for a member who shares them all (promotions and members' years to date are left
   out: they lower the charge, never raise it)."""
 
@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from django.core.cache import cache
+from django.db import connection
 
 from billing import rules
 from claims.models import Claim, ClaimState
-from members.models import Membership, MembershipStatus, Plan
+from members.models import Plan
 from mutual.core.errors import ServiceError
 
 MAX_CASES = 1_000
@@ -58,10 +59,10 @@ class Outcome:
 
 
 def _outcome(
-    plan: Plan, cases: list[rules.Case], per_cohort: dict[int, int], *, year_to_date_fen: int
+    plan: Plan, cases: list[rules.Case], sharers: list[int], *, year_to_date_fen: int
 ) -> Outcome:
+    """For a member who shares every case (covered at every notice, no waiver)."""
     calendar = rules.Calendar.of(cases)
-    sharers = rules.sharers_per_case(cases, calendar, per_cohort)
     shares = rules.cohort_shares(
         cases, calendar, sharers, per_case_cap_fen=plan.per_case_cap_fen, cohorts=[0]
     )
@@ -70,7 +71,7 @@ def _outcome(
     headroom = max(0, plan.yearly_cap_fen - year_to_date_fen)
     total = sum(c.total_fen for c in cases)
     return Outcome(
-        members=sum(per_cohort.values()),
+        members=max(sharers),
         cases=len(cases),
         cases_fen=sum(c.amount_fen for c in cases),
         fees_fen=sum(c.fee_fen for c in cases),
@@ -99,7 +100,7 @@ def what_if(
         rules.Case(i, now, a, rules.fee_for(a, plan.management_fee_bp))
         for i, a in enumerate(amounts_fen)
     ]
-    return _outcome(plan, cases, {0: members}, year_to_date_fen=year_to_date_fen)
+    return _outcome(plan, cases, [members] * len(cases), year_to_date_fen=year_to_date_fen)
 
 
 def plan_forecast(*, plan: Plan, now: datetime.datetime) -> Outcome | None:
@@ -115,23 +116,55 @@ def plan_forecast(*, plan: Plan, now: datetime.datetime) -> Outcome | None:
     if not cases:
         return None
     calendar = rules.Calendar.of(cases)
-    before = _pool_before(plan, calendar.publicity)
-    # Cohort k: members who entered the pool after k of the publicity instants (rules.Calendar).
-    per_cohort = {0: before[0]}
-    per_cohort.update({k: before[k] - before[k - 1] for k in range(1, len(before))})
-    if before[0] == 0:
+    covered = dict(zip(calendar.publicity, _covered_at(plan, calendar.publicity), strict=True))
+    sharers = [covered[case.publicized_at] for case in cases]
+    if min(sharers) == 0:
         return None
-    return _outcome(plan, cases, per_cohort, year_to_date_fen=0)
+    return _outcome(plan, cases, sharers, year_to_date_fen=0)
 
 
-def _pool_before(plan: Plan, instants) -> list[int]:
-    """Active members who entered the pool before each instant. Kept a minute: public pages
+def _covered_at(plan: Plan, instants) -> list[int]:
+    """The plan's members covered at each instant: a case's sharers are those covered at its
+    notice, whether or not they left since (billing/rules.py). Kept a minute: public pages
     ask on every hit, without login, and each count reads the whole pool."""
     instants_hash = hashlib.sha256(",".join(i.isoformat() for i in instants).encode())
-    key = f"pool-before:{plan.pk}:{instants_hash.hexdigest()}"
-    before = cache.get(key)
-    if before is None:
-        active = Membership.objects.filter(plan=plan, status=MembershipStatus.ACTIVE)
-        before = [active.filter(in_pool_since__lt=instant).count() for instant in instants]
-        cache.set(key, before, POOL_COUNTS_SECONDS)
-    return before
+    key = f"covered-at:{plan.pk}:{instants_hash.hexdigest()}"
+    counts = cache.get(key)
+    if counts is None:
+        counts = _count_covered(plan, list(instants))
+        cache.set(key, counts, POOL_COUNTS_SECONDS)
+    return counts
+
+
+_SPANS_SQL = """
+SELECT width_bucket(in_pool_since, %(instants)s::timestamptz[]),
+       CASE WHEN ended_at IS NULL OR ended_at > %(last)s THEN %(count)s
+            ELSE width_bucket(ended_at - interval '1 microsecond', %(instants)s::timestamptz[])
+       END,
+       count(*)
+  FROM members_membership
+ WHERE plan_id = %(plan)s AND in_pool_since < %(last)s
+   AND (ended_at IS NULL OR ended_at > %(first)s)
+ GROUP BY 1, 2
+"""
+
+
+def _count_covered(plan: Plan, instants: list) -> list[int]:
+    """One pass over the plan's memberships: each covers the sorted instants from its entry
+    to its exit (rules.Calendar.place); a difference array gives the count at each."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SPANS_SQL,
+            {"instants": instants, "last": instants[-1], "first": instants[0],
+             "count": len(instants), "plan": plan.pk},
+        )  # fmt: skip
+        change = [0] * (len(instants) + 1)
+        for entry, exit, count in cursor.fetchall():
+            if entry < exit:
+                change[entry] += count
+                change[exit] -= count
+    counts, running = [], 0
+    for delta in change[:-1]:
+        running += delta
+        counts.append(running)
+    return counts

@@ -2,15 +2,19 @@
 
 from django.core.cache import cache
 from django.db.models import Count
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from claims import disputes, evidence, selectors, services
-from claims.models import Claim, EvidenceDocument, EvidenceKind, IncidentKind, Vote
+from claims.cover import conditions_in_force
+from claims.models import Claim, Condition, EvidenceDocument, EvidenceKind, IncidentKind, Vote
+from members.api import PersonOutput
+from members.models import Plan
 from mutual.core.api import MemberScoped, current_member
 from mutual.core.conditional import conditional, etag_of
 
@@ -37,16 +41,28 @@ class HistoryOutput(serializers.Serializer):
     description = serializers.CharField(allow_null=True)
 
 
+class ConditionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Condition
+        fields = ["code", "name_en", "name_zh", "category", "pays_fen"]
+        read_only_fields = fields
+
+
 class ClaimOutput(serializers.ModelSerializer):
     evidence = EvidenceOutput(many=True, read_only=True)
     history = serializers.SerializerMethodField()
+    patient = PersonOutput(source="membership.member", read_only=True)
+    condition = ConditionOutput(read_only=True, allow_null=True)
 
     class Meta:
         model = Claim
         fields = [
             "id",
             "membership",
+            "patient",
             "plan",
+            "condition",
+            "cover_fen",
             "state",
             "incident_kind",
             "incident_date",
@@ -74,7 +90,17 @@ class ClaimOutput(serializers.ModelSerializer):
 
 
 class ClaimInput(serializers.Serializer):
-    membership = serializers.IntegerField(min_value=1)
+    membership = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="The patient's membership: mine, or of someone I cover",
+    )
+    condition = serializers.SlugField(
+        max_length=48,
+        required=False,
+        help_text="The condition's code, from the plan's list in force on the day of the event "
+        "(GET /api/plans/{id}/conditions/)",
+    )
     incident_kind = serializers.ChoiceField(choices=IncidentKind.choices)
     incident_date = serializers.DateField()
     incident_time = serializers.TimeField(
@@ -141,10 +167,18 @@ class ClaimViewSet(
         return Response(EvidenceOutput(document).data, status=status.HTTP_201_CREATED)
 
 
+class PublicConditionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Condition
+        fields = ["code", "name_en", "name_zh", "category"]
+        read_only_fields = fields
+
+
 class CaseOutput(serializers.ModelSerializer):
     """A public case: no names, no documents; what members need to judge it."""
 
     plan_code = serializers.CharField(source="plan.code", read_only=True)
+    condition = PublicConditionOutput(read_only=True, allow_null=True)
     evidence = EvidenceOutput(many=True, read_only=True)
     disputes = serializers.IntegerField(source="dispute_count", read_only=True)
 
@@ -154,6 +188,7 @@ class CaseOutput(serializers.ModelSerializer):
             "id",
             "plan",
             "plan_code",
+            "condition",
             "state",
             "incident_kind",
             "incident_date",
@@ -199,7 +234,7 @@ class CaseViewSet(MemberScoped, viewsets.ReadOnlyModelViewSet):
         return (
             selectors.cases_visible_to(member)
             .annotate(dispute_count=Count("disputes", distinct=True))
-            .select_related("plan")
+            .select_related("plan", "condition")
             .prefetch_related("evidence")
         )
 
@@ -243,3 +278,41 @@ class CaseViewSet(MemberScoped, viewsets.ReadOnlyModelViewSet):
             now=timezone.now(),
         )
         return Response(CaseOutput(self.get_queryset().get(pk=case.pk)).data)
+
+
+class ConditionListOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Condition
+        fields = [
+            "code", "name_en", "name_zh", "category", "pays_fen", "min_age_years",
+            "max_age_years", "in_force_from", "in_force_until",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class OnInput(serializers.Serializer):
+    on = serializers.DateField(required=False, help_text="default: today (Shanghai)")
+
+
+class PlanConditionsViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """A plan's covered conditions in force on a day (`?on=YYYY-MM-DD`, default today,
+    Shanghai): what a claim may name, and what each pays. Public."""
+
+    permission_classes = [permissions.AllowAny]
+    serializer_class = ConditionListOutput
+    queryset = Condition.objects.none()
+    filter_backends = []
+    validates_query = True  # ?on= (mutual.core.schema: a bad one is a 400)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Condition.objects.none()
+        data = OnInput(data=self.request.query_params)
+        data.is_valid(raise_exception=True)
+        day = data.validated_data.get("on") or timezone.localdate()
+        plan = get_object_or_404(Plan, pk=self.kwargs["plan_pk"])
+        return conditions_in_force(plan_id=plan.pk, day=day).order_by("category", "code")
+
+    @extend_schema(parameters=[OnInput])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)

@@ -14,8 +14,64 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 from django_fsm_log.models import StateLog
+from simple_history.models import HistoricalRecords
 
 from members.models import Member, Membership, Plan
+
+
+class ConditionCategory(models.TextChoices):
+    SEVERE = "severe", _("severe illness")
+    MILD = "mild", _("mild illness")
+    ACCIDENT = "accident", _("accidental injury")
+
+
+class Condition(models.Model):
+    """A covered condition of a plan's list, in force from `in_force_from` to the day before
+    `in_force_until`: what it pays (the patient's full cover by age, or a fixed amount) and
+    any age limits. A claim is judged by the list in force on the day of its event (the
+    diagnosis; for an accident, the accident), so a change never re-judges an earlier case.
+    Every change is kept (history), like the plan's other rules."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="conditions")
+    code = models.SlugField(_("code"), max_length=48)
+    name_en = models.CharField(_("name (English)"), max_length=160)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=80)
+    category = models.CharField(_("category"), max_length=16, choices=ConditionCategory)
+    pays_fen = models.BigIntegerField(
+        _("pays (fen)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the patient's full cover for their age. Otherwise at most this."),
+    )
+    min_age_years = models.PositiveSmallIntegerField(_("from age"), null=True, blank=True)
+    max_age_years = models.PositiveSmallIntegerField(_("up to age"), null=True, blank=True)
+    in_force_from = models.DateField(_("in force from"))
+    in_force_until = models.DateField(
+        _("in force until"), null=True, blank=True, help_text=_("The day it left the list.")
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("covered condition")
+        verbose_name_plural = _("covered conditions")
+        ordering = ["plan", "category", "code", "in_force_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "code", "in_force_from"], name="one_condition_version_a_day"
+            ),
+            models.CheckConstraint(
+                condition=Q(in_force_until__isnull=True)
+                | Q(in_force_until__gt=models.F("in_force_from")),
+                name="condition_in_force_for_a_day_at_least",
+            ),
+            models.CheckConstraint(
+                condition=Q(pays_fen__isnull=True) | Q(pays_fen__gt=0),
+                name="condition_pays_something",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name_en} ({self.get_category_display()})"
 
 
 class IncidentKind(models.TextChoices):
@@ -36,7 +92,11 @@ class ClaimState(models.TextChoices):
 
 # --- transition permissions (django-fsm calls them with the claim and the user) ---
 def _is_claimant(claim: Claim, user) -> bool:
-    return claim.membership.member.user_id == user.pk
+    """The patient, or the account holder who covers them."""
+    member = claim.membership.member
+    if member.user_id == user.pk:
+        return True
+    return member.payer_id is not None and member.payer.user_id == user.pk
 
 
 def _can_investigate(claim: Claim, user) -> bool:
@@ -80,6 +140,24 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         protected=True,
         db_index=True,
     )
+    # The patient is the membership's member; a dependant's claims are filed by their
+    # account holder: who filed it is `submitted_by`.
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("submitted by"),
+    )
+    condition = models.ForeignKey(
+        Condition,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="claims",
+        verbose_name=_("condition"),
+    )
     incident_kind = models.CharField(_("incident kind"), max_length=16, choices=IncidentKind)
     incident_date = models.DateField(_("incident date"))
     # An accident's time of day (Shanghai): needed when it happened on the joining day.
@@ -87,7 +165,13 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     diagnosis_date = models.DateField(_("diagnosis date"))
     diagnosis = models.CharField(_("diagnosis"), max_length=200)
     hospital = models.CharField(_("hospital"), max_length=200)
-    cover_fen = models.BigIntegerField(_("cover at submission (fen)"))
+    cover_fen = models.BigIntegerField(
+        _("cover (fen)"),
+        help_text=_(
+            "What the claim can pay: the plan's band for the patient's age on the day of the "
+            "event, or less if the condition pays less."
+        ),
+    )
     amount_requested_fen = models.BigIntegerField(_("amount requested (fen)"))
     amount_approved_fen = models.BigIntegerField(_("amount approved (fen)"), null=True, blank=True)
     submitted_at = models.DateTimeField(_("submitted at"))

@@ -9,13 +9,17 @@ from django_fsm_log.models import StateLog
 
 from claims.models import Claim
 from claims.rules import claim_act_allowed
-from members.models import Member, MembershipStatus
+from members.households import household_of
+from members.models import Member, Membership, MembershipStatus
 
 
 def claims_of(member: Member) -> QuerySet[Claim]:
-    """A member's claims with their evidence and history, each fetched once for the page."""
+    """The claims of a member's household (the account holder files and follows those of the
+    people they cover), with their patient, condition, evidence and history, each fetched
+    once for the page."""
     return (
-        Claim.objects.filter(membership__member=member)
+        Claim.objects.filter(membership__member__in=household_of(member))
+        .select_related("membership__member", "condition")
         .order_by("-submitted_at", "-pk")
         .prefetch_related("evidence", "state_log")
     )
@@ -29,8 +33,10 @@ def claim_history(claim: Claim) -> list[StateLog]:
 
 def cases_visible_to(member: Member) -> QuerySet[Claim]:
     """Cases that have been public (publicized, and whatever came after) in the plans where
-    the member is active."""
-    plans = member.memberships.filter(status=MembershipStatus.ACTIVE).values("plan_id")
+    someone of the member's household is active: the account holder pays their shares."""
+    plans = Membership.objects.filter(
+        member__in=household_of(member), status=MembershipStatus.ACTIVE
+    ).values("plan_id")
     return Claim.objects.filter(plan_id__in=plans, publicity_starts_at__isnull=False).order_by(
         "-publicity_starts_at", "-pk"
     )

@@ -13,13 +13,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from claims.cover import amount_within, claim_cover
 from claims.models import Claim, ClaimState, IncidentKind
 from claims.rules import claim_act_require, window_due_q
-from members.models import Membership, MembershipStatus
+from members.households import acts_for
+from members.models import EndReason, Membership, MembershipStatus
 from members.notifications.events import notify_claim_moved
 from members.services import membership_is_covered
 from mutual.core.errors import ServiceError
-from mutual.core.money import format_yuan
 from mutual.core.timezones import local_date, local_datetime, local_midnight
 from mutual.core.transitions import run_transition
 
@@ -60,23 +61,31 @@ def claim_submit(
     hospital: str,
     amount_requested_fen: int,
     incident_time: datetime.time | None = None,
+    condition: str | None = None,
 ) -> Claim:
-    """A member claims on their live membership. Eligibility is checked now, with reasons.
+    """A member, or the account holder who covers them, claims on the patient's live
+    membership (or one ended at the plan's maximum age, for an event before that birthday).
+    Eligibility is checked now, with reasons: the condition on the plan's list in force on the
+    day of the event, and the cover for the patient's age that day (claims/cover.py).
 
     Claim dates are Shanghai's calendar days; joining is an instant. So an accident on the
     joining day is covered only if it happened after the joining time, and the claim must say
     when (`incident_time`, Shanghai): an accident at 23:00 is not covered by a membership that
     began at 23:30."""
     membership = (
-        Membership.objects.select_related("member", "plan").filter(pk=membership_id).first()
+        Membership.objects.select_related("member__payer", "plan").filter(pk=membership_id).first()
     )
-    # No one claims in a member's name. Someone else's membership and no membership read the
-    # same, so that a refusal does not tell whether the id exists.
-    if membership is None or by is None or membership.member.user_id != by.pk:
+    # No one claims in a member's name but the member or their account holder. Someone
+    # else's membership and no membership read the same, so that a refusal does not tell
+    # whether the id exists.
+    if membership is None or not acts_for(by, membership.member):
         raise ServiceError(
-            "not one of your memberships", code="not_your_membership", field="membership"
+            "not one of your household's memberships",
+            code="not_your_membership",
+            field="membership",
         )
-    if membership.status != MembershipStatus.ACTIVE:
+    aged_out = membership.end_reason == EndReason.AGE_LIMIT
+    if membership.status != MembershipStatus.ACTIVE and not aged_out:
         raise ServiceError(
             f"membership is {membership.status}, not active", code="not_live", field="membership"
         )
@@ -120,6 +129,13 @@ def claim_submit(
             code="before_joining",
             field="incident_time",
         )
+    if aged_out and event_at >= membership.ended_at:
+        raise ServiceError(
+            f"this cover ended on {local_date(membership.ended_at)} at the plan's maximum age: "
+            "claim on the membership that covered the patient then",
+            code="not_live",
+            field="membership",
+        )
     if not membership_is_covered(membership, incident_kind=incident_kind, diagnosed_at=event_at):
         if accident:
             raise ServiceError(
@@ -135,22 +151,24 @@ def claim_submit(
             code="waiting_period",
             field="diagnosis_date",
         )
-    if not 0 < amount_requested_fen <= membership.cover_fen:
-        raise ServiceError(
-            "amount must be between 0.01 and the cover of "
-            f"{format_yuan(membership.cover_fen)} yuan",
-            code="amount",
-            field="amount_requested_fen",
-        )
+    cover = claim_cover(
+        membership=membership,
+        incident_kind=incident_kind,
+        event_day=event_day,
+        condition_code=condition,
+    )
+    amount_within(cover, amount_requested_fen)
     return Claim.objects.create(
         membership=membership,
         plan=membership.plan,
+        submitted_by=by,
+        condition=cover.condition,
         incident_kind=incident_kind,
         incident_date=incident_date,
         diagnosis_date=diagnosis_date,
         diagnosis=diagnosis,
         hospital=hospital,
-        cover_fen=membership.cover_fen,
+        cover_fen=cover.cover_fen,
         amount_requested_fen=amount_requested_fen,
         incident_time=incident_time if accident else None,
         submitted_at=now,

@@ -62,7 +62,28 @@ class Plan(models.Model):
     accepting_members = models.BooleanField(_("accepting new members"), default=True)
     min_credit_score = models.PositiveSmallIntegerField(_("minimum credit score"), default=650)
     min_age_days = models.PositiveIntegerField(_("minimum age (days)"), default=30)
-    max_age_years = models.PositiveSmallIntegerField(_("maximum age (years)"), default=59)
+    min_age_years = models.PositiveSmallIntegerField(
+        _("minimum age (years)"),
+        default=0,
+        help_text=_("0 for none; 60 for a plan of 60 to 70 year olds."),
+    )
+    max_age_years = models.PositiveSmallIntegerField(
+        _("maximum age (years)"),
+        default=59,
+        help_text=_("Cover ends on the day a member turns one year older than this."),
+    )
+    age_successor = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("plan after the maximum age"),
+        help_text=_(
+            "Members who reach the maximum age move to this plan, with no new waiting period, "
+            "unless they chose not to."
+        ),
+    )
     illness_waiting_days = models.PositiveIntegerField(
         _("illness waiting period (days)"), default=90
     )
@@ -205,17 +226,59 @@ def mask_national_id(national_id: str) -> str:
     return national_id[:keep] + "*" * hidden + national_id[len(national_id) - keep :]
 
 
+class Relationship(models.TextChoices):
+    SELF = "self", _("account holder")
+    SPOUSE = "spouse", _("spouse")
+    CHILD = "child", _("child")
+    PARENT = "parent", _("parent")
+
+
 class Member(models.Model):
-    """A person, linked to a login. The national id is shown masked; seeing it in full is a
-    deliberate act that is logged (members.services.member_national_id_reveal)."""
+    """A person. An account holder (the *payer*) has a login, is credit-scored, and covers a
+    household: their spouse, children and parents, who have no login of their own (`payer`
+    is the account holder; members.households). The national id is shown masked; seeing it
+    in full is a deliberate act that is logged (members.services.member_national_id_reveal)."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="member"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="member",
+    )
+    payer = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="dependants",
+        verbose_name=_("covered and paid for by"),
+    )
+    relationship = models.CharField(
+        _("relationship to the account holder"),
+        max_length=8,
+        choices=Relationship,
+        default=Relationship.SELF,
+        db_default=Relationship.SELF,  # set-based inserts (the demo, the benchmarks) of holders
     )
     full_name = models.CharField(_("full name"), max_length=120)
     national_id = models.CharField(_("national id"), max_length=32, unique=True)
     birth_date = models.DateField(_("birth date"), db_index=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # A child under 14 is added only with the account holder's consent as guardian (PIPL
+    # Art. 31): when it was given, and by whom.
+    guardian_consent_at = models.DateTimeField(_("guardian's consent at"), null=True, blank=True)
+    guardian_consent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("guardian's consent by"),
+    )
+    # Taken out of the household by the account holder (their memberships ended then); kept
+    # for their claims and bills.
+    removed_at = models.DateTimeField(_("removed from the household at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("member")
@@ -227,6 +290,15 @@ class Member(models.Model):
             models.Index(
                 OpClass(Upper("full_name"), name="varchar_pattern_ops"),
                 name="member_name_upper_prefix",
+            ),
+        ]
+        constraints = [
+            # An account holder has a login and no payer; a dependant has a payer, a
+            # relationship to them, and no login.
+            models.CheckConstraint(
+                condition=Q(payer__isnull=True, relationship="self", user__isnull=False)
+                | (Q(payer__isnull=False, user__isnull=True) & ~Q(relationship="self")),
+                name="member_holder_or_dependant",
             ),
         ]
 
@@ -241,6 +313,11 @@ class Member(models.Model):
         had_birthday = (day.month, day.day) >= (self.birth_date.month, self.birth_date.day)
         return day.year - self.birth_date.year - (0 if had_birthday else 1)
 
+    @property
+    def account_holder_id(self) -> int:
+        """Whose account pays for this person: their own, or their payer's."""
+        return self.payer_id or self.pk
+
 
 class MembershipStatus(models.TextChoices):
     ACTIVE = "active", _("active")
@@ -248,8 +325,24 @@ class MembershipStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", _("withdrawn")
 
 
+class EndReason(models.TextChoices):
+    """Why a membership's cover ended (the status says only withdrawn or lapsed)."""
+
+    LEFT = "left", _("left")
+    UNPAID = "unpaid", _("not paid")
+    HOUSEHOLD = "household", _("the account holder left or removed them")
+    AGE_LIMIT = "age_limit", _("reached the plan's maximum age")
+    MIGRATED = "migrated", _("moved to a successor plan")
+
+
 def _is_owner_or_staff(membership: Membership, user) -> bool:
-    return membership.member.user_id == user.pk or user.has_perm("members.change_membership")
+    """The member, their account holder (who covers and pays for them), or staff."""
+    member = membership.member
+    if member.user_id == user.pk and user.pk is not None:
+        return True
+    if member.payer_id is not None and member.payer.user_id == user.pk:
+        return True
+    return user.has_perm("members.change_membership")
 
 
 def _is_finance(membership: Membership, user) -> bool:
@@ -275,8 +368,16 @@ class Membership(ConcurrentTransitionMixin, models.Model):
     waiting_until = models.DateTimeField(_("illness waiting period ends"))
     cover_fen = models.BigIntegerField(_("cover (fen)"))
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    end_reason = models.CharField(
+        _("why it ended"), max_length=16, choices=EndReason, blank=True, default="", db_default=""
+    )
     migrated_from = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="migrated_to"
+    )
+    # At the plan's maximum age, move to its successor plan (Plan.age_successor), with no new
+    # waiting period; the member may turn it off (PATCH /api/memberships/{id}/).
+    move_at_age_limit = models.BooleanField(
+        _("move on at the maximum age"), default=True, db_default=True
     )
 
     class Meta:
@@ -315,8 +416,9 @@ class Membership(ConcurrentTransitionMixin, models.Model):
         target=MembershipStatus.WITHDRAWN,
         permission=_is_owner_or_staff,
     )
-    def withdraw(self, *, now, by=None, description=None) -> None:
+    def withdraw(self, *, now, by=None, description=None, reason=EndReason.LEFT) -> None:
         self.ended_at = now
+        self.end_reason = reason
 
     @fsm_log_by
     @fsm_log_description
@@ -326,8 +428,9 @@ class Membership(ConcurrentTransitionMixin, models.Model):
         target=MembershipStatus.LAPSED,
         permission=_is_finance,
     )
-    def lapse(self, *, now, by=None, description=None) -> None:
+    def lapse(self, *, now, by=None, description=None, reason=EndReason.UNPAID) -> None:
         self.ended_at = now
+        self.end_reason = reason
 
 
 class AccessKind(models.TextChoices):

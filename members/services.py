@@ -11,8 +11,22 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from members.credit import CreditScoreProvider, default_credit_provider
-from members.models import AccessKind, AccessLog, Member, Membership, MembershipStatus, Plan
-from members.notifications.events import notify_membership_lapsed
+from members.households import (
+    acts_for,
+    holder_for,
+    holder_still_covered,
+    household_active_memberships,
+)
+from members.models import (
+    AccessKind,
+    AccessLog,
+    EndReason,
+    Member,
+    Membership,
+    MembershipStatus,
+    Plan,
+)
+from members.notifications.events import notify_cover_ended, notify_membership_lapsed
 from mutual.core.errors import ServiceError
 from mutual.core.timezones import local_date
 from mutual.core.transitions import run_transition
@@ -27,18 +41,39 @@ def membership_join(
     member_id: int,
     plan_id: int,
     now: datetime.datetime,
+    by=None,
     credit_provider: CreditScoreProvider | None = None,
 ) -> Membership:
-    """Join `plan` for free if eligible. Raises EligibilityError naming the failed rule."""
+    """Join `plan` for free if eligible: the member themselves, or a dependant their account
+    holder covers (`by`; None: the system). Only the account holder is credit-scored; the age
+    rules are the plan's, for the person who joins. Raises EligibilityError naming the rule."""
     plan = Plan.objects.filter(pk=plan_id).first()
     if plan is None:
         raise EligibilityError("no such plan", code="unknown_plan", field="plan")
-    member = Member.objects.get(pk=member_id)
+    member = Member.objects.select_related("payer").filter(pk=member_id).first()
+    if member is None or (by is not None and not acts_for(by, member)):
+        raise EligibilityError(
+            "not a member of your household", code="not_in_household", field="member"
+        )
+    if member.removed_at is not None:
+        raise EligibilityError(
+            f"{member} was removed from the household", code="removed", field="member"
+        )
+    holder = member.payer or member
     today = local_date(now)  # ages are counted in Shanghai's days, as claims are
 
     if not plan.accepting_members:
         raise EligibilityError(f"{plan} is closed to new members", code="plan_closed", field="plan")
-    score = (credit_provider or default_credit_provider()).score(national_id=member.national_id)
+    if (
+        member.payer_id is not None
+        and not Membership.objects.filter(member=holder, status=MembershipStatus.ACTIVE).exists()
+    ):
+        raise EligibilityError(
+            "the account holder covers their family while they are covered themselves",
+            code="holder_not_covered",
+            field="member",
+        )
+    score = (credit_provider or default_credit_provider()).score(national_id=holder.national_id)
     if score < plan.min_credit_score:
         raise EligibilityError(
             f"credit score {score} is below the plan's minimum of {plan.min_credit_score}",
@@ -50,6 +85,12 @@ def membership_join(
             f"members must be at least {plan.min_age_days} days old", code="too_young", field="plan"
         )
     age = member.age_on(today)
+    if age < plan.min_age_years:
+        raise EligibilityError(
+            f"age {age} is below the plan's minimum of {plan.min_age_years}",
+            code="too_young",
+            field="plan",
+        )
     if age > plan.max_age_years:
         raise EligibilityError(
             f"age {age} is above the plan's maximum of {plan.max_age_years}",
@@ -68,6 +109,7 @@ def membership_join(
                 plan=plan,
                 joined_at=now,
                 in_pool_since=enters,
+                # A new membership, a new waiting period: also for whoever rejoins.
                 waiting_until=now + datetime.timedelta(days=plan.illness_waiting_days),
                 cover_fen=cover_fen,
             )
@@ -77,6 +119,22 @@ def membership_join(
                 f"{member} is already a member of {plan}", code="already_member", field="plan"
             ) from None
         raise
+
+
+@transaction.atomic
+def membership_choose(*, membership_id: int, by, move_at_age_limit: bool) -> Membership:
+    """The member (or their account holder) chooses whether to move to the plan's successor
+    at its maximum age, with no new waiting period (on by default)."""
+    membership = _locked_membership(membership_id)
+    if not acts_for(by, membership.member):
+        raise PermissionDenied(f"{by} may not change this membership")
+    if membership.status != MembershipStatus.ACTIVE:
+        raise ServiceError(
+            "only a live membership can change", code="not_live", field="move_at_age_limit"
+        )
+    membership.move_at_age_limit = move_at_age_limit
+    membership.save(update_fields=["move_at_age_limit"])
+    return membership
 
 
 _JUST_AFTER = datetime.timedelta(microseconds=1)
@@ -112,32 +170,96 @@ def _ends_at(membership_id: int, *, now: datetime.datetime) -> datetime.datetime
 def _locked_membership(membership_id: int) -> Membership:
     return (
         Membership.objects.select_for_update(of=("self",))
-        .select_related("member")
+        .select_related("member__payer", "plan")
         .get(pk=membership_id)
     )
 
 
-@transaction.atomic
 def membership_withdraw(*, membership_id: int, by, now: datetime.datetime) -> Membership:
-    """The member leaves (or staff record that they left). Cover ends now. No notice is
-    written (only a lapse is told)."""
-    ends = _ends_at(membership_id, now=now)
-    membership = _locked_membership(membership_id)
-    run_transition(membership.withdraw, by=by, now=ends, description="withdrawn")
-    membership.save()
-    return membership
+    """The member (or their account holder, or staff) leaves. Cover ends now; a payer whose
+    last cover ends takes their household out first. No notice for the leaver's own
+    withdrawal; the household is told."""
+    return membership_end(membership_id=membership_id, by=by, now=now, lapse=False)
 
 
-@transaction.atomic
 def membership_lapse(*, membership_id: int, by, now: datetime.datetime, reason: str) -> Membership:
     """Cover ends because the member stopped paying; `by=None` is the collections job. The
-    member is told, in this transaction."""
+    member is told, in this transaction; a payer's lapse takes their household out."""
+    return membership_end(membership_id=membership_id, by=by, now=now, lapse=True, reason=reason)
+
+
+@transaction.atomic
+def membership_end(
+    *,
+    membership_id: int,
+    by,
+    now: datetime.datetime,
+    lapse: bool,
+    reason: str = "",
+    end_reason: str | None = None,
+    notify: bool = True,
+) -> Membership:
+    """End one membership's cover (withdrawn, or lapsed), with its log row. When it is an
+    account holder's last live membership, their dependants' live memberships end first (they
+    leave before the payer can; last joined first), each told. Every end dated up to a counted
+    cutoff takes effect just after it (effective_after_billing)."""
+    # The household first, before this membership's lock: each end locks its plan, then its
+    # membership (the order plan_migrate takes them in).
+    current = Membership.objects.select_related("member").get(pk=membership_id)
+    if (
+        current.member.payer_id is None
+        and current.status == MembershipStatus.ACTIVE
+        and not holder_still_covered(current.member_id, except_membership_id=current.pk)
+    ):
+        why = "the account holder's cover lapsed" if lapse else "the account holder left"
+        for dependant in household_active_memberships(current.member_id):
+            membership_end(
+                membership_id=dependant.pk, by=None, now=now, lapse=lapse, reason=why,
+                end_reason=EndReason.HOUSEHOLD,
+            )  # fmt: skip
     ends = _ends_at(membership_id, now=now)
     membership = _locked_membership(membership_id)
-    run_transition(membership.lapse, by=by, system_allowed=True, now=ends, description=reason)
+    if lapse:
+        run_transition(
+            membership.lapse, by=by, system_allowed=True, now=ends, description=reason,
+            reason=end_reason or EndReason.UNPAID,
+        )  # fmt: skip
+    else:
+        run_transition(
+            membership.withdraw, by=by, system_allowed=by is None, now=ends,
+            description=reason or "withdrawn", reason=end_reason or EndReason.LEFT,
+        )  # fmt: skip
     membership.save()
-    notify_membership_lapsed(membership=membership, reason=reason, now=now)
+    if not notify:
+        pass
+    elif lapse:
+        notify_membership_lapsed(membership=membership, reason=reason, now=now)
+    elif end_reason is not None:  # taken out with the household, or at the age limit
+        notify_cover_ended(membership=membership, reason=reason or "withdrawn", now=now)
     return membership
+
+
+@transaction.atomic
+def dependant_remove(*, member_id: int, by, now: datetime.datetime) -> Member:
+    """The account holder takes a dependant out: their cover ends now (each membership
+    withdrawn, and told); their claims and bills stay."""
+    holder = holder_for(by)
+    dependant = Member.objects.select_for_update().filter(pk=member_id, payer=holder).first()
+    if dependant is None or dependant.removed_at is not None:
+        raise ServiceError(
+            "not a member of your household", code="not_in_household", field="member"
+        )
+    for membership_id in dependant.memberships.filter(status=MembershipStatus.ACTIVE).values_list(
+        "pk", flat=True
+    ):
+        membership_end(
+            membership_id=membership_id, by=by, now=now, lapse=False,
+            reason="removed from the household by the account holder",
+            end_reason=EndReason.HOUSEHOLD,
+        )  # fmt: skip
+    dependant.removed_at = now
+    dependant.save(update_fields=["removed_at"])
+    return dependant
 
 
 # One statement moves everyone: old memberships end, new ones keep joined_at and the waiting
@@ -145,7 +267,7 @@ def membership_lapse(*, membership_id: int, by, now: datetime.datetime, reason: 
 _MIGRATE_SQL = """
 WITH moved AS (
     UPDATE members_membership AS old
-       SET status = 'withdrawn', ended_at = %(now)s
+       SET status = 'withdrawn', ended_at = %(now)s, end_reason = 'migrated'
      WHERE old.plan_id = %(from_plan)s
        AND old.status = 'active'
        AND (%(all_members)s OR old.member_id = ANY(%(member_ids)s))
@@ -153,12 +275,14 @@ WITH moved AS (
            SELECT 1 FROM members_membership AS cur
             WHERE cur.member_id = old.member_id AND cur.plan_id = %(to_plan)s
               AND cur.status = 'active')
- RETURNING old.id, old.member_id, old.joined_at, old.waiting_until, old.cover_fen
+ RETURNING old.id, old.member_id, old.joined_at, old.waiting_until, old.cover_fen,
+           old.move_at_age_limit
 ), created AS (
     INSERT INTO members_membership
            (member_id, plan_id, status, joined_at, in_pool_since, waiting_until, cover_fen,
-            migrated_from_id)
-    SELECT member_id, %(to_plan)s, 'active', joined_at, %(now)s, waiting_until, cover_fen, id
+            migrated_from_id, end_reason, move_at_age_limit)
+    SELECT member_id, %(to_plan)s, 'active', joined_at, %(now)s, waiting_until, cover_fen, id,
+           '', move_at_age_limit
       FROM moved
     RETURNING id
 )
@@ -218,10 +342,11 @@ def plan_migrate(
 def membership_is_covered(
     membership: Membership, *, incident_kind: str, diagnosed_at: datetime.datetime
 ) -> bool:
-    """Accidents are covered from the joining instant (plus the plan's accident waiting
-    period, none by default): an accident is an instant. Illness is covered from the day the
-    waiting period ends: a diagnosis is a calendar day in settings.TIME_ZONE."""
-    if membership.status != MembershipStatus.ACTIVE:
+    """Covered at the event: not after the cover ended; accidents from the joining instant
+    (plus the plan's accident waiting period, none by default): an accident is an instant.
+    Illness from the day the waiting period ends: a diagnosis is a calendar day in
+    settings.TIME_ZONE."""
+    if membership.ended_at is not None and diagnosed_at >= membership.ended_at:
         return False
     if incident_kind == "accident":
         days = membership.plan.accident_waiting_days

@@ -383,7 +383,15 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a `status`: name the period's so that the schema is stable and the
     # generator does not warn (check --deploy fails on warnings).
-    "ENUM_NAME_OVERRIDES": {"PeriodStatusEnum": "billing.models.PeriodStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "PeriodStatusEnum": "billing.models.PeriodStatus",
+        "RelationshipEnum": "members.models.Relationship",
+        "DependantRelationshipEnum": [
+            ("spouse", "spouse"),
+            ("child", "child"),
+            ("parent", "parent"),
+        ],
+    },
 }
 
 # Throttle counters must be shared by every web process: Redis, not per-process memory.

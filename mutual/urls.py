@@ -7,8 +7,8 @@ from rest_framework.routers import DefaultRouter
 from billing import public
 from billing.api import MyBillViewSet, PeriodViewSet
 from claims import public as claims_public
-from claims.api import CaseViewSet, ClaimViewSet
-from members.api import MembershipViewSet, MeView, PlanViewSet
+from claims.api import CaseViewSet, ClaimViewSet, PlanConditionsViewSet
+from members.api import DependantViewSet, HouseholdView, MembershipViewSet, MeView, PlanViewSet
 from members.notifications.api import MyNotificationPreferencesView, MyNotificationViewSet
 from mutual.api_auth import ObtainToken, RevokeAllTokens, RevokeToken
 from mutual.core.api import api_not_found
@@ -21,10 +21,14 @@ admin.site.index_title = _("Back office")
 router = DefaultRouter()
 router.register("plans", PlanViewSet, basename="plan")
 router.register("memberships", MembershipViewSet, basename="membership")
+router.register("me/dependants", DependantViewSet, basename="my-dependant")
 router.register("me/bills", MyBillViewSet, basename="my-bill")
 router.register("me/notifications", MyNotificationViewSet, basename="my-notification")
 router.register("claims", ClaimViewSet, basename="claim")
 router.register("cases", CaseViewSet, basename="case")
+router.register(
+    r"plans/(?P<plan_pk>[0-9]{1,18})/conditions", PlanConditionsViewSet, basename="plan-condition"
+)
 router.register("periods", PeriodViewSet, basename="period")
 
 # Evidence files are medical records: never served from MEDIA_URL, only through permission checks.
@@ -39,6 +43,7 @@ urlpatterns = [
     # The split view serves Swagger UI's start-up script as a file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/me/", MeView.as_view(), name="api-me"),
+    path("api/me/household/", HouseholdView.as_view(), name="api-household"),
     # Public, no login: periods' reports, cases in publicity, the heads' signing key (issue 12).
     path("public/", public.index_page, name="public-index"),
     path("public/periods/<int:pk>/", public.period_page, name="public-period"),

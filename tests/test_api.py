@@ -126,10 +126,18 @@ class TestMemberships:
         assert api.post(f"/api/memberships/{other.pk}/withdraw/").status_code == 404
 
     def test_status_cannot_be_mass_assigned(self, api, me):
+        """PATCH changes only the member's own choice (move_at_age_limit), nothing else."""
         membership = me.memberships.get()
-        assert (
-            api.patch(f"/api/memberships/{membership.pk}/", {"status": "lapsed"}).status_code == 405
-        )
+        url = f"/api/memberships/{membership.pk}/"
+        ignored = api.patch(url, {"status": "lapsed"}, format="json")
+        assert ignored.status_code == 200 and ignored.json()["status"] == "active"
+        both = {"status": "lapsed", "cover_fen": 1, "move_at_age_limit": False}
+        answer = api.patch(url, both, format="json")
+        assert answer.status_code == 200 and answer.json()["status"] == "active"
+        membership.refresh_from_db()
+        assert (membership.status, membership.cover_fen) == ("active", 300_000_00)
+        assert membership.move_at_age_limit is False
+        assert api.put(url, both, format="json").status_code == 405
 
 
 class TestClaims:

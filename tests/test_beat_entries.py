@@ -12,6 +12,7 @@ pytestmark = pytest.mark.django_db
         ("claims.tasks.close_publicity_windows", 1, "minutes"),
         ("billing.tasks.run_due_periods", 5, "minutes"),
         ("billing.tasks.collect_due", 1, "hours"),
+        ("members.tasks.memberships_at_age_limit", 1, "hours"),
     ],
 )
 def test_each_beat_entry_is_enabled_at_its_interval(task, every, period):

@@ -21,7 +21,7 @@ class DecliningGateway:
     def __init__(self, declined=()):
         self.declined, self.calls = set(declined), []
 
-    def debit(self, *, membership_id, amount_fen, reference):
+    def debit(self, *, account_id, membership_id, amount_fen, reference):
         self.calls.append(reference)
         if membership_id in self.declined:
             return DebitResult(ok=False, error="declined")

@@ -95,8 +95,10 @@ def test_seed_demo_posts_periods_with_the_seed_case_paid_on_the_14th(members):
     assert declined.paid_at is None
     lapsed = declined.membership
     assert lapsed.status == MembershipStatus.LAPSED
-    # Lapsed before a later cutoff: not charged for that period's cases.
-    assert not lapsed.bills.filter(period__cutoff_at__gt=lapsed.ended_at).exists()
+    # Lapsed before a later cutoff: billed there only for the cases noticed while covered.
+    for later in lapsed.bills.filter(period__cutoff_at__gt=lapsed.ended_at):
+        noticed = later.period.cases.filter(publicized_at__lt=lapsed.ended_at).count()
+        assert later.cases_count == noticed
     assert ledger_verify() == []
     # Again: nothing new.
     call_command("seed_demo", "--members", str(members), "--seed", "1")

@@ -12,6 +12,7 @@ from simple_history.models import registered_models
 
 from billing import apportion
 from billing.models import ApportionmentPeriod, Bill
+from claims.models import Condition
 from members import services
 from members.models import CoverBand, Plan
 from members.selectors import plan_rules_at
@@ -49,7 +50,7 @@ def period_with_cases(plan, *, starts_at, cutoff_at, people) -> ApportionmentPer
 
 
 def test_only_configuration_tables_keep_a_history():
-    assert set(registered_models.values()) == {Plan, CoverBand}
+    assert set(registered_models.values()) == {Plan, CoverBand, Condition}
     assert not hasattr(Bill, "history")
 
 

@@ -17,7 +17,7 @@ class ChosenCreditScores:
 
 
 class ChosenGateway:
-    def debit(self, *, membership_id: int, amount_fen: int, reference: str):
+    def debit(self, *, account_id: int, membership_id: int, amount_fen: int, reference: str):
         raise NotImplementedError
 
 

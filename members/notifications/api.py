@@ -48,7 +48,11 @@ class MyNotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     filter_backends = []
 
     def get_queryset(self):
-        return Notice.objects.filter(member=current_member(self.request)).order_by("-id")
+        # The household's: a dependant's notices are their account holder's to read.
+        from members.households import household_of
+
+        household = household_of(current_member(self.request)).values("pk")
+        return Notice.objects.filter(member__in=household).order_by("-id")
 
 
 class PreferencesSerializer(serializers.ModelSerializer):

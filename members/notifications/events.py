@@ -43,6 +43,26 @@ def notify_membership_lapsed(*, membership, reason: str, now: datetime.datetime)
     )
 
 
+def notify_cover_ended(
+    *, membership, reason: str, now: datetime.datetime, moved_to: str = ""
+) -> int:
+    """The person is told their cover ended, and why, or that it moved to another plan (a
+    dependant's notices go to their account holder). Once per membership."""
+    member = membership.member
+    payload = {"plan": membership.plan.name, "reason": reason}
+    if member.payer_id is not None:
+        payload["person"] = member.full_name
+    if moved_to:
+        payload["moved_to"] = moved_to
+    return notify(
+        member_ids=[member.pk],
+        kind=NoticeKind.COVER,
+        event=f"cover:{membership.pk}",
+        payload=payload,
+        now=now,
+    )
+
+
 def notify_jury_drawn(*, claim, member_ids: list[int], now: datetime.datetime) -> int:
     """Jurors are told which claim and by when to vote: the plan's publicity window again,
     counted from the draw (the jury has no deadline of its own)."""
@@ -56,14 +76,11 @@ def notify_jury_drawn(*, claim, member_ids: list[int], now: datetime.datetime) -
     )
 
 
-def notify_debits_failed(*, period, bills, now: datetime.datetime) -> int:
+def notify_debits_failed(*, period, bills, now: datetime.datetime, lapse_on: datetime.date) -> int:
     """One notice per failed attempt (the attempt number is part of the event), with the date
-    the membership lapses if the bill is still unpaid."""
+    the membership lapses if the bill is still unpaid (billing.debits.lapse_due_at)."""
     from members.models import Membership
 
-    lapse_on = local_date(
-        period.posted_at + datetime.timedelta(days=period.plan.payment_grace_days)
-    )
     members = dict(
         Membership.objects.filter(pk__in=[b.membership_id for b in bills]).values_list(
             "pk", "member_id"

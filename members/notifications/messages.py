@@ -43,4 +43,17 @@ def render(kind: str, payload: dict) -> tuple[str, str]:
             f"Your membership of {p['plan']} has lapsed",
             f"Your membership of {p['plan']} lapsed: {p['reason']}.",
         )
+    if kind == NoticeKind.COVER:
+        whose = p.get("person") or "Your"
+        whose = "Your" if whose == "Your" else f"{whose}'s"
+        if p.get("moved_to"):
+            return (
+                f"{whose} cover moved to {p['moved_to']}",
+                f"{whose} cover in {p['plan']} ended: {p['reason']}. It continues in "
+                f"{p['moved_to']}, with no new waiting period.",
+            )
+        return (
+            f"{whose} cover in {p['plan']} has ended",
+            f"{whose} cover in {p['plan']} ended: {p['reason']}.",
+        )
     raise ValueError(f"unknown notice kind {kind!r}")

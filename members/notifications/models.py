@@ -15,6 +15,7 @@ class NoticeKind(models.TextChoices):
     BILL = "bill", _("bill posted")
     DEBIT_FAILED = "debit_failed", _("debit failed")
     LAPSE = "lapse", _("membership lapsed")
+    COVER = "cover", _("cover ended or moved")
 
 
 class NoticeStatus(models.TextChoices):

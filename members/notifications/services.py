@@ -201,10 +201,17 @@ def _claim(*, where: str, params: dict, after: int, limit: int, now) -> list[tup
 
 
 def _addresses(member_ids: list[int]) -> dict[int, str]:
+    """Each member's address: their own login's, or (a dependant has none) their account
+    holder's."""
+    from django.db.models import Value
+    from django.db.models.functions import Coalesce, NullIf
+
     from members.models import Member
 
     return dict(
-        Member.objects.filter(pk__in=member_ids).values_list("pk", "user__email").iterator()
+        Member.objects.filter(pk__in=member_ids)
+        .values_list("pk", Coalesce(NullIf("user__email", Value("")), "payer__user__email"))
+        .iterator()
     )
 
 

@@ -155,6 +155,9 @@ class _StrictFilters:
         allowed = set()
         if self.date_hierarchy:
             allowed = {f"{self.date_hierarchy}__gte", f"{self.date_hierarchy}__lt"}
+        # A declared filter's field by its bare name (`?state=submitted`) is the same equality
+        # its own links make (`?state__exact=submitted`).
+        allowed |= {item for item in self.list_filter if isinstance(item, str)}
         refused = sorted(set(remaining) - allowed)
         if refused:
             raise DisallowedModelAdminLookup(f"Filtering by {refused[0]} not allowed")

@@ -10,7 +10,6 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from rest_framework import permissions, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
-from rest_framework.views import exception_handler as drf_exception_handler
 
 from mutual.core.errors import ServiceError
 
@@ -30,6 +29,10 @@ def exception_handler(exc, context):
         exc = Http404()
     if isinstance(exc, DjangoPermissionDenied):
         return Response({"detail": str(exc) or "not allowed"}, status=status.HTTP_403_FORBIDDEN)
+    # Imported here: DRF's views read this module's negotiation class (DRF settings) when
+    # they are first imported, so this module must not import them at its top.
+    from rest_framework.views import exception_handler as drf_exception_handler
+
     return drf_exception_handler(exc, context)
 
 
@@ -78,7 +81,8 @@ class MemberScoped:
 
     def get_throttles(self):
         # Writes are throttled; reads are not.
-        return super().get_throttles() if self.request.method == "POST" else []
+        writes = self.request.method not in permissions.SAFE_METHODS
+        return super().get_throttles() if writes else []
 
 
 @csrf_exempt  # it changes nothing; a CSRF refusal would be Django's HTML page

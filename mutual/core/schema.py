@@ -67,8 +67,8 @@ class AutoSchema(SpectacularAutoSchema):
         has_body = self.method in {"POST", "PUT", "PATCH"}
         has_path_parameters = "{" in self.path
         codes = {"401"}  # any request carrying a bad token or session, public ones included
-        if has_body or self._has_filters():
-            codes.add("400")
+        if has_body or self._has_filters() or getattr(self.view, "validates_query", False):
+            codes.add("400")  # a bad body, filter or query parameter
         if has_body:
             codes.update({"413", "415"})
         if self.method in _UNSAFE or not self._is_public():
