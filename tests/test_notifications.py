@@ -105,7 +105,7 @@ def test_preferences_are_respected_and_editable_through_the_api(membership, inve
     assert response.status_code == 200 and response.json()["claim"] is False
     assert client.get(url).json() == {
         "claim": False, "jury": True, "digest": True, "bill": True, "debit_failed": True,
-        "lapse": True,
+        "lapse": True, "cover": True,
     }  # fmt: skip
     to_publicized(ClaimFactory(membership=membership), investigator=investigator, now=NOW)
     assert not Notice.objects.filter(member=membership.member).exists()

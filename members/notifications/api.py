@@ -58,7 +58,7 @@ class MyNotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 class PreferencesSerializer(serializers.ModelSerializer):
     class Meta:
         model = NotificationPreference
-        fields = ["claim", "jury", "digest", "bill", "debit_failed", "lapse"]
+        fields = ["claim", "jury", "digest", "bill", "debit_failed", "lapse", "cover"]
 
     def to_internal_value(self, data):
         # JSON true or false only: DRF's BooleanField would also take 0, 1, "yes" or "off".

@@ -112,6 +112,7 @@ class NotificationPreference(models.Model):
     bill = models.BooleanField(_("bills"), default=True)
     debit_failed = models.BooleanField(_("failed debits"), default=True)
     lapse = models.BooleanField(_("lapse"), default=True)
+    cover = models.BooleanField(_("cover ended or moved"), default=True)
 
     class Meta:
         verbose_name = _("notification preference")

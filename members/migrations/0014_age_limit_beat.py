@@ -18,7 +18,7 @@ def schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("members", "0012_households_and_ages"),
+        ("members", "0013_notice_about_cover"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
