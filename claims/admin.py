@@ -8,12 +8,14 @@ from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from django_fsm_log.admin import StateLogInline
+from simple_history.admin import SimpleHistoryAdmin
 
 from claims import admin_actions, selectors, services
 from claims.evidence import evidence_extension, evidence_open, evidence_verify_claim
 from claims.models import (
     Claim,
     ClaimState,
+    Condition,
     Dispute,
     EvidenceDocument,
     EvidenceKind,
@@ -88,7 +90,7 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
         "submitted_at",
         "window_left",
     ]
-    list_filter = ["state", PublicityFilter, "plan", "incident_kind"]
+    list_filter = ["state", PublicityFilter, "plan", "incident_kind", "condition__category"]
     list_select_related = ["membership__member", "plan"]
     search_fields = ["=id", "=membership__member__national_id", "^hospital", "^diagnosis"]
     search_help_text = _("Claim number, exact national id, or the start of hospital or diagnosis.")
@@ -102,7 +104,10 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
                 "fields": [
                     "state",
                     "membership",
+                    "patient",
+                    "submitted_by",
                     "plan",
+                    "condition",
                     "incident_kind",
                     "incident_date",
                     "diagnosis_date",
@@ -147,9 +152,20 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description=_("claimant"))
+    @admin.display(description=_("patient"))
     def claimant(self, claim):
         return claim.membership.member
+
+    @admin.display(description=_("patient"))
+    def patient(self, claim):
+        member = claim.membership.member
+        if member.payer_id is None:
+            return str(member)
+        return _("%(person)s (%(relationship)s of %(holder)s)") % {
+            "person": member,
+            "relationship": member.get_relationship_display(),
+            "holder": member.payer,
+        }
 
     cover = yuan_column("cover_fen", _("cover"), sortable=False)
     requested = yuan_column("amount_requested_fen", _("requested"))
@@ -293,3 +309,17 @@ class DisputeAdmin(
     list_select_related = ["claim", "member"]
     search_fields = ["=claim__id", "=member__national_id"]
     readonly_fields = ["claim", "member", "reason", "created_at"]
+
+
+@admin.register(Condition)
+class ConditionAdmin(SimpleHistoryAdmin):
+    """A plan's covered conditions, with their dates in force; every change is kept (History).
+    A claim is judged by the list in force on its event day, so a change is a new version
+    from a date (end the old one the day before), never an edit of what earlier claims read."""
+
+    list_display = ["plan", "code", "name_en", "name_zh", "category", "pays", "in_force_from",
+                    "in_force_until"]  # fmt: skip
+    list_filter = ["plan", "category"]
+    search_fields = ["^code", "^name_en", "name_zh"]
+    list_select_related = ["plan"]
+    pays = yuan_column("pays_fen", _("pays (yuan; empty: the full cover)"), sortable=False)

@@ -42,7 +42,18 @@ class CoverBandInline(admin.TabularInline):
 
 PLAN_FIELDSETS = [
     (None, {"fields": ["code", "name", "accepting_members"]}),
-    (_("Eligibility"), {"fields": ["min_credit_score", "min_age_days", "max_age_years"]}),
+    (
+        _("Eligibility"),
+        {
+            "fields": [
+                "min_credit_score",
+                "min_age_days",
+                "min_age_years",
+                "max_age_years",
+                "age_successor",
+            ]
+        },
+    ),
     (_("Waiting periods"), {"fields": ["illness_waiting_days", "accident_waiting_days"]}),
     (
         _("Apportionment"),
@@ -184,9 +195,25 @@ class WaitingPeriodFilter(admin.SimpleListFilter):
 class MembershipInline(ReadOnlyInline):
     model = Membership
     fk_name = "member"
-    fields = ["plan", "status", "joined_at", "waiting_until", "cover", "ended_at"]
+    fields = ["plan", "status", "joined_at", "waiting_until", "cover", "ended_at", "end_reason"]
     readonly_fields = fields
     cover = yuan_column("cover_fen", _("cover (yuan)"), sortable=False)
+
+
+class DependantInline(ReadOnlyInline):
+    """The household this account holder covers and pays for."""
+
+    model = Member
+    fk_name = "payer"
+    verbose_name = _("covered family member")
+    verbose_name_plural = _("household: the family members this account holder covers")
+    fields = ["person", "relationship", "birth_date", "guardian_consent_at", "removed_at"]
+    readonly_fields = fields
+    show_change_link = True
+
+    @admin.display(description=_("person"))
+    def person(self, member: Member) -> str:
+        return f"{member.full_name} ({member.national_id_masked})"
 
 
 @admin.register(Member)
@@ -195,14 +222,18 @@ class MemberAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mo
     button, which logs the look (members.services.member_national_id_reveal)."""
 
     change_form_template = "admin/members/member/change_form.html"
-    list_display = ["full_name", "national_id_masked", "birth_date", "user", "created_at"]
-    list_filter = [AgeBandFilter]
-    list_select_related = ["user"]
-    # Exact id and name prefix: both can use an index on a ten-million-row table.
-    search_fields = ["=national_id", "^full_name"]
-    search_help_text = _("Exact national id, or the start of the name.")
-    raw_id_fields = ["user"]
-    inlines = [MembershipInline]
+    list_display = ["full_name", "national_id_masked", "birth_date", "relationship", "payer",
+                    "user", "created_at"]  # fmt: skip
+    list_filter = [AgeBandFilter, "relationship"]
+    list_select_related = ["user", "payer"]
+    # Exact id and name prefix: both can use an index on a ten-million-row table. A
+    # household is found by its account holder's name too.
+    search_fields = ["=national_id", "^full_name", "^payer__full_name"]
+    search_help_text = _(
+        "Exact national id, or the start of the name (of the person or of their account holder)."
+    )
+    raw_id_fields = ["user", "payer"]
+    inlines = [MembershipInline, DependantInline]
 
     @admin.display(description=_("national id"))
     def national_id_masked(self, member: Member) -> str:
@@ -213,7 +244,11 @@ class MemberAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mo
         return ["national_id"] if obj is not None else []
 
     def get_readonly_fields(self, request, obj=None):
-        return ["national_id_masked"] if obj is not None else []
+        if obj is None:
+            return []
+        # A household changes through its account holder (the API); consent is a record.
+        return ["national_id_masked", "payer", "relationship", "guardian_consent_at",
+                "guardian_consent_by", "removed_at"]  # fmt: skip
 
     def get_urls(self):
         own = [
@@ -259,8 +294,9 @@ class MembershipAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admi
         "waiting_until",
         "cover",
         "ended_at",
+        "end_reason",
     ]
-    list_filter = ["plan", "status", AgeBandFilter, WaitingPeriodFilter]
+    list_filter = ["plan", "status", "end_reason", AgeBandFilter, WaitingPeriodFilter]
     list_select_related = ["member", "plan"]
     search_fields = ["=member__national_id", "^member__full_name"]
     search_help_text = _("Exact national id, or the start of the member's name.")

@@ -147,3 +147,21 @@ def test_the_list_keeps_its_history(treasure, admin_user):
 def test_a_bad_date_for_the_list_is_a_400(treasure):
     answer = APIClient().get(f"/api/plans/{treasure.pk}/conditions/", {"on": "2019-02-30"})
     assert answer.status_code == 400 and "on" in answer.json()
+
+
+def test_staff_read_the_list_in_the_admin(client, reviewer, treasure):
+    from django.urls import reverse
+
+    client.force_login(reviewer)
+    page = client.get(
+        reverse("admin:claims_condition_changelist"), {"plan__id__exact": treasure.pk}
+    )
+    assert page.status_code == 200 and "Thyroid cancer, mild" in page.content.decode()
+    assert page.context["cl"].result_count == 31 + 2 + 5
+    condition = Condition.objects.get(plan=treasure, code="thyroid-cancer-mild")
+    change = client.get(reverse("admin:claims_condition_change", args=[condition.pk]))
+    assert change.status_code == 200
+    assert (
+        client.post(reverse("admin:claims_condition_change", args=[condition.pk]), {}).status_code
+        == 403
+    )

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('members', '0012_households_and_ages'),
+        ("members", "0012_households_and_ages"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='notificationpreference',
-            name='cover',
-            field=models.BooleanField(default=True, verbose_name='cover ended or moved'),
+            model_name="notificationpreference",
+            name="cover",
+            field=models.BooleanField(default=True, verbose_name="cover ended or moved"),
         ),
     ]
