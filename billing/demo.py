@@ -37,11 +37,15 @@ STEP = datetime.timedelta(minutes=5)  # what beat would take to notice a moment
 # Joined this long before the first period: past every waiting period, and in the promotion.
 VETERAN = 120 * DAY
 
-# The other cases, per period (oldest first): (kind, diagnosis, yuan, days before the cutoff).
+# The other cases, per period (oldest first): (kind, diagnosis, condition, yuan, days before
+# the cutoff).
 CASES = [
-    [("illness", "Acute lymphoblastic leukaemia", 300_000, 9)],
-    [("accident", "Fractured pelvis in a road accident", 80_000, 8)],
-    [("illness", "Breast cancer, stage II", 100_000, 10), ("accident", "Burns", 45_000, 6)],
+    [("illness", "Acute lymphoblastic leukaemia", "malignant-tumour-severe", 300_000, 9)],
+    [("accident", "Paraplegia after a road accident", "paralysis", 80_000, 8)],
+    [
+        ("illness", "Breast cancer, stage II", "malignant-tumour-severe", 100_000, 10),
+        ("accident", "Burns over 30% of the body", "third-degree-burns-severe", 45_000, 6),
+    ],
 ]
 
 
@@ -120,7 +124,7 @@ def seed_demo_periods(*, now: datetime.datetime) -> int:
             step(moment)
         if period == seed_period:  # public from the 7th, 10:00, to the 10th; paid the 14th
             seed_case(plan=plan, staff=staff, publicized_at=cutoff - (7 * DAY - 10 * HOUR))
-        for kind, diagnosis, yuan, days in cases:
+        for kind, diagnosis, condition, yuan, days in cases:
             claimant = claimants.pop()
             approved_case(
                 membership=claimant,
@@ -128,7 +132,8 @@ def seed_demo_periods(*, now: datetime.datetime) -> int:
                 publicized_at=cutoff - (days * DAY - 11 * HOUR),
                 kind=kind,
                 diagnosis=diagnosis,
-                amount=min(yuan * 100, claimant.cover_fen),
+                condition=condition,
+                amount=yuan * 100,  # cut to the cover for the claimant's age
             )
         posted_at = min(cutoff + STEP, now)  # no payout delay: billed and paid on the cutoff
         period_bill_inline(period_id=period.pk, now=posted_at)

@@ -12,8 +12,9 @@ from django.db import transaction
 
 from claims import disputes, evidence, services
 from claims.models import Claim
+from members.ages import cover_on
 from members.demo import NEW_PLAN
-from members.models import Member, Membership, MembershipStatus, Plan
+from members.models import Member, Membership, MembershipStatus, Plan, Relationship
 from mutual.core.timezones import local_date
 from office.demo_users import ensure_demo_users
 
@@ -27,49 +28,73 @@ def _pdf(title: str) -> SimpleUploadedFile:
 
 
 def _seed_girl(plan: Plan, publicized_at: datetime.datetime) -> Membership:
-    user, _ = get_user_model().objects.get_or_create(username="demo-seed-girl")
-    member, _ = Member.objects.get_or_create(
+    """The seed's claimant: a 5-year-old girl covered by her mother, the account holder (only
+    the mother has a login and a credit score; she joined them both three weeks before)."""
+    user, _ = get_user_model().objects.get_or_create(username="demo-seed-mother")
+    joined = publicized_at - datetime.timedelta(days=24)  # inside the illness waiting period
+    mother, _ = Member.objects.get_or_create(
         user=user,
         defaults={
-            "full_name": "Seed case girl (5)",
-            "national_id": "DEMO-SEED-GIRL",
-            "birth_date": (publicized_at - datetime.timedelta(days=5 * 365 + 40)).date(),
+            "full_name": "Seed case mother",
+            "national_id": "DEMO-SEED-MOTHER",
+            "birth_date": (publicized_at - datetime.timedelta(days=31 * 365)).date(),
         },
     )
-    joined = publicized_at - datetime.timedelta(days=24)  # inside the illness waiting period
-    membership, _ = Membership.objects.get_or_create(
-        member=member,
-        plan=plan,
-        status=MembershipStatus.ACTIVE,
+    girl, _ = Member.objects.get_or_create(
+        national_id="DEMO-SEED-GIRL",
         defaults={
-            "joined_at": joined,
-            "in_pool_since": joined,
-            "cover_fen": 300_000_00,
-            "waiting_until": joined + datetime.timedelta(days=plan.illness_waiting_days),
+            "payer": mother,
+            "relationship": Relationship.CHILD,
+            "full_name": "Seed case girl (5)",
+            "birth_date": (publicized_at - datetime.timedelta(days=5 * 365 + 40)).date(),
+            "guardian_consent_at": joined,
+            "guardian_consent_by": user,
         },
     )
+    for person in (mother, girl):
+        membership, _ = Membership.objects.get_or_create(
+            member=person,
+            plan=plan,
+            status=MembershipStatus.ACTIVE,
+            defaults={
+                "joined_at": joined,
+                "in_pool_since": joined,
+                "cover_fen": 300_000_00,
+                "waiting_until": joined + datetime.timedelta(days=plan.illness_waiting_days),
+            },
+        )
     return membership
+
+
+# A condition of the plan's list for each kind of claim the demo makes (claims.catalogue).
+DEFAULT_CONDITIONS = {"accident": "brain-injury-severe", "illness": "malignant-tumour-severe"}
 
 
 def _claim(
     membership,
     when,
     kind="accident",
-    diagnosis="fracture after a fall",
+    diagnosis="Severe brain injury after a fall",
     amount=None,
     hospital="Ruijin Hospital",
+    condition=None,
 ):
     day = local_date(when - datetime.timedelta(days=3))
+    patient = membership.member
+    # At most the cover for the patient's age that day (it follows age since joining).
+    cover = cover_on(plan=membership.plan, age_years=patient.age_on(day), day=day) or 0
+    amount = min(amount or cover, cover)
     return services.claim_submit(
         membership_id=membership.pk,
-        by=membership.member.user,
+        by=patient.user or patient.payer.user,
         now=when,
         incident_kind=kind,
         incident_date=day,
         diagnosis_date=day,
         diagnosis=diagnosis,
         hospital=hospital,
-        amount_requested_fen=amount or membership.cover_fen,
+        amount_requested_fen=amount,
+        condition=condition or DEFAULT_CONDITIONS[kind],
     )
 
 
@@ -101,7 +126,7 @@ def seed_case(*, plan: Plan, staff: dict, publicized_at: datetime.datetime) -> C
     day = local_date(publicized_at - datetime.timedelta(days=18))
     claim = services.claim_submit(
         membership_id=girl.pk,
-        by=girl.member.user,
+        by=girl.member.payer.user,  # her mother files it
         now=publicized_at - datetime.timedelta(days=1),
         incident_kind="accident",
         incident_date=day,
@@ -109,6 +134,7 @@ def seed_case(*, plan: Plan, staff: dict, publicized_at: datetime.datetime) -> C
         diagnosis="Craniotomy after an accidental fall",
         hospital=SEED_HOSPITAL,
         amount_requested_fen=300_000_00,
+        condition="brain-injury-severe",
     )
     return _publicized_and_closed(claim, staff, publicized_at, seed_documents=True)
 
@@ -160,7 +186,11 @@ def seed_demo_claims(*, now: datetime.datetime, seed: int) -> int:
     # In its public window now: a fracture, investigated, public for three days.
     public = _investigated(
         _claim(
-            pool[7], ago(2), diagnosis="Open fracture of the femur", hospital=PUBLIC_NOW_HOSPITAL
+            pool[7],
+            ago(2),
+            diagnosis="Third-degree burns after a kitchen fire",
+            hospital=PUBLIC_NOW_HOSPITAL,
+            condition="third-degree-burns-severe",
         ),
         staff,
         ago(1),

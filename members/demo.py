@@ -13,11 +13,17 @@ from members.models import CoverBand, Plan
 
 OLD_PLAN = "mutual-protection"
 NEW_PLAN = "mutual-treasure"
+SENIOR_PLAN = "mutual-senior"
 USERNAME_PREFIX = "demo"
+PLANS_SINCE = datetime.date(2018, 10, 16)  # the real plan's launch
 
 
 def ensure_demo_plans() -> tuple[Plan, Plan]:
-    """The seed's two pools: the old plan (closed) and its successor. Idempotent."""
+    """The seed's two pools: the old plan (closed) and its successor; and the successor's
+    plan for 60 to 70 year olds (cancer only, at most 1 yuan a case), where members move at
+    60. Each with its list of covered conditions (claims.catalogue). Idempotent."""
+    from claims.catalogue import catalogue_load_senior, catalogue_load_standard
+
     old, _ = Plan.objects.get_or_create(
         code=OLD_PLAN,
         defaults={
@@ -39,6 +45,28 @@ def ensure_demo_plans() -> tuple[Plan, Plan]:
         CoverBand.objects.get_or_create(
             plan=plan, max_age_years=59, defaults={"cover_fen": 100_000_00}
         )
+    senior, _ = Plan.objects.get_or_create(
+        code=SENIOR_PLAN,
+        defaults={
+            "name": "Plan for 60 to 70 year olds",
+            "min_age_years": 60,
+            "max_age_years": 70,
+            "per_case_cap_fen": 100,
+            "cutoff_days": [14, 28],
+            "payout_delay_days": 0,
+        },
+    )
+    CoverBand.objects.get_or_create(
+        plan=senior, max_age_years=65, defaults={"cover_fen": 100_000_00}
+    )
+    CoverBand.objects.get_or_create(
+        plan=senior, max_age_years=70, defaults={"cover_fen": 50_000_00}
+    )
+    if new.age_successor_id is None:
+        Plan.objects.filter(pk=new.pk).update(age_successor=senior)
+        new.refresh_from_db()
+    catalogue_load_standard(plan=new, since=PLANS_SINCE, real_plan_changes=True)
+    catalogue_load_senior(plan=senior, since=PLANS_SINCE)
     return old, new
 
 

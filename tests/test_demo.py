@@ -10,7 +10,7 @@ from billing.models import FINISHED, ApportionmentPeriod, Bill
 from billing.schedule import period_for
 from claims.models import Claim, ClaimState
 from members.demo import ensure_demo_plans
-from members.models import Member, Membership, MembershipStatus
+from members.models import Member, Membership, MembershipStatus, Plan
 from mutual.core.timezones import local_date, local_midnight
 
 pytestmark = pytest.mark.django_db
@@ -100,6 +100,21 @@ def test_seed_demo_posts_periods_with_the_seed_case_paid_on_the_14th(members):
         noticed = later.period.cases.filter(publicized_at__lt=lapsed.ended_at).count()
         assert later.cases_count == noticed
     assert ledger_verify() == []
+    # The seed's girl is covered by her mother, who filed the claim and carries both bills.
+    girl = seed_case.membership.member
+    mother = girl.payer
+    assert girl.user is None and girl.relationship == "child" and mother.user is not None
+    assert seed_case.submitted_by == mother.user
+    assert seed_case.condition.code == "brain-injury-severe"
+    household_bills = Bill.objects.filter(
+        period=seed_period, membership__member__in=[mother, girl]
+    ).count()
+    assert household_bills == 2
+    # The plan for 60 to 70 year olds, where members move at 60, and the illness lists.
+    treasure = Plan.objects.get(code="mutual-treasure")
+    assert treasure.age_successor.code == "mutual-senior"
+    assert treasure.conditions.count() == 31 + 2 + 5
+    assert treasure.age_successor.conditions.get().code == "malignant-tumour-severe"
     # Again: nothing new.
     call_command("seed_demo", "--members", str(members), "--seed", "1")
     assert ApportionmentPeriod.objects.filter(status__in=FINISHED).count() == len(periods)
