@@ -8,9 +8,9 @@ import itertools
 
 from django.contrib.auth.models import User
 
-from billing import bench
 from billing.models import ApportionmentPeriod, Bill, PeriodStatus
 from members.models import Member, Membership, MembershipStatus, Plan
+from office import bench_workload as bench
 
 _serial = itertools.count(1)
 

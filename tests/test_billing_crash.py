@@ -11,11 +11,11 @@ import pytest
 from django.db.models import Count
 from django.utils import timezone
 
-from billing import bench
 from billing.ledger import account_balance, account_for, ledger_verify
 from billing.models import FINISHED, ApportionmentPeriod, Bill, PeriodStatus, Posting
 from billing.tasks import run_due_periods
 from mutual.worker_process import start_worker, stop_worker
+from office import bench_workload as bench
 
 MEMBERS = 120_000
 SMALL_CHUNKS = {"MUTUAL_APPORTION_CHUNK_IDS": "4000"}  # 30 chunks, a few seconds in all

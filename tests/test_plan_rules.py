@@ -155,6 +155,7 @@ def plan_form(plan, **changes) -> dict:
         "accepting_members": "on",
         "min_credit_score": plan.min_credit_score,
         "min_age_days": plan.min_age_days,
+        "min_age_years": plan.min_age_years,
         "max_age_years": plan.max_age_years,
         "illness_waiting_days": plan.illness_waiting_days,
         "accident_waiting_days": plan.accident_waiting_days,

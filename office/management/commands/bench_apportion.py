@@ -1,6 +1,6 @@
 """Apportion one period over N members through real Celery workers; print one JSON line.
 
-The workload is the real product's (billing/bench.py): members in cohorts over two years and
+The workload is the real product's (office/bench_workload.py): members in cohorts over two years and
 joining through the period, thousands of cases publicized across it, a promotion, and an
 earlier posted period this year so that the yearly cap binds for some members.
 
@@ -20,11 +20,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from billing import bench
 from billing.ledger import account_balance, account_for, ledger_verify
 from billing.models import FINISHED, AccountRole, ApportionmentPeriod, PeriodStatus
 from billing.tasks import run_period
 from mutual.worker_process import start_worker, stop_worker
+from office import bench_workload as bench
 
 
 class RssSampler(threading.Thread):
@@ -67,12 +67,36 @@ class Command(BaseCommand):
             "--concurrency", type=int, default=2, help="worker processes sharing the chunks"
         )
         parser.add_argument("--timeout", type=int, default=900)
+        parser.add_argument(
+            "--leavers",
+            type=float,
+            default=0.0,
+            help="this share of the members leaves during the fortnight of the notices (0.05)",
+        )
+        parser.add_argument(
+            "--history",
+            type=int,
+            default=0,
+            help="posted periods the database holds before the run (12: half a year); kept",
+        )
+        parser.add_argument(
+            "--no-households",
+            action="store_true",
+            help="every member an account holder (plan bench-N-cK-solo), not 30% dependants",
+        )
 
     def handle(self, *args, members, cases, cohorts, simple, concurrency, timeout, **options):
         if members < cohorts or cases < 1 or cohorts < 1:
             raise CommandError("need at least one case and one cohort, and a member per cohort")
+        leavers, history = options["leavers"], options["history"]
+        if not 0 <= leavers < 1 or history < 0:
+            raise CommandError("--leavers is a share below 1, --history zero or more")
         started = time.monotonic()
-        plan, built = bench.bench_plan(members=members, cohorts=cohorts)
+        plan, built = bench.bench_plan(
+            members=members, cohorts=cohorts, households=not options["no_households"]
+        )
+        history_added = bench.history(plan, periods=history, before=timezone.now())
+        left = bench.leavers(plan, share=leavers, now=timezone.now())
         unfinished = ApportionmentPeriod.objects.filter(
             plan=plan, cutoff_at__lt=timezone.now()
         ).exclude(status__in=FINISHED)
@@ -144,10 +168,43 @@ class Command(BaseCommand):
             "exact": exact,
             "setup_seconds": round(setup_seconds, 1),
             "plan_built": built,
+            "households": not options["no_households"],
+            "dependants": self._dependants(plan),
+            "leavers": left if leavers else 0,
+            "leaver_bills": self._leaver_bills(period),
+            "history_periods": self._history(plan, period),
+            "history_added": history_added,
         }
         self.stdout.write(json.dumps(figures))
         if not exact:
             raise CommandError("apportionment was not exact")
+
+    def _dependants(self, plan) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM members_membership m JOIN members_member p "
+                "ON p.id = m.member_id WHERE m.plan_id = %s AND p.payer_id IS NOT NULL",
+                [plan.pk],
+            )
+            return cursor.fetchone()[0]
+
+    def _leaver_bills(self, period) -> int:
+        """Bills of members whose cover ended before the cutoff: they share what was noticed
+        while they were covered."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM billing_bill b JOIN members_membership m "
+                "ON m.id = b.membership_id WHERE b.period_id = %s AND m.ended_at < %s",
+                [period.pk, period.cutoff_at],
+            )
+            return cursor.fetchone()[0]
+
+    def _history(self, plan, period) -> int:
+        return (
+            ApportionmentPeriod.objects.filter(plan=plan, status__in=FINISHED)
+            .exclude(pk=period.pk)
+            .count()
+        )
 
     def _checkpoint(self) -> None:
         """Flush what the set-up wrote (ten million earlier bills) before the clock starts, so

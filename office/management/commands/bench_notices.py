@@ -16,12 +16,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
-from billing import bench
 from billing.models import PeriodChunk
 from members.models import Notice, NoticeRun
 from members.notifications import services
 from members.notifications.tasks import deliver_event
 from mutual.worker_process import start_worker, stop_worker
+from office import bench_workload as bench
 
 
 class Command(BaseCommand):
