@@ -89,6 +89,9 @@ def default_gateway() -> PaymentGateway:
     return import_string(path)()
 
 
+CLAIM_LEASE = datetime.timedelta(minutes=10)
+
+
 def collect_chunk(
     *,
     chunk_id: int,
@@ -96,79 +99,114 @@ def collect_chunk(
     gateway: PaymentGateway | None = None,
     batch_size: int = 1000,
 ) -> dict[str, int]:
-    """Debit the due, unpaid bills of one chunk, a batch per transaction. Each batch locks its
-    bills (SKIP LOCKED, so workers can share a chunk), records every result, and posts the
-    collected total once: Dr cash, Cr members' receivable. A bill is debited from its account
-    holder's payment method; within a batch an account's bills go together, its own bill
-    first, and once one is declined its later ones wait for the retry."""
+    """Debit the due, unpaid bills of one chunk, a batch at a time, in three steps (as
+    notices are delivered): take the batch (a short transaction leases its bills), call the
+    gateway with no lock held and no transaction open (a slow gateway keeps no bill locked),
+    then record every result and post the collected total once: Dr cash, Cr members'
+    receivable. A bill is debited from its account holder's payment method; in a batch an
+    account's bills go together, its own bill first, and once one is declined its later ones
+    wait for the retry. Idempotent by the bill: its reference `bill:<id>` tells the gateway
+    not to debit it twice, should a collector die between the debit and the record."""
     gateway = gateway or default_gateway()
     chunk = PeriodChunk.objects.select_related("period__plan").get(pk=chunk_id)
-    plan = chunk.period.plan
     totals = {"collected": 0, "failed": 0}
     if chunk.period.bills_told_at is None:  # told at the seal: never debited before
         return totals
-    while True:
-        with transaction.atomic():
-            due = list(
-                Bill.objects.select_for_update(skip_locked=True)
-                .filter(
-                    period_id=chunk.period_id,
-                    paid_at__isnull=True,
-                    written_off_at__isnull=True,
-                    charged_fen__gt=0,
-                    membership_id__gte=chunk.first_id,
-                    membership_id__lte=chunk.last_id,
-                )
-                .exclude(next_debit_at__gt=now)
-                .order_by("membership_id")[:batch_size]
+    lease = now + CLAIM_LEASE
+    while due := _take_batch(chunk, now=now, lease=lease, batch_size=batch_size):
+        outcomes = []  # (bill, result or None: not tried)
+        declined = set()
+        for bill, account in _in_household_order(due):
+            if account in declined:
+                outcomes.append((bill, None))
+                continue
+            result = gateway.debit(
+                account_id=account,
+                membership_id=bill.membership_id,
+                amount_fen=bill.charged_fen,
+                reference=f"bill:{bill.pk}",
             )
-            if not due:
-                return totals
-            collected_fen, declined, tried = 0, set(), []
-            for bill, account in _in_household_order(due):
-                if account in declined:
-                    bill.next_debit_at, bill.last_debit_error = now + RETRY_AFTER, NOT_TRIED
-                    continue
-                tried.append(bill)
-                result = gateway.debit(
-                    account_id=account,
-                    membership_id=bill.membership_id,
-                    amount_fen=bill.charged_fen,
-                    reference=f"bill:{bill.pk}",
-                )
-                if not result.ok:
-                    declined.add(account)
-                bill.debit_attempts += 1
-                if result.ok:
-                    bill.paid_at, bill.last_debit_error = now, ""
-                    collected_fen += bill.charged_fen
-                    totals["collected"] += 1
-                else:
-                    bill.next_debit_at, bill.last_debit_error = (
-                        now + RETRY_AFTER,
-                        result.error[:200],
-                    )
-                    totals["failed"] += 1
-            Bill.objects.bulk_update(
-                due, ["paid_at", "debit_attempts", "next_debit_at", "last_debit_error"]
+            if not result.ok:
+                declined.add(account)
+            outcomes.append((bill, result))
+        _record(chunk, outcomes, now=now, lease=lease, totals=totals)
+    return totals
+
+
+def _take_batch(chunk: PeriodChunk, *, now, lease, batch_size: int) -> list[Bill]:
+    """The next due bills, leased until `lease` in a transaction of their own: another
+    collector skips them (SKIP LOCKED now, the lease after the commit); a collector that dies
+    leaves them due again once the lease ends."""
+    with transaction.atomic():
+        due = list(
+            Bill.objects.select_for_update(skip_locked=True)
+            .filter(
+                period_id=chunk.period_id,
+                paid_at__isnull=True,
+                written_off_at__isnull=True,
+                charged_fen__gt=0,
+                membership_id__gte=chunk.first_id,
+                membership_id__lte=chunk.last_id,
             )
-            failed = [bill for bill in tried if bill.paid_at is None]
-            if failed:
-                notify_debits_failed(
-                    period=chunk.period,
-                    bills=failed,
-                    now=now,
-                    lapse_on=local_date(lapse_due_at(chunk.period)),
-                )
-            ledger_post(
-                key=f"collect:{chunk.period_id}:{due[0].pk}:{due[-1].pk}:{now.isoformat()}",
-                description=f"collected from {len(due)} bills of {chunk.period}",
-                now=now,
-                lines=[
-                    (account_for(plan, AccountRole.CASH), collected_fen, 0),
-                    (account_for(plan, AccountRole.RECEIVABLE), 0, collected_fen),
-                ],
-            )
+            .exclude(next_debit_at__gt=now)
+            .order_by("membership_id")[:batch_size]
+        )
+        Bill.objects.filter(period_id=chunk.period_id, pk__in=[b.pk for b in due]).update(
+            next_debit_at=lease
+        )
+    return due
+
+
+@transaction.atomic
+def _record(chunk: PeriodChunk, outcomes, *, now, lease, totals: dict[str, int]) -> None:
+    """Each result, on the bills still leased to this collector (a lease that ran out may have
+    been taken again: then the other collector records it); the collected total posted once."""
+    period = chunk.period
+    mine = {
+        bill.pk: bill
+        for bill in Bill.objects.select_for_update().filter(
+            period_id=period.pk,
+            pk__in=[bill.pk for bill, _ in outcomes],
+            paid_at__isnull=True,
+            next_debit_at=lease,
+        )
+    }
+    collected_fen, failed = 0, []
+    for taken, result in outcomes:
+        bill = mine.get(taken.pk)
+        if bill is None:
+            continue
+        if result is None:
+            bill.next_debit_at, bill.last_debit_error = now + RETRY_AFTER, NOT_TRIED
+            continue
+        bill.debit_attempts += 1
+        if result.ok:
+            bill.paid_at, bill.next_debit_at, bill.last_debit_error = now, None, ""
+            collected_fen += bill.charged_fen
+            totals["collected"] += 1
+        else:
+            bill.next_debit_at, bill.last_debit_error = now + RETRY_AFTER, result.error[:200]
+            failed.append(bill)
+            totals["failed"] += 1
+    if not mine:
+        return
+    Bill.objects.bulk_update(
+        list(mine.values()), ["paid_at", "debit_attempts", "next_debit_at", "last_debit_error"]
+    )
+    if failed:
+        notify_debits_failed(
+            period=period, bills=failed, now=now, lapse_on=local_date(lapse_due_at(period))
+        )
+    first, last = min(mine), max(mine)
+    ledger_post(
+        key=f"collect:{period.pk}:{first}:{last}:{now.isoformat()}",
+        description=f"collected from {len(mine)} bills of {period}",
+        now=now,
+        lines=[
+            (account_for(period.plan, AccountRole.CASH), collected_fen, 0),
+            (account_for(period.plan, AccountRole.RECEIVABLE), 0, collected_fen),
+        ],
+    )
 
 
 def lapse_unpaid(*, period_id: int, now: datetime.datetime) -> int:

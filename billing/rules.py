@@ -229,13 +229,11 @@ class Calendar:
         }
 
 
-def sharers_per_case(
-    cases: list[Case], calendar: Calendar, members_per_cohort: dict[int, int]
-) -> list[int]:
-    """n for each case: the members of every cohort whose notices span include its own."""
-    change = [0] * (len(calendar.publicity) + 1)
-    for cohort, count in members_per_cohort.items():
-        entry, exit, _ = calendar.span(cohort)
+def covered_per_notice(spans: Iterable[tuple[int, int, int]], notices: int) -> list[int]:
+    """How many are covered at each of `notices` sorted notices, from (entry, exit, count)
+    spans: `count` members covered at the notices entry .. exit - 1 (a difference array)."""
+    change = [0] * (notices + 1)
+    for entry, exit, count in spans:
         if entry < exit:
             change[entry] += count
             change[exit] -= count
@@ -243,6 +241,17 @@ def sharers_per_case(
     for delta in change[:-1]:
         running += delta
         covered.append(running)
+    return covered
+
+
+def sharers_per_case(
+    cases: list[Case], calendar: Calendar, members_per_cohort: dict[int, int]
+) -> list[int]:
+    """n for each case: the members of every cohort whose notices span include its own."""
+    covered = covered_per_notice(
+        ((*calendar.span(cohort)[:2], count) for cohort, count in members_per_cohort.items()),
+        len(calendar.publicity),
+    )
     position = calendar.positions()
     return [covered[position[c.publicized_at]] for c in cases]
 

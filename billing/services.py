@@ -13,6 +13,7 @@ from django.db.models import Sum
 from billing import apportion, selectors, tree
 from billing.models import FINISHED, ApportionmentPeriod, PeriodChunk, PeriodStatus, PostingLine
 from mutual.core.errors import ServiceError
+from mutual.core.tasks import task_send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +24,7 @@ def _check_may_run(by) -> None:
 
 
 def _enqueue_run(period_id: int) -> None:
-    from billing.tasks import run_period
-
-    transaction.on_commit(lambda: run_period.delay(period_id))
+    task_send_on_commit("billing.tasks.run_period", period_id)
 
 
 @transaction.atomic

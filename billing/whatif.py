@@ -158,13 +158,5 @@ def _count_covered(plan: Plan, instants: list) -> list[int]:
             {"instants": instants, "last": instants[-1], "first": instants[0],
              "count": len(instants), "plan": plan.pk},
         )  # fmt: skip
-        change = [0] * (len(instants) + 1)
-        for entry, exit, count in cursor.fetchall():
-            if entry < exit:
-                change[entry] += count
-                change[exit] -= count
-    counts, running = [], 0
-    for delta in change[:-1]:
-        running += delta
-        counts.append(running)
-    return counts
+        spans = cursor.fetchall()
+    return rules.covered_per_notice(spans, len(instants))

@@ -15,6 +15,7 @@ from members.models import DisputeReview, Member, Membership
 from members.notifications.events import notify_jury_drawn
 from members.selectors import covered_at_q
 from mutual.core.errors import InvariantError, ServiceError
+from mutual.core.tasks import task_send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +67,7 @@ def jury_request(*, claim: Claim, now: datetime.datetime) -> JuryDraw | None:
 
 
 def _enqueue_draw(claim_id: int, *, now: datetime.datetime) -> None:
-    from claims.tasks import draw_jury
-
-    transaction.on_commit(lambda: draw_jury.delay(claim_id, now.isoformat()))
+    task_send_on_commit("claims.tasks.draw_jury", claim_id, now.isoformat())
 
 
 def _awaiting_jury(claim: Claim) -> JuryDraw | None:

@@ -169,6 +169,29 @@ def test_a_failed_debit_is_told_with_the_lapse_date_then_the_lapse(posted):
     )
 
 
+def test_when_the_seal_lags_the_posting_the_notice_tells_the_lapse_date_collection_keeps(posted):
+    """Issue 21, item 1: collection and the grace count from the seal (bills_told_at), but the
+    failed-debit notice counted from the posting: a member was told they would lapse three
+    days before they would. One rule now (billing.debits.lapse_due_at)."""
+    from billing.debits import lapse_due_at
+    from billing.models import ApportionmentPeriod
+    from mutual.core.timezones import local_date
+
+    told = posted.posted_at + datetime.timedelta(days=3)  # sealed three days late
+    ApportionmentPeriod.objects.filter(pk=posted.pk).update(bills_told_at=told)
+    posted.refresh_from_db()
+    bill = Bill.objects.filter(period=posted).order_by("membership_id").first()
+    gateway = DecliningGateway(declined={bill.membership_id})
+    collect_chunk(chunk_id=posted.chunks.get().pk, now=told + datetime.timedelta(hours=1),
+                  gateway=gateway)  # fmt: skip
+    told_date = Notice.objects.get(kind="debit_failed").payload["lapse_on"]
+    assert told_date == local_date(lapse_due_at(posted)).isoformat() == "2019-01-02"
+    # And collection lapses on that date, not before.
+    day_before = lapse_due_at(posted) - datetime.timedelta(hours=1)
+    assert lapse_unpaid(period_id=posted.pk, now=day_before) == 0
+    assert lapse_unpaid(period_id=posted.pk, now=lapse_due_at(posted)) == 1
+
+
 def test_the_daily_digest_is_one_notice_per_active_member_per_plan_and_day(
     membership, investigator
 ):

@@ -34,6 +34,7 @@ from members.notifications.models import (
     NoticeStatus,
     NotificationPreference,
 )
+from mutual.core.tasks import task_send_on_commit
 
 MAX_ATTEMPTS = 5
 _T = Notice._meta.db_table
@@ -49,9 +50,7 @@ ON CONFLICT (member_id, event) DO NOTHING
 
 
 def _enqueue_delivery(event: str) -> None:
-    from members.notifications import tasks
-
-    transaction.on_commit(lambda: tasks.deliver_event.delay(event))
+    task_send_on_commit("members.notifications.tasks.deliver_event", event)
 
 
 def notify(
@@ -111,13 +110,11 @@ ON CONFLICT (member_id, event) DO NOTHING
 def run_start(*, kind: str, event: str, params: dict, now: datetime.datetime) -> NoticeRun:
     """Record a plan-wide event in the caller's transaction; its notices are written by
     chunked tasks after commit. Idempotent: the event is unique."""
-    from members.notifications import tasks
-
     run, created = NoticeRun.objects.get_or_create(
         event=event, defaults={"kind": kind, "params": params, "created_at": now}
     )
     if created:
-        transaction.on_commit(lambda: tasks.notice_run.delay(run.pk))
+        task_send_on_commit("members.notifications.tasks.notice_run", run.pk)
     return run
 
 
