@@ -8,14 +8,14 @@ import logging
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from claims.jury import jury_commit, jury_pick, jury_record
+from claims.jury import jury_commit, jury_pick, jury_record, jury_send
 from claims.models import Claim, ClaimState, Dispute, JuryDraw, JurySeat, Vote
 from claims.rules import require_window_open
+from claims.services import claim_approve, claim_reject
 from members.models import DisputeReview, Member, Membership
 from members.notifications.events import notify_jury_drawn
 from members.selectors import covered_at_q
 from mutual.core.errors import InvariantError, ServiceError
-from mutual.core.tasks import task_send_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -52,22 +52,6 @@ def dispute_raise(*, claim_id: int, member_id: int, reason: str, now: datetime.d
         ) from None
     jury_commit(claim=claim, now=now)  # the seed's hash is public before any draw
     return dispute
-
-
-def jury_request(*, claim: Claim, now: datetime.datetime) -> JuryDraw | None:
-    """Hand a jury plan's claim, just gone to review, to the workers for its draw (the caller
-    holds the claim's lock): the task is sent once this transaction commits, so the
-    transition never waits for the draw (at ten million members, half a minute)."""
-    draw = jury_commit(claim=claim, now=now)  # committed at the first dispute; kept as it is
-    if draw is None:
-        return None
-    JuryDraw.objects.filter(pk=draw.pk).update(enqueued_at=now)
-    _enqueue_draw(claim.pk, now=now)
-    return draw
-
-
-def _enqueue_draw(claim_id: int, *, now: datetime.datetime) -> None:
-    task_send_on_commit("claims.tasks.draw_jury", claim_id, now.isoformat())
 
 
 def _awaiting_jury(claim: Claim) -> JuryDraw | None:
@@ -136,7 +120,7 @@ def jury_draws_resend(*, now: datetime.datetime) -> list[int]:
             logger.warning(
                 "jury draw of claim %s was not drawn: handed to the workers again", claim_id
             )
-            _enqueue_draw(claim_id, now=now)
+            jury_send(claim_id, now=now)
     return [claim_id for _pk, claim_id in lost]
 
 
@@ -144,8 +128,6 @@ def jury_draws_resend(*, now: datetime.datetime) -> list[int]:
 def jury_vote(*, claim_id: int, member_id: int, vote: str, now: datetime.datetime) -> Claim:
     """A drawn juror votes once. When a quorum has voted and one side has a strict majority of
     the votes cast, the claim is decided (by the system, in the jurors' name in the log)."""
-    from claims.services import claim_approve, claim_reject
-
     if vote not in Vote.values:
         raise ServiceError("vote must be approve or reject", code="bad_vote", field="vote")
     claim = Claim.objects.select_for_update(of=("self",)).select_related("plan").get(pk=claim_id)

@@ -25,6 +25,7 @@ from members.models import DisputeReview, Membership, MembershipStatus
 from mutual import jury as rule
 from mutual.core.errors import InvariantError
 from mutual.core.keyed_hash import PrefixedHmac
+from mutual.core.tasks import task_send_on_commit
 
 _IDS = struct.Struct(">qq")  # claim, membership
 PAGE_SIZE = 20_000  # eligible members named per query
@@ -241,3 +242,20 @@ def eligible_page(draw: JuryDraw, page: int) -> bytes:
             [page * size + 1, size, draw.pk],
         )
         return bytes(cursor.fetchone()[0])
+
+
+def jury_request(*, claim: Claim, now: datetime.datetime) -> JuryDraw | None:
+    """Hand a jury plan's claim, just gone to review, to the workers for its draw (the caller
+    holds the claim's lock): the task is sent once this transaction commits, so the
+    transition never waits for the draw (at ten million members, half a minute)."""
+    draw = jury_commit(claim=claim, now=now)  # committed at the first dispute; kept as it is
+    if draw is None:
+        return None
+    JuryDraw.objects.filter(pk=draw.pk).update(enqueued_at=now)
+    jury_send(claim.pk, now=now)
+    return draw
+
+
+def jury_send(claim_id: int, *, now: datetime.datetime) -> None:
+    """Hand a claim's draw to the workers once the caller's transaction commits."""
+    task_send_on_commit("claims.tasks.draw_jury", claim_id, now.isoformat())

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from claims.cover import amount_within, claim_cover
+from claims.jury import jury_request
 from claims.models import Claim, ClaimState, IncidentKind
 from claims.rules import claim_act_require, window_due_q
 from members.households import acts_for
@@ -293,8 +294,6 @@ def claim_reject(*, claim_id: int, by, now: datetime.datetime, reason: str) -> C
 def claim_open_dispute_review(*, claim_id: int, by, now: datetime.datetime) -> Claim:
     """Send a disputed claim to review. On a jury plan the draw is its own task, sent once
     this commits: the claim's lock is held for the transition only, not for the draw."""
-    from claims.disputes import jury_request
-
     claim = _locked(claim_id)
     claim_act_require("open_dispute_review", claim=claim, by=by, now=now)
     count = claim.disputes.count()

@@ -9,9 +9,9 @@ from billing.ledger import ledger_verify
 from billing.models import FINISHED, ApportionmentPeriod, Bill
 from billing.schedule import period_for
 from claims.models import Claim, ClaimState
-from members.demo import ensure_demo_plans
 from members.models import Member, Membership, MembershipStatus, Plan
 from mutual.core.timezones import local_date, local_midnight
+from office.demo.members import ensure_demo_plans
 
 pytestmark = pytest.mark.django_db
 

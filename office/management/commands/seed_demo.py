@@ -1,5 +1,6 @@
-"""Demo data: the seed's plans, N members, the plan's last periods posted (billing/demo.py: the
-seed's case paid, a promotion, caps, collections, a lapse), and claims in every state now.
+"""Demo data: the seed's plans, N members, the plan's last periods posted
+(office/demo/billing.py: the seed's case paid, a promotion, caps, collections, a lapse), and
+claims in every state now.
 
 Idempotent: run it again and only what is missing is created."""
 
@@ -9,10 +10,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from billing.demo import seed_demo_periods
-from claims.demo import seed_demo_claims
-from members import demo
 from office.checks import require_demo_mode
+from office.demo import members as demo
+from office.demo.billing import seed_demo_periods
+from office.demo.claims import seed_demo_claims
 
 BATCH = 50_000
 

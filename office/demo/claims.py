@@ -1,6 +1,6 @@
 """Demo claims in every state, made through the real services at chosen moments. The seed's case
 (a 5-year-old girl's accident, a craniotomy) and the other cases of the demo's posted periods
-are made here too, for billing/demo.py: `seed_case` and `approved_case`."""
+are made here too, for office/demo/billing.py: `seed_case` and `approved_case`."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from django.db import transaction
 from claims import disputes, evidence, services
 from claims.models import Claim
 from members.ages import cover_on
-from members.demo import NEW_PLAN
 from members.models import Member, Membership, MembershipStatus, Plan, Relationship
 from mutual.core.timezones import local_date
+from office.demo.members import NEW_PLAN
 from office.demo_users import ensure_demo_users
 
 SEED_HOSPITAL = "Xinhua Hospital, Shanghai Jiao Tong University School of Medicine"
@@ -160,7 +160,7 @@ def _publicized_and_closed(claim, staff, publicized_at, *, seed_documents=False)
 
 @transaction.atomic
 def seed_demo_claims(*, now: datetime.datetime, seed: int) -> int:
-    """Claims in every state around `now` (the seed's case is billing/demo.py's, in a posted
+    """Claims in every state around `now` (the seed's case is office/demo/billing.py's, in a posted
     period). Idempotent: does nothing once the case now in its public window exists. Returns
     claims created."""
     if Claim.objects.filter(hospital=PUBLIC_NOW_HOSPITAL).exists():

@@ -24,11 +24,11 @@ from billing import debits, payouts
 from billing.apportion import period_bill_inline
 from billing.models import ApportionmentPeriod, Promotion
 from billing.schedule import period_for
-from claims.demo import SEED_HOSPITAL, approved_case, seed_case
 from claims.models import Claim
-from members.demo import NEW_PLAN
 from members.models import Membership, MembershipStatus, Plan
 from mutual.core.timezones import local_date
+from office.demo.claims import SEED_HOSPITAL, approved_case, seed_case
+from office.demo.members import NEW_PLAN
 from office.demo_users import ensure_demo_users
 
 PERIODS = 3
