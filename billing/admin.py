@@ -116,7 +116,7 @@ class BillAdmin(FastChangeListMixin, ReadOnlyAdmin):
                 (line.claim_id or _("rounding"), *map(format_exact_fen, (
                     line.share_fen, line.waived_fen, line.case_capped_fen,
                     line.year_capped_fen, line.charged_fen)))
-                for line in bill_breakdown(bill)
+                for line in bill_breakdown(bill=bill)
             ),
         )  # fmt: skip
         return format_html("<table>{}{}</table>", header, rows)
@@ -281,7 +281,7 @@ class PeriodAdmin(admin.ModelAdmin):
                     "charged": format_yuan(obj.charged_fen),
                     "sponsor": format_yuan(obj.sponsor_fen),
                 },
-                reconciliation=services.period_reconciliation(obj),
+                reconciliation=services.period_reconciliation(period=obj),
                 can_run=obj.status == "open" and self.has_change_permission(request, obj),
                 can_retry=obj.status == PeriodStatus.FAILED
                 and self.has_change_permission(request, obj),

@@ -127,7 +127,7 @@ class BillDetailOutput(BillOutput):
 
     @extend_schema_field(BreakdownOutput(many=True))
     def get_breakdown(self, bill):
-        return BreakdownOutput(bill_breakdown(bill), many=True).data
+        return BreakdownOutput(bill_breakdown(bill=bill), many=True).data
 
 
 class ProofBillOutput(serializers.Serializer):

@@ -1,4 +1,5 @@
-"""Apportionment at scale: the rules of billing/rules.py applied to millions of members in SQL.
+"""Apportionment at scale: the rules of billing/rules/ applied to millions of members in SQL
+(the statements are billing/apportion_sql.py's).
 
 Three phases: `period_prepare` (gather the cases, count the members of each cohort per chunk of
 ids in one pass, compute the cohorts' exact shares and each group's extra fen in Python, cut the
@@ -19,8 +20,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Q, Sum
 
-from billing import partitions, rules, tree
-from billing.ledger import account_for, ledger_post, ledger_record
+from billing import apportion_sql, partitions, rules
+from billing.errors import ErrorCode
+from billing.ledger import account_for, ledger_post
 from billing.models import (
     FINISHED,
     AccountRole,
@@ -33,58 +35,11 @@ from billing.models import (
 )
 from claims.models import Claim, ClaimState
 from members.models import Plan
-from members.notifications.events import notify_bills_posted
 from members.selectors import plan_rules_at
 from mutual.core.errors import InvariantError, ServiceError
 from mutual.core.timezones import year_start
 
 logger = logging.getLogger(__name__)
-
-# Who may owe anything this period (rules.may_owe): in the pool by the cutoff, and covered at
-# its first notice or later (a cover that ended before every notice shares nothing). Whether
-# they share a case, and which, is their cohort.
-_ELIGIBLE = """
-    m.plan_id = %(plan)s AND m.in_pool_since <= %(cutoff)s
-    AND (m.ended_at IS NULL OR m.ended_at > %(lower)s)
-"""
-# rules.Calendar.place: entry, exit (the notices strictly before the cover ended, all of them
-# if it had not ended by the last), waiver class.
-_PLACE = """
-    width_bucket(m.in_pool_since, %(publicity)s::timestamptz[]) AS entry,
-    CASE WHEN m.ended_at IS NULL OR m.ended_at > %(last_notice)s THEN %(notices)s
-         ELSE width_bucket(m.ended_at - interval '1 microsecond', %(publicity)s::timestamptz[])
-    END AS exit,
-    width_bucket(m.joined_at, %(waivers)s::timestamptz[]) AS waiver_class
-"""
-# rules.Calendar.raw_cohort, and cohort_of (`exits`: the sorted keys prepare listed).
-_RAW_COHORT = """
-    CASE WHEN p.exit >= %(notices)s THEN p.entry * %(classes)s + p.waiver_class
-         WHEN p.exit <= p.entry THEN %(notices)s * %(classes)s + p.waiver_class
-         ELSE %(base)s + (p.entry::bigint * (%(notices)s + 1) + p.exit) * %(classes)s
-              + p.waiver_class
-    END
-"""
-_COHORT = """
-    CASE WHEN p.exit >= %(notices)s THEN p.entry * %(classes)s + p.waiver_class
-         WHEN p.exit <= p.entry THEN %(notices)s * %(classes)s + p.waiver_class
-         ELSE %(base)s - 1 + width_bucket(
-             (p.entry::bigint * (%(notices)s + 1) + p.exit) * %(classes)s + p.waiver_class,
-             %(exits)s::bigint[])
-    END
-"""
-
-
-def _calendar_params(calendar: rules.Calendar, cutoff_at) -> dict:
-    return {
-        "publicity": list(calendar.publicity),
-        "waivers": list(calendar.waivers),
-        "classes": calendar.classes,
-        "notices": len(calendar.publicity),
-        "last_notice": calendar.publicity[-1],
-        "lower": min(calendar.publicity[0], cutoff_at),
-        "base": calendar.base,
-        "exits": list(calendar.exits),
-    }
 
 
 def _gather_cases(period: ApportionmentPeriod) -> list[PeriodCase]:
@@ -115,10 +70,6 @@ def _gather_cases(period: ApportionmentPeriod) -> list[PeriodCase]:
     ]
 
 
-def period_rule_cases(period: ApportionmentPeriod) -> list[rules.Case]:
-    return [c.rule_case() for c in period.cases.order_by("publicized_at", "claim_id")]
-
-
 def previous_period(period: ApportionmentPeriod) -> ApportionmentPeriod | None:
     """The period whose bills carry this one's year to date: the plan's last period this year
     that billed anyone. Every earlier period must be finished first."""
@@ -131,49 +82,19 @@ def previous_period(period: ApportionmentPeriod) -> ApportionmentPeriod | None:
     if later is not None:
         raise ServiceError(
             f"the later period {later} is already posted: a period cannot be billed before it",
-            code="later_period_posted",
+            code=ErrorCode.LATER_PERIOD_POSTED,
         )
     unfinished = earlier.exclude(status__in=FINISHED).order_by("cutoff_at").first()
     if unfinished is not None:
         raise ServiceError(
             f"the earlier period {unfinished} is {unfinished.status}: periods are billed in order",
-            code="earlier_period_unfinished",
+            code=ErrorCode.EARLIER_PERIOD_UNFINISHED,
         )
     return (
         earlier.filter(cutoff_at__gte=year_start(period.cutoff_at), members_count__gt=0)
         .order_by("-cutoff_at")
         .first()
     )
-
-
-def _members_per_group(
-    period: ApportionmentPeriod, calendar: rules.Calendar, low_id: int
-) -> tuple[rules.Calendar, dict[tuple[int, int], int]]:
-    """One pass over the plan's memberships: eligible members per (chunk, cohort). Returns
-    the calendar with the cohorts of covers that ended during the notices listed, and the
-    groups numbered by it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT (p.id - %(low)s) / %(size)s, {_RAW_COHORT}, count(*) "
-            f"FROM (SELECT m.id, {_PLACE} FROM members_membership m WHERE {_ELIGIBLE}) AS p "
-            "GROUP BY 1, 2",
-            {
-                "plan": period.plan_id,
-                "cutoff": period.cutoff_at,
-                "low": low_id,
-                "size": settings.APPORTION_CHUNK_IDS,
-                **_calendar_params(calendar, period.cutoff_at),
-            },
-        )
-        raw = cursor.fetchall()
-    calendar = calendar.with_exits(c - calendar.base for _, c, _ in raw if c >= calendar.base)
-    dense = {key: calendar.base + i for i, key in enumerate(calendar.exits)}
-    groups: dict[tuple[int, int], int] = {}
-    for chunk, cohort, count in raw:
-        if cohort >= calendar.base:
-            cohort = dense[cohort - calendar.base]
-        groups[chunk, cohort] = groups.get((chunk, cohort), 0) + count
-    return calendar, groups
 
 
 @transaction.atomic
@@ -211,11 +132,11 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
         raise InvariantError(f"period {period.pk} has cases but its plan has no members")
     partitions.bills_table_create(period.pk)
     calendar = rules.Calendar.of(cases)
-    calendar, groups = _members_per_group(period, calendar, low_id)
-    if calendar.size >= _MAX_COHORTS:
+    calendar, groups = apportion_sql.members_per_group(period, calendar, low_id)
+    if calendar.size >= apportion_sql.MAX_COHORTS:
         raise InvariantError(
             f"period {period.pk} has {calendar.size} cohorts: the draw's sort key holds "
-            f"{_MAX_COHORTS - 1} at most"
+            f"{apportion_sql.MAX_COHORTS - 1} at most"
         )
     per_cohort: dict[int, int] = {}
     for (_chunk, cohort), count in groups.items():
@@ -302,107 +223,6 @@ def _save_shares(period, period_cases, sharers, calendar, shares, per_cohort) ->
     )  # fmt: skip
 
 
-_MAX_COHORTS = 2**22  # the chunk's sort key: cohort << 40, plus 40 bits of hash (signed)
-_CHUNK_SQL = """
-WITH eligible AS (
-    SELECT p.id AS membership_id, {cohort} + 1 AS cohort, p.carries
-      FROM (SELECT m.id, {place},
-                   m.ended_at IS NULL OR m.ended_at > %(cutoff)s AS carries
-              FROM members_membership m
-             WHERE {eligible} AND m.id BETWEEN %(lo)s AND %(hi)s) AS p
-), drawn AS (
-    -- The chunk in draw order: by cohort, then by draw key (billing/draw.py), as one 64-bit
-    -- sort key (a third of the time of sorting on cohort, hash and id). A member's place in
-    -- the chunk is their place in their cohort plus the chunk's members in lower cohorts,
-    -- which prepare counted: the `last_*` arrays are that count plus the cohort's extra fen.
-    SELECT e.membership_id, e.cohort, e.carries, {year_to_date} AS ytd,
-           row_number() OVER (
-               ORDER BY (e.cohort::bigint << 40)
-                        + (hashint8extended(e.membership_id, %(period)s) >> 24),
-                        e.membership_id
-           ) AS place
-      FROM eligible e {previous_bills}
-), amounts AS (
-    SELECT membership_id, ytd, carries,
-           (%(cases)s::int[])[cohort] AS cases,
-           (%(gross)s::bigint[])[cohort] + (place <= (%(last_gross)s::int[])[cohort])::int
-               AS gross,
-           (%(net)s::bigint[])[cohort] + (place <= (%(last_net)s::int[])[cohort])::int AS net,
-           (%(payable)s::bigint[])[cohort] + (place <= (%(last_payable)s::int[])[cohort])::int
-               AS payable
-      FROM drawn
-), bills AS (
-    SELECT membership_id, cases, gross, net, ytd,
-           least(payable, greatest(0, %(year_cap)s - ytd)) AS charged
-      FROM amounts
-     WHERE cases > 0 OR (ytd > 0 AND carries)
-), inserted AS ({write})
-SELECT count(*), coalesce(sum(gross_fen), 0), coalesce(sum(charged_fen), 0),
-       coalesce(max(charged_fen), 0)
-  FROM inserted
-"""
-_WRITE_BILLS = """
-    INSERT INTO {table} (period_id, membership_id, cases_count, gross_fen, waived_fen,
-                              capped_fen, charged_fen, year_to_date_before_fen)
-    SELECT %(period)s, membership_id, cases, gross, gross - net, net - charged, charged, ytd
-      FROM bills
-    RETURNING gross_fen, charged_fen
-"""
-_DRY_RUN = "SELECT gross AS gross_fen, charged AS charged_fen FROM bills"
-_PREVIOUS_BILLS = """
-      LEFT JOIN billing_bill p
-        ON p.period_id = %(previous)s AND p.membership_id = e.membership_id
-       AND p.membership_id BETWEEN %(lo)s AND %(hi)s
-"""
-
-
-def _chunk_statement(
-    period: ApportionmentPeriod, chunk: PeriodChunk, *, dry_run: bool = False
-) -> tuple[str, dict]:
-    cases = period_rule_cases(period)
-    exits = period.cohorts.filter(index__gte=rules.Calendar.of(cases).base).order_by("index")
-    calendar = rules.Calendar.of(cases).with_exits(exits.values_list("exit_key", flat=True))
-    size = calendar.size
-    arrays = {name: [0] * size for name in ("cases", "gross", "net", "payable")}
-    for row in PeriodCohort.objects.filter(period=period).values_list(
-        "index", "cases_count", "gross_base_fen", "net_base_fen", "payable_base_fen"
-    ):
-        index = row[0]
-        for name, value in zip(("cases", "gross", "net", "payable"), row[1:], strict=True):
-            arrays[name][index] = value
-    # The last place in the chunk that pays a cohort's extra fen (0: nobody does).
-    last = {name: [0] * size for name in ("last_gross", "last_net", "last_payable")}
-    for cohort, gross, net, payable, before in chunk.extras:
-        for name, extra in (("last_gross", gross), ("last_net", net), ("last_payable", payable)):
-            last[name][cohort] = before + extra if extra else 0
-    has_previous = period.previous_period_id is not None
-    sql = _CHUNK_SQL.format(
-        cohort=_COHORT,
-        place=_PLACE,
-        eligible=_ELIGIBLE,
-        year_to_date=(
-            "coalesce(p.year_to_date_before_fen, 0) + coalesce(p.charged_fen, 0)"
-            if has_previous
-            else "0::bigint"
-        ),
-        previous_bills=_PREVIOUS_BILLS if has_previous else "",
-        write=_DRY_RUN if dry_run else _WRITE_BILLS.format(table=partitions.bills_table(period.pk)),
-    )
-    params = {
-        "plan": period.plan_id,
-        "period": period.pk,
-        "previous": period.previous_period_id,
-        "cutoff": period.cutoff_at,
-        "lo": chunk.first_id,
-        "hi": chunk.last_id,
-        **_calendar_params(calendar, period.cutoff_at),
-        "year_cap": period.yearly_cap_fen,
-        **arrays,
-        **last,
-    }
-    return sql, params
-
-
 def chunk_apportion(*, chunk_id: int, now: datetime.datetime) -> bool:
     """Bill one id range and post it, in one transaction. The chunk row is locked first and
     marked done in the same transaction, so a second delivery waits, then finds it done and
@@ -427,7 +247,7 @@ def chunk_apportion(*, chunk_id: int, now: datetime.datetime) -> bool:
         if chunk.done_at is not None:
             return False
         period, plan = chunk.period, chunk.period.plan
-        sql, params = _chunk_statement(period, chunk)
+        sql, params = apportion_sql.chunk_statement(period, chunk)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             members_count, gross, charged, max_charged = cursor.fetchone()
@@ -436,9 +256,9 @@ def chunk_apportion(*, chunk_id: int, now: datetime.datetime) -> bool:
             description=f"apportionment {period}, members {chunk.first_id}-{chunk.last_id}",
             now=now,
             lines=[
-                (account_for(plan, AccountRole.RECEIVABLE), charged, 0),
-                (account_for(plan, AccountRole.SPONSOR), gross - charged, 0),
-                (account_for(plan, AccountRole.CLEARING), 0, gross),
+                (account_for(plan=plan, role=AccountRole.RECEIVABLE), charged, 0),
+                (account_for(plan=plan, role=AccountRole.SPONSOR), gross - charged, 0),
+                (account_for(plan=plan, role=AccountRole.CLEARING), 0, gross),
             ],
         )
         PeriodChunk.objects.filter(pk=chunk.pk).update(
@@ -462,9 +282,11 @@ def period_finish(*, period_id: int, now: datetime.datetime) -> ApportionmentPer
     if period.status in FINISHED:
         return period
     if period.status != PeriodStatus.RUNNING:
-        raise ServiceError(f"the period is {period.status}, not running", code="not_running")
+        raise ServiceError(
+            f"the period is {period.status}, not running", code=ErrorCode.NOT_RUNNING
+        )
     if period.chunks.filter(done_at__isnull=True).exists():
-        raise ServiceError("chunks are still running", code="chunks_pending")
+        raise ServiceError("chunks are still running", code=ErrorCode.CHUNKS_PENDING)
     # Each chunk recorded what it billed, in the transaction that billed it.
     totals = period.chunks.aggregate(
         gross=Sum("gross_fen"),
@@ -486,9 +308,9 @@ def period_finish(*, period_id: int, now: datetime.datetime) -> ApportionmentPer
             description=f"cases and fees of {period}",
             now=now,
             lines=[
-                (account_for(plan, AccountRole.CLEARING), period.total_fen, 0),
-                (account_for(plan, AccountRole.FUND), 0, period.cases_total_fen),
-                (account_for(plan, AccountRole.FEE_INCOME), 0, period.fee_total_fen),
+                (account_for(plan=plan, role=AccountRole.CLEARING), period.total_fen, 0),
+                (account_for(plan=plan, role=AccountRole.FUND), 0, period.cases_total_fen),
+                (account_for(plan=plan, role=AccountRole.FEE_INCOME), 0, period.fee_total_fen),
             ],
         )
     period.members_count = totals["members"] or 0
@@ -523,7 +345,7 @@ def period_preview(*, period_id: int) -> dict:
             "sponsor_fen": 0,
         }
         for chunk in period.chunks.order_by("index"):
-            sql, params = _chunk_statement(period, chunk, dry_run=True)
+            sql, params = apportion_sql.chunk_statement(period, chunk, dry_run=True)
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 members, gross, charged, _max = cursor.fetchone()
@@ -541,17 +363,6 @@ def period_pending_chunks(*, period_id: int) -> list[int] | None:
         return None
     pending = PeriodChunk.objects.filter(period_id=period_id, done_at__isnull=True)
     return list(pending.order_by("index").values_list("pk", flat=True))
-
-
-def period_vacuum(*, period_id: int) -> None:
-    """VACUUM (ANALYZE) the period's fresh partition once it is posted: statistics, the
-    visibility map and frozen rows now, rather than autovacuum at a random later moment,
-    perhaps in the middle of the next run. Needs autocommit (not inside a transaction)."""
-    table = partitions.bills_table(period_id)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", [table])
-        if cursor.fetchone()[0] is not None:  # a period with no case has no bills
-            cursor.execute(f"VACUUM (ANALYZE) {table}")
 
 
 def period_index_bills(*, period_id: int) -> None:
@@ -573,48 +384,3 @@ def period_index_bills(*, period_id: int) -> None:
 
 
 _INDEX_LOCK = 7_001  # advisory lock class: indexing a period's bills
-
-
-def period_bill_inline(*, period_id: int, now: datetime.datetime) -> ApportionmentPeriod:
-    """Prepare, every chunk, finish, in this process (tests, small plans)."""
-    for chunk_id in period_pending_chunks(period_id=period_id) or []:
-        chunk_apportion(chunk_id=chunk_id, now=now)
-    period_index_bills(period_id=period_id)
-    period = period_finish(period_id=period_id, now=now)
-    return period_seal(period_id=period.pk, now=now)
-
-
-@transaction.atomic
-def period_seal(*, period_id: int, now: datetime.datetime) -> ApportionmentPeriod:
-    """Once posted: the bills' Merkle root, signed (billing/tree.py), building any chunk's part
-    not yet built. Idempotent. After the posting, not before it: the tree costs about as much
-    as the apportionment at ten million bills, and the money does not wait for it."""
-    period = (
-        ApportionmentPeriod.objects.select_for_update(of=("self",))
-        .select_related("plan")
-        .get(pk=period_id)
-    )
-    if period.status not in FINISHED or period.merkle_root or not period.members_count:
-        return period
-    if not period.chunks_total:  # bills not billed here (loaded history): no tree to build
-        return period
-    previous = tree.previous_sealed(period)
-    if previous is not None and not previous.merkle_root:
-        # The head signs the previous root: sealing now would sign a broken link for good.
-        # Beat sends both seals again, the earlier one first.
-        logger.info("period %s: its seal waits for period %s's", period.pk, previous.pk)
-        return period
-    tree.period_seal(period, now=now)
-    period.bills_told_at = now
-    period.save(update_fields=["merkle_size", "merkle_root", "merkle_head", "bills_told_at"])
-    ledger_record(
-        key=f"period:{period.pk}:merkle-root",
-        description=f"Merkle root of period {period.pk}'s {period.merkle_size} bills: "
-        f"{period.merkle_root}",
-        now=now,
-    )
-    # Told once sealed, so that a member told of a bill can prove it at once; and the
-    # notices (one per member) do not hold the seal back behind them on the workers. Bills are
-    # debited, and their grace counted, from here (billing/debits.py): never before told.
-    notify_bills_posted(period, now=now)
-    return period

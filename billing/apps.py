@@ -7,4 +7,7 @@ class BillingConfig(AppConfig):
     verbose_name = _("Billing")
 
     def ready(self):
-        from billing import checks  # noqa: F401  (registers the start-up checks)
+        from billing import (
+            checks,  # noqa: F401  (registers the start-up checks)
+            notices,  # noqa: F401  (registers what billing tells members)
+        )

@@ -20,8 +20,8 @@ from billing.models import (
     Bill,
     PeriodChunk,
 )
+from billing.notices import notify_debits_failed
 from members.models import Membership, MembershipStatus
-from members.notifications.events import notify_debits_failed
 from members.services import membership_lapse
 from mutual.core.timezones import local_date
 
@@ -203,8 +203,8 @@ def _record(chunk: PeriodChunk, outcomes, *, now, lease, totals: dict[str, int])
         description=f"collected from {len(mine)} bills of {period}",
         now=now,
         lines=[
-            (account_for(period.plan, AccountRole.CASH), collected_fen, 0),
-            (account_for(period.plan, AccountRole.RECEIVABLE), 0, collected_fen),
+            (account_for(plan=period.plan, role=AccountRole.CASH), collected_fen, 0),
+            (account_for(plan=period.plan, role=AccountRole.RECEIVABLE), 0, collected_fen),
         ],
     )
 
@@ -271,8 +271,8 @@ def bills_write_off(*, period_id: int, now: datetime.datetime) -> int:
             "the sponsor",
             now=now,
             lines=[
-                (account_for(period.plan, AccountRole.SPONSOR), written_off, 0),
-                (account_for(period.plan, AccountRole.RECEIVABLE), 0, written_off),
+                (account_for(plan=period.plan, role=AccountRole.SPONSOR), written_off, 0),
+                (account_for(plan=period.plan, role=AccountRole.RECEIVABLE), 0, written_off),
             ],
         )
     return written_off

@@ -17,7 +17,7 @@ class UnbalancedPosting(InvariantError):
     """The lines a service built do not balance: a bug in the service, never the caller's."""
 
 
-def account_for(plan: Plan, role: str) -> Account:
+def account_for(*, plan: Plan, role: str) -> Account:
     account, _ = Account.objects.get_or_create(
         plan=plan, role=role, defaults={"kind": ROLE_KINDS[role]}
     )

@@ -208,6 +208,10 @@ class ApportionmentPeriod(models.Model):
     def total_fen(self) -> int:
         return self.cases_total_fen + self.fee_total_fen
 
+    def rule_cases(self) -> list[rules.Case]:
+        """The period's cases as billing/rules/ reads them, in notice order."""
+        return [c.rule_case() for c in self.cases.order_by("publicized_at", "claim_id")]
+
 
 class PeriodCase(models.Model):
     """An approved claim in a period: each of its `members_count` sharers owes exactly
@@ -231,7 +235,7 @@ class PeriodCase(models.Model):
         return f"claim {self.claim_id} in {self.period}"
 
     def rule_case(self) -> rules.Case:
-        """The case as billing/rules.py reads it."""
+        """The case as billing/rules/ reads it."""
         return rules.Case(
             self.claim_id, self.publicized_at, self.amount_fen, self.fee_fen,
             self.waive_if_joined_before,
@@ -244,7 +248,7 @@ class PeriodCohort(models.Model):
     `ended_by`] (both empty: still covered at the period's last notice), and joined in
     [`joined_from`, `joined_before`). Each member of a cohort owes the same exact amounts; the
     bases are those rounded down, and the chunks' `extras` say how many of its members pay one
-    fen more (see billing/rules.py)."""
+    fen more (see billing/rules/)."""
 
     period = models.ForeignKey(
         ApportionmentPeriod, on_delete=models.PROTECT, related_name="cohorts"

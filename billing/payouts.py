@@ -28,8 +28,8 @@ def period_pay_claims(*, period_id: int, now: datetime.datetime) -> int:
                 description=f"payout of claim {case.claim_id}",
                 now=now,
                 lines=[
-                    (account_for(period.plan, AccountRole.FUND), case.amount_fen, 0),
-                    (account_for(period.plan, AccountRole.PAYABLE), 0, case.amount_fen),
+                    (account_for(plan=period.plan, role=AccountRole.FUND), case.amount_fen, 0),
+                    (account_for(plan=period.plan, role=AccountRole.PAYABLE), 0, case.amount_fen),
                 ],
             )
             claim_mark_paid(claim_id=case.claim_id, by=None, now=now)

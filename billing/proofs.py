@@ -8,6 +8,7 @@ milliseconds whatever the period's size. `python -m mutual.verify` checks one.""
 from __future__ import annotations
 
 from billing import merkle, tree
+from billing.errors import ErrorCode
 from billing.models import ApportionmentPeriod, Bill, TreeBlock, TreeNode
 from mutual.core.errors import ServiceError
 
@@ -22,7 +23,8 @@ class PeriodTree:
     def __init__(self, period: ApportionmentPeriod):
         if not period.merkle_head:
             raise ServiceError(
-                "this period was posted before bills were hashed into a tree", code="no_tree"
+                "this period was posted before bills were hashed into a tree",
+                code=ErrorCode.NO_TREE,
             )
         self.period, self.size = period, period.merkle_size
         self.blocks: dict[int, list[tuple[int, bytes]]] = {}

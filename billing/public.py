@@ -81,7 +81,7 @@ class PublicPeriodView(_Public):
 
 class PublicCasesView(_Public):
     """Every plan's cases in their public window now, anonymised, and per plan an estimate
-    of the next period's share per member from them (billing/rules.py)."""
+    of the next period's share per member from them (billing/rules/)."""
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT, 304: None})
     @method_decorator(conditional_page)  # ETag of the answer; 304 to If-None-Match

@@ -1,4 +1,4 @@
-"""The bills of a period member by member, by billing/rules.py: the reference the set-based SQL
+"""The bills of a period member by member, by billing/rules/: the reference the set-based SQL
 of billing/apportion.py is tested against (tests/test_apportion_rules.py), and the exact
 charge a member's bill must be within a fen of."""
 

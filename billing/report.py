@@ -189,7 +189,7 @@ def estimate(outcome: whatif.Outcome) -> dict:
 
 def next_period_estimates(*, now: datetime.datetime) -> list[dict]:
     """Per plan with cases in publicity: the next period's share for a member who shares
-    them all, estimated from those cases (billing/whatif.py, billing/rules.py)."""
+    them all, estimated from those cases (billing/whatif.py, billing/rules/)."""
     plans = (
         Plan.objects.filter(claims__state__in=[ClaimState.PUBLICIZED, ClaimState.DISPUTED])
         .distinct()

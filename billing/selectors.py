@@ -1,5 +1,5 @@
 """Reads for billing: the periods beat works on, and a bill broken down by case, from the
-period's cases and the membership by the rules of billing/rules.py (no members x cases rows are
+period's cases and the membership by the rules of billing/rules/ (no members x cases rows are
 stored)."""
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class CaseCharge:
     charged_fen: Fraction  # what the member pays
 
 
-def bill_breakdown(bill: Bill) -> list[CaseCharge]:
+def bill_breakdown(*, bill: Bill) -> list[CaseCharge]:
     """The cases the member shared, in claim order (the yearly cap is applied in that order),
     by rules.member_lines; then a rounding line when the exact lines do not add up to the
     bill's whole fen."""

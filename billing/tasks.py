@@ -1,14 +1,14 @@
-"""Celery entry points, thin callers of the billing services. Each is idempotent: chunks mark
-themselves done in the transaction that bills them, postings carry idempotency keys, periods
-are claimed with a conditional UPDATE, finished periods are left alone. A step that raises
-marks its period failed (billing.services.failures_recorded)."""
+"""Celery entry points, thin callers of the period's steps (billing/steps.py) and collections.
+Each is idempotent: chunks mark themselves done in the transaction that bills them, postings
+carry idempotency keys, periods are claimed with a conditional UPDATE, finished periods are
+left alone. A step that raises marks its period failed (billing.steps.failures_recorded)."""
 
 import logging
 
 from celery import chord, shared_task
 from django.db import transaction
 
-from billing import debits, payouts, schedule, selectors, services
+from billing import debits, payouts, schedule, selectors, steps
 from billing.models import FINISHED
 from mutual.core.timezones import parse_now as _moment  # a task's `now`: ISO 8601, or the clock
 
@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 @shared_task(acks_late=True)
 def run_period(period_id: int, now: str | None = None) -> int:
     """Prepare, then fan the chunks not yet done out to any number of workers."""
-    ids = services.period_chunks_to_bill(period_id=period_id, now=_moment(now))
+    ids = steps.period_chunks_to_bill(period_id=period_id, now=_moment(now))
     if ids is None:
         return 0
     if not ids:
@@ -30,12 +30,12 @@ def run_period(period_id: int, now: str | None = None) -> int:
 
 @shared_task(acks_late=True)
 def apportion_chunk(chunk_id: int, now: str | None = None) -> bool:
-    return services.period_bill_chunk(chunk_id=chunk_id, now=_moment(now))
+    return steps.period_bill_chunk(chunk_id=chunk_id, now=_moment(now))
 
 
 @shared_task(acks_late=True)
 def build_chunk_tree(chunk_id: int, now: str | None = None) -> bool:
-    return services.period_build_tree_part(chunk_id=chunk_id, now=_moment(now))
+    return steps.period_build_tree_part(chunk_id=chunk_id, now=_moment(now))
 
 
 @shared_task(acks_late=True)
@@ -45,7 +45,7 @@ def finish_period(_results, period_id: int, now: str | None = None) -> int:
     6 s at ten million bills) rather than one worker paying 3,000 claims (25 s) while the
     other builds the tree alone. The money is posted already; a lost payout task is paid by
     beat (run_due_periods)."""
-    period = services.period_post(period_id=period_id, now=_moment(now))
+    period = steps.period_post(period_id=period_id, now=_moment(now))
     if period.status not in FINISHED:
         return 0
     parts = seal_period_tree(period_id, now)
@@ -60,7 +60,7 @@ def pay_period(period_id: int, now: str | None = None) -> int:
 
 @shared_task(acks_late=True)
 def seal_period_tree(period_id: int, now: str | None = None) -> int:
-    trees = services.period_trees_to_build(period_id=period_id, now=_moment(now))
+    trees = steps.period_trees_to_build(period_id=period_id, now=_moment(now))
     for chunk_id in trees:
         build_chunk_tree.delay(chunk_id, now)
     if not trees:
@@ -70,7 +70,7 @@ def seal_period_tree(period_id: int, now: str | None = None) -> int:
 
 @shared_task(acks_late=True)
 def seal_period(period_id: int, now: str | None = None) -> bool:
-    return bool(services.period_seal_and_vacuum(period_id=period_id, now=_moment(now)).merkle_root)
+    return bool(steps.period_seal_and_vacuum(period_id=period_id, now=_moment(now)).merkle_root)
 
 
 @shared_task(acks_late=True)

@@ -251,9 +251,10 @@ def public_key_hex() -> str:
     return signing_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
 
-def period_seal(period: ApportionmentPeriod, *, now: datetime.datetime) -> str:
+def tree_sign(period: ApportionmentPeriod, *, now: datetime.datetime) -> str:
     """Join the chunks' ranges (building any not yet built, here), sign the head and set the
-    period's tree fields (the caller, apportion.period_seal, saves them). Returns the root, hex."""
+    period's tree fields (the caller, billing.sealing.period_sign, saves them). Returns the
+    root, hex."""
     for chunk_id in chunks_without_tree(period_id=period.pk):
         chunk_tree_build(chunk_id=chunk_id, now=now)
     spanning: list[tuple] = []

@@ -1,4 +1,4 @@
-"""What-if and forecast: billing/rules.py's arithmetic (the module billing itself uses) on
+"""What-if and forecast: billing/rules/'s arithmetic (the module billing itself uses) on
 cases that are not billed yet.
 
 - `what_if`: N cases of given amounts shared by M members under a plan's rules, every member
@@ -20,6 +20,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from billing import rules
+from billing.errors import ErrorCode
 from claims.models import Claim, ClaimState
 from members.models import Plan
 from mutual.core.errors import ServiceError
@@ -89,13 +90,17 @@ def what_if(
 ) -> Outcome:
     """N cases of `amounts_fen` over `members`, under `plan`'s fee and caps as of now."""
     if not amounts_fen or len(amounts_fen) > MAX_CASES:
-        raise ServiceError(f"give 1 to {MAX_CASES} case amounts", code="cases", field="amounts")
+        raise ServiceError(
+            f"give 1 to {MAX_CASES} case amounts", code=ErrorCode.CASES, field="amounts"
+        )
     if any(a <= 0 for a in amounts_fen):
-        raise ServiceError("every amount must be positive", code="amount", field="amounts")
+        raise ServiceError("every amount must be positive", code=ErrorCode.AMOUNT, field="amounts")
     if members <= 0:
-        raise ServiceError("there must be at least one member", code="members", field="members")
+        raise ServiceError(
+            "there must be at least one member", code=ErrorCode.MEMBERS, field="members"
+        )
     if year_to_date_fen < 0:
-        raise ServiceError("cannot be negative", code="ytd", field="year_to_date")
+        raise ServiceError("cannot be negative", code=ErrorCode.YTD, field="year_to_date")
     cases = [
         rules.Case(i, now, a, rules.fee_for(a, plan.management_fee_bp))
         for i, a in enumerate(amounts_fen)
@@ -125,7 +130,7 @@ def plan_forecast(*, plan: Plan, now: datetime.datetime) -> Outcome | None:
 
 def _covered_at(plan: Plan, instants) -> list[int]:
     """The plan's members covered at each instant: a case's sharers are those covered at its
-    notice, whether or not they left since (billing/rules.py). Kept a minute: public pages
+    notice, whether or not they left since (billing/rules/). Kept a minute: public pages
     ask on every hit, without login, and each count reads the whole pool."""
     instants_hash = hashlib.sha256(",".join(i.isoformat() for i in instants).encode())
     key = f"covered-at:{plan.pk}:{instants_hash.hexdigest()}"

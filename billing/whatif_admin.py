@@ -1,5 +1,5 @@
 """Finance's what-if page in the admin: N cases of given amounts over M members under a
-plan's rules (billing/whatif.py, which runs billing/rules.py). Thin: a form and a template."""
+plan's rules (billing/whatif.py, which runs billing/rules/). Thin: a form and a template."""
 
 from __future__ import annotations
 

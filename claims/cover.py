@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q
 
+from claims.errors import ErrorCode
 from claims.models import Condition, ConditionCategory, IncidentKind
 from members.ages import cover_on
 from members.models import Membership
@@ -56,7 +57,7 @@ def claim_cover(
         if not condition_code:
             raise ServiceError(
                 f"name the condition from {plan.name}'s list of covered conditions",
-                code="condition_required",
+                code=ErrorCode.CONDITION_REQUIRED,
                 field="condition",
             )
         condition = (
@@ -66,7 +67,7 @@ def claim_cover(
             raise ServiceError(
                 f"{condition_code!r} is not on {plan.name}'s list of covered conditions in "
                 f"force on {event_day}",
-                code="not_covered",
+                code=ErrorCode.NOT_COVERED,
                 field="condition",
             )
         if condition.category == ConditionCategory.ACCIDENT and incident_kind != (
@@ -74,7 +75,7 @@ def claim_cover(
         ):
             raise ServiceError(
                 f"{condition.name_en} is covered when an accident causes it",
-                code="condition_needs_accident",
+                code=ErrorCode.CONDITION_NEEDS_ACCIDENT,
                 field="condition",
             )
         too_young = condition.min_age_years is not None and age < condition.min_age_years
@@ -84,14 +85,14 @@ def claim_cover(
                 f"{condition.name_en} is covered from age {condition.min_age_years or 0} to "
                 f"{condition.max_age_years if condition.max_age_years is not None else 'any'}"
                 f"; the patient was {age} on {event_day}",
-                code="condition_age",
+                code=ErrorCode.CONDITION_AGE,
                 field="condition",
             )
     band = cover_on(plan=plan, age_years=age, day=event_day)
     if band is None:
         raise ServiceError(
             f"{plan.name} covers no one aged {age} (the patient's age on {event_day})",
-            code="no_cover_for_age",
+            code=ErrorCode.NO_COVER_FOR_AGE,
             field="diagnosis_date",
         )
     cover = (
@@ -108,6 +109,6 @@ def amount_within(cover: ClaimCover, amount_fen: int) -> None:
         ) else f" (the cover for age {cover.age_years})"  # fmt: skip
         raise ServiceError(
             f"amount must be between 0.01 and {format_yuan(cover.cover_fen)} yuan{what}",
-            code="amount",
+            code=ErrorCode.AMOUNT,
             field="amount_requested_fen",
         )

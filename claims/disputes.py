@@ -8,12 +8,13 @@ import logging
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from claims.errors import ErrorCode
 from claims.jury import jury_commit, jury_pick, jury_record, jury_send
 from claims.models import Claim, ClaimState, Dispute, JuryDraw, JurySeat, Vote
+from claims.notices import notify_jury_drawn
 from claims.rules import require_window_open
 from claims.services import claim_approve, claim_reject
 from members.models import DisputeReview, Member, Membership
-from members.notifications.events import notify_jury_drawn
 from members.selectors import covered_at_q
 from mutual.core.errors import InvariantError, ServiceError
 
@@ -29,7 +30,7 @@ def dispute_raise(*, claim_id: int, member_id: int, reason: str, now: datetime.d
     )
     require_window_open(claim, by=None, now=now)
     if claim.membership.member_id == member_id:
-        raise ServiceError("a claimant cannot dispute their own claim", code="own_claim")
+        raise ServiceError("a claimant cannot dispute their own claim", code=ErrorCode.OWN_CLAIM)
     # Those who share the case, and only they: covered in its plan when its notice went up.
     if not Membership.objects.filter(
         covered_at_q(claim.publicity_starts_at), member_id=member_id, plan_id=claim.plan_id
@@ -37,10 +38,12 @@ def dispute_raise(*, claim_id: int, member_id: int, reason: str, now: datetime.d
         raise ServiceError(
             "only members who share this case (covered in its plan when it was publicized) "
             "may dispute it",
-            code="not_a_sharer",
+            code=ErrorCode.NOT_A_SHARER,
         )
     if not reason.strip():
-        raise ServiceError("a dispute needs a reason", code="reason_required", field="reason")
+        raise ServiceError(
+            "a dispute needs a reason", code=ErrorCode.REASON_REQUIRED, field="reason"
+        )
     try:
         with transaction.atomic():
             dispute = Dispute.objects.create(
@@ -48,7 +51,7 @@ def dispute_raise(*, claim_id: int, member_id: int, reason: str, now: datetime.d
             )
     except IntegrityError:
         raise ServiceError(
-            "you have already disputed this claim", code="already_disputed"
+            "you have already disputed this claim", code=ErrorCode.ALREADY_DISPUTED
         ) from None
     jury_commit(claim=claim, now=now)  # the seed's hash is public before any draw
     return dispute
@@ -129,15 +132,15 @@ def jury_vote(*, claim_id: int, member_id: int, vote: str, now: datetime.datetim
     """A drawn juror votes once. When a quorum has voted and one side has a strict majority of
     the votes cast, the claim is decided (by the system, in the jurors' name in the log)."""
     if vote not in Vote.values:
-        raise ServiceError("vote must be approve or reject", code="bad_vote", field="vote")
+        raise ServiceError("vote must be approve or reject", code=ErrorCode.BAD_VOTE, field="vote")
     claim = Claim.objects.select_for_update(of=("self",)).select_related("plan").get(pk=claim_id)
     if claim.state != ClaimState.DISPUTED:
-        raise ServiceError("this claim is not awaiting a jury", code="not_disputed")
+        raise ServiceError("this claim is not awaiting a jury", code=ErrorCode.NOT_DISPUTED)
     seat = JurySeat.objects.filter(claim=claim, member_id=member_id).first()
     if seat is None:
-        raise ServiceError("you were not drawn for this jury", code="not_a_juror")
+        raise ServiceError("you were not drawn for this jury", code=ErrorCode.NOT_A_JUROR)
     if seat.vote:
-        raise ServiceError("you have already voted", code="already_voted")
+        raise ServiceError("you have already voted", code=ErrorCode.ALREADY_VOTED)
     seat.vote, seat.voted_at = vote, now
     seat.save(update_fields=["vote", "voted_at"])
 
@@ -155,4 +158,6 @@ def member_for_user(user) -> Member:
     try:
         return user.member
     except Member.DoesNotExist:
-        raise ServiceError("this login has no member profile", code="not_a_member") from None
+        raise ServiceError(
+            "this login has no member profile", code=ErrorCode.NOT_A_MEMBER
+        ) from None

@@ -11,6 +11,7 @@ import logging
 import warnings
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -18,11 +19,15 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import Count, Sum
 
+from claims.errors import ErrorCode
 from claims.models import GENESIS_LINK, Claim, EvidenceDocument, EvidenceKind
 from claims.rules import claim_act_require
+from members.access import access_record
 from members.models import AccessKind
-from members.services import access_record
 from mutual.core.errors import ServiceError
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -63,16 +68,18 @@ def file_sha256(file) -> str:
 def _validated_type(upload: UploadedFile) -> str:
     if upload.size > settings.EVIDENCE_MAX_BYTES:
         limit_mb = settings.EVIDENCE_MAX_BYTES // (1024 * 1024)
-        raise ServiceError(f"file is larger than {limit_mb} MB", code="too_large", field="file")
+        raise ServiceError(
+            f"file is larger than {limit_mb} MB", code=ErrorCode.TOO_LARGE, field="file"
+        )
     if upload.size == 0:
-        raise ServiceError("file is empty", code="empty", field="file")
+        raise ServiceError("file is empty", code=ErrorCode.EMPTY, field="file")
     upload.seek(0)
     content_type = sniff_content_type(upload.read(16))
     upload.seek(0)
     if content_type is None or content_type not in settings.EVIDENCE_CONTENT_TYPES:
         allowed = ", ".join(settings.EVIDENCE_CONTENT_TYPES)
         raise ServiceError(
-            f"file type not accepted (allowed: {allowed})", code="bad_type", field="file"
+            f"file type not accepted (allowed: {allowed})", code=ErrorCode.BAD_TYPE, field="file"
         )
     if content_type.startswith("image/"):
         _check_image(upload)
@@ -83,7 +90,9 @@ _UPLOADER_LOCK = 7_101  # advisory lock class: one uploader's daily total, count
 DAY = datetime.timedelta(days=1)
 
 
-def _check_limits(claim: Claim, *, upload: UploadedFile, by, now: datetime.datetime) -> None:
+def _check_limits(
+    claim: Claim, *, upload: UploadedFile, by: User | None, now: datetime.datetime
+) -> None:
     """The chain is append-only (a stored file is never deleted), so what it may take is
     bounded: documents and bytes per claim, and, for members, bytes per day over all their
     claims (claim after claim would otherwise fill the disk). The claim's row is locked by the
@@ -93,14 +102,14 @@ def _check_limits(claim: Claim, *, upload: UploadedFile, by, now: datetime.datet
     if totals["count"] >= settings.EVIDENCE_MAX_PER_CLAIM:
         raise ServiceError(
             f"a claim takes at most {settings.EVIDENCE_MAX_PER_CLAIM} documents",
-            code="too_many_documents",
+            code=ErrorCode.TOO_MANY_DOCUMENTS,
             field="file",
         )
     if (totals["size"] or 0) + upload.size > settings.EVIDENCE_MAX_CLAIM_BYTES:
         raise ServiceError(
             f"a claim's documents may total at most {_megabytes(settings.EVIDENCE_MAX_CLAIM_BYTES)}"
             f" ({_megabytes(totals['size'] or 0)} stored)",
-            code="claim_evidence_full",
+            code=ErrorCode.CLAIM_EVIDENCE_FULL,
             field="file",
         )
     if by.has_perm("claims.add_evidencedocument"):  # staff: the per-claim bounds only
@@ -118,7 +127,7 @@ def _check_limits(claim: Claim, *, upload: UploadedFile, by, now: datetime.datet
             "you may upload at most "
             f"{_megabytes(settings.EVIDENCE_MEMBER_BYTES_PER_DAY)} in 24 hours "
             f"({_megabytes(today)} so far): try again later",
-            code="daily_upload_limit",
+            code=ErrorCode.DAILY_UPLOAD_LIMIT,
             field="file",
         )
 
@@ -145,25 +154,27 @@ def _check_image(upload: UploadedFile) -> None:
                     raise ServiceError(
                         f"the image declares {width} x {height} pixels, more than the "
                         f"{limit:,} allowed",
-                        code="too_many_pixels",
+                        code=ErrorCode.TOO_MANY_PIXELS,
                         field="file",
                     )
                 image.verify()  # structure and checksums, without decoding the pixels
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ServiceError(
             f"the image declares more than the {limit:,} pixels allowed",
-            code="too_many_pixels",
+            code=ErrorCode.TOO_MANY_PIXELS,
             field="file",
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise ServiceError("the image cannot be read", code="bad_image", field="file") from None
+        raise ServiceError(
+            "the image cannot be read", code=ErrorCode.BAD_IMAGE, field="file"
+        ) from None
     finally:
         upload.seek(0)
 
 
 @transaction.atomic
 def evidence_append(
-    *, claim_id: int, kind: str, upload: UploadedFile, by, now: datetime.datetime
+    *, claim_id: int, kind: str, upload: UploadedFile, by: User | None, now: datetime.datetime
 ) -> EvidenceDocument:
     """Store the file under a random name and append its link to the claim's chain."""
     # The claim row lock serialises appends, so two uploads cannot take the same position.
@@ -174,7 +185,7 @@ def evidence_append(
     )
     claim_act_require("add_evidence", claim=claim, by=by, now=now)
     if kind not in EvidenceKind.values:
-        raise ServiceError(f"unknown evidence kind {kind!r}", code="bad_kind", field="kind")
+        raise ServiceError(f"unknown evidence kind {kind!r}", code=ErrorCode.BAD_KIND, field="kind")
     content_type = _validated_type(upload)
     _check_limits(claim, upload=upload, by=by, now=now)
     last = claim.evidence.order_by("-position").first()
@@ -292,7 +303,7 @@ def evidence_verify_all(claim_id: int | None = None) -> list[ChainProblem]:
     return [problem for cid in claim_ids for problem in evidence_verify_claim(cid)]
 
 
-def evidence_open(*, claim_id: int, document_id: int, by, now: datetime.datetime):
+def evidence_open(*, claim_id: int, document_id: int, by: User | None, now: datetime.datetime):
     """A stored document, opened for `by` to view or download, and the look logged (who, which
     document, when) before anything is sent. Returns (document, open file)."""
     if not by.has_perm("claims.view_evidencedocument"):

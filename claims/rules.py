@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
+from claims.errors import ErrorCode
 from claims.models import Claim, ClaimState
 from mutual.core.errors import ServiceError
 from mutual.core.transitions import transition_check
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # States whose chain still takes documents: evidence is gathered before publicity.
 EVIDENCE_STATES = frozenset({ClaimState.SUBMITTED, ClaimState.INVESTIGATING})
@@ -39,34 +44,38 @@ def window_due_q(now: datetime.datetime) -> Q:
     return Q(state=ClaimState.PUBLICIZED, publicity_ends_at__lte=now)
 
 
-def require_window_closed(claim: Claim, *, by, now: datetime.datetime) -> None:
+def require_window_closed(claim: Claim, *, by: User | None, now: datetime.datetime) -> None:
     if window_is_open(claim, now):
         ends_at = timezone.localtime(claim.publicity_ends_at)
         raise ServiceError(
-            f"the publicity window is open until {ends_at:%Y-%m-%d %H:%M}", code="window_open"
+            f"the publicity window is open until {ends_at:%Y-%m-%d %H:%M}",
+            code=ErrorCode.WINDOW_OPEN,
         )
 
 
-def require_window_open(claim: Claim, *, by, now: datetime.datetime) -> None:
+def require_window_open(claim: Claim, *, by: User | None, now: datetime.datetime) -> None:
     if not window_is_open(claim, now):
         raise ServiceError(
-            "disputes are accepted only while the publicity window is open", code="window_closed"
+            "disputes are accepted only while the publicity window is open",
+            code=ErrorCode.WINDOW_CLOSED,
         )
 
 
 # --- investigation and evidence -----------------------------------------------------------------
-def require_under_investigation(claim: Claim, *, by, now: datetime.datetime) -> None:
+def require_under_investigation(claim: Claim, *, by: User | None, now: datetime.datetime) -> None:
     if claim.state != ClaimState.INVESTIGATING:
-        raise ServiceError("only a claim under investigation takes findings", code="bad_state")
+        raise ServiceError(
+            "only a claim under investigation takes findings", code=ErrorCode.BAD_STATE
+        )
 
 
-def require_assigned_investigator(claim: Claim, *, by, now: datetime.datetime) -> None:
+def require_assigned_investigator(claim: Claim, *, by: User | None, now: datetime.datetime) -> None:
     """The investigator is me: only the one assigned records the findings."""
     if by is None or claim.investigator_id != by.pk or not by.has_perm("claims.investigate_claim"):
         raise PermissionDenied("only the assigned investigator records the findings")
 
 
-def require_may_add_evidence(claim: Claim, *, by, now: datetime.datetime) -> None:
+def require_may_add_evidence(claim: Claim, *, by: User | None, now: datetime.datetime) -> None:
     """Staff need `claims.add_evidencedocument`; a member adds evidence to their own claim.
     The chain is append-only: a document stored by mistake can never be removed."""
     if by is None:
@@ -78,10 +87,10 @@ def require_may_add_evidence(claim: Claim, *, by, now: datetime.datetime) -> Non
     raise PermissionDenied(f"{by} may not add evidence to claim {claim.pk}")
 
 
-def require_accepts_evidence(claim: Claim, *, by, now: datetime.datetime) -> None:
+def require_accepts_evidence(claim: Claim, *, by: User | None, now: datetime.datetime) -> None:
     if claim.state not in EVIDENCE_STATES:
         raise ServiceError(
-            f"evidence can no longer be added to a {claim.state} claim", code="claim_closed"
+            f"evidence can no longer be added to a {claim.state} claim", code=ErrorCode.CLAIM_CLOSED
         )
 
 
@@ -90,7 +99,7 @@ Rule = Callable[..., None]
 
 
 def _transition(name: str, *, system_allowed: bool = False) -> Rule:
-    def rule(claim: Claim, *, by, now: datetime.datetime) -> None:
+    def rule(claim: Claim, *, by: User | None, now: datetime.datetime) -> None:
         transition_check(getattr(claim, name), by=by, system_allowed=system_allowed)
 
     rule.__name__ = f"transition_{name}"
@@ -116,14 +125,14 @@ ACT_RULES: dict[str, tuple[Rule, ...]] = {
 REFUSALS = (ServiceError, PermissionDenied, TransitionNotAllowed, ConcurrentTransition)
 
 
-def claim_act_require(act: str, *, claim: Claim, by, now: datetime.datetime) -> None:
+def claim_act_require(act: str, *, claim: Claim, by: User | None, now: datetime.datetime) -> None:
     """Raise the first refusal among `act`'s rules (ServiceError, PermissionDenied,
     TransitionNotAllowed); return if `by` (None: the system) may do it to `claim` now."""
     for rule in ACT_RULES[act]:
         rule(claim, by=by, now=now)
 
 
-def claim_act_allowed(act: str, *, claim: Claim, by, now: datetime.datetime) -> bool:
+def claim_act_allowed(act: str, *, claim: Claim, by: User | None, now: datetime.datetime) -> bool:
     try:
         claim_act_require(act, claim=claim, by=by, now=now)
     except REFUSALS:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -14,16 +15,20 @@ from django.db.models import Q
 from django.utils import timezone
 
 from claims.cover import amount_within, claim_cover
+from claims.errors import ErrorCode
 from claims.jury import jury_request
 from claims.models import Claim, ClaimState, IncidentKind
+from claims.notices import notify_claim_moved
 from claims.rules import claim_act_require, window_due_q
 from members.households import acts_for
 from members.models import EndReason, Membership, MembershipStatus
-from members.notifications.events import notify_claim_moved
 from members.services import membership_is_covered
 from mutual.core.errors import ServiceError
 from mutual.core.timezones import local_date, local_datetime, local_midnight
 from mutual.core.transitions import run_transition
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +42,7 @@ def _locked(claim_id: int) -> Claim:
 
 
 def _move(
-    transition, *, by, now: datetime.datetime, system_allowed: bool = False, **kwargs
+    transition, *, by: User | None, now: datetime.datetime, system_allowed: bool = False, **kwargs
 ) -> Claim:
     """Run one of a locked claim's transitions (run_transition), save it, and tell the
     claimant, all in the caller's transaction. Every claim transition in this module goes
@@ -53,7 +58,7 @@ def _move(
 def claim_submit(
     *,
     membership_id: int,
-    by,
+    by: User | None,
     now: datetime.datetime,
     incident_kind: str,
     incident_date: datetime.date,
@@ -82,32 +87,40 @@ def claim_submit(
     if membership is None or not acts_for(by, membership.member):
         raise ServiceError(
             "not one of your household's memberships",
-            code="not_your_membership",
+            code=ErrorCode.NOT_YOUR_MEMBERSHIP,
             field="membership",
         )
     aged_out = membership.end_reason == EndReason.AGE_LIMIT
     if membership.status != MembershipStatus.ACTIVE and not aged_out:
         raise ServiceError(
-            f"membership is {membership.status}, not active", code="not_live", field="membership"
+            f"membership is {membership.status}, not active",
+            code=ErrorCode.NOT_LIVE,
+            field="membership",
         )
     if incident_kind not in IncidentKind.values:
         raise ServiceError(
-            "incident kind must be illness or accident", code="bad_kind", field="incident_kind"
+            "incident kind must be illness or accident",
+            code=ErrorCode.BAD_KIND,
+            field="incident_kind",
         )
     if incident_date > diagnosis_date:
         raise ServiceError(
-            "the incident cannot come after the diagnosis", code="bad_dates", field="incident_date"
+            "the incident cannot come after the diagnosis",
+            code=ErrorCode.BAD_DATES,
+            field="incident_date",
         )
     if diagnosis_date > local_date(now):  # Shanghai's today, not UTC's
         raise ServiceError(
-            "the diagnosis date is in the future", code="future_date", field="diagnosis_date"
+            "the diagnosis date is in the future",
+            code=ErrorCode.FUTURE_DATE,
+            field="diagnosis_date",
         )
     accident = incident_kind == IncidentKind.ACCIDENT
     event_day = incident_date if accident else diagnosis_date
     if event_day < local_date(membership.joined_at):
         raise ServiceError(
             "the event happened before the member joined",
-            code="before_joining",
+            code=ErrorCode.BEFORE_JOINING,
             field="incident_date",
         )
     event_at = local_midnight(event_day)  # claim dates are the plan's calendar days
@@ -115,26 +128,30 @@ def claim_submit(
         event_at = local_datetime(incident_date, incident_time)
         if event_at > now:
             raise ServiceError(
-                "the accident's time is in the future", code="future_date", field="incident_time"
+                "the accident's time is in the future",
+                code=ErrorCode.FUTURE_DATE,
+                field="incident_time",
             )
+    # A time of day is given to the second: an accident in the second of the joining counts
+    # as after it.
     if (
         accident
         and event_day == local_date(membership.joined_at)
-        and event_at < (membership.joined_at)
+        and event_at < membership.joined_at.replace(microsecond=0)
     ):
         joined = timezone.localtime(membership.joined_at)
         raise ServiceError(
             f"the membership began at {joined:%H:%M:%S} on {event_day} (Shanghai): an accident "
             "that day is covered only after that time"
             + ("" if incident_time is not None else "; give the accident's time"),
-            code="before_joining",
+            code=ErrorCode.BEFORE_JOINING,
             field="incident_time",
         )
     if aged_out and event_at >= membership.ended_at:
         raise ServiceError(
             f"this cover ended on {local_date(membership.ended_at)} at the plan's maximum age: "
             "claim on the membership that covered the patient then",
-            code="not_live",
+            code=ErrorCode.NOT_LIVE,
             field="membership",
         )
     if not membership_is_covered(membership, incident_kind=incident_kind, diagnosed_at=event_at):
@@ -142,14 +159,14 @@ def claim_submit(
             raise ServiceError(
                 f"an accident on {incident_date} falls inside the plan's accident waiting "
                 f"period of {membership.plan.accident_waiting_days} days",
-                code="waiting_period",
+                code=ErrorCode.WAITING_PERIOD,
                 field="incident_date",
             )
         until = local_date(membership.waiting_until)
         raise ServiceError(
             f"illness diagnosed on {diagnosis_date} falls inside the waiting period "
             f"(illness is covered from {until}); accidents are covered at once",
-            code="waiting_period",
+            code=ErrorCode.WAITING_PERIOD,
             field="diagnosis_date",
         )
     cover = claim_cover(
@@ -177,7 +194,7 @@ def claim_submit(
 
 
 @transaction.atomic
-def claim_withdraw(*, claim_id: int, by, now: datetime.datetime) -> Claim:
+def claim_withdraw(*, claim_id: int, by: User | None, now: datetime.datetime) -> Claim:
     claim = _locked(claim_id)
     claim_act_require("withdraw", claim=claim, by=by, now=now)
     _move(claim.withdraw, by=by, now=now, description="withdrawn by the member")
@@ -186,7 +203,7 @@ def claim_withdraw(*, claim_id: int, by, now: datetime.datetime) -> Claim:
 
 @transaction.atomic
 def claim_start_investigation(
-    *, claim_id: int, investigator_id: int, by, now: datetime.datetime
+    *, claim_id: int, investigator_id: int, by: User | None, now: datetime.datetime
 ) -> Claim:
     """Assign a third-party investigator (an investigator may take a claim themselves)."""
     claim = _locked(claim_id)
@@ -194,11 +211,15 @@ def claim_start_investigation(
     investigator = get_user_model().objects.filter(pk=investigator_id).first()
     if investigator is None:
         raise ServiceError(
-            f"investigator #{investigator_id} does not exist", code="unknown", field="investigator"
+            f"investigator #{investigator_id} does not exist",
+            code=ErrorCode.UNKNOWN,
+            field="investigator",
         )
     if not investigator.has_perm("claims.investigate_claim"):
         raise ServiceError(
-            f"{investigator} is not an investigator", code="not_investigator", field="investigator"
+            f"{investigator} is not an investigator",
+            code=ErrorCode.NOT_INVESTIGATOR,
+            field="investigator",
         )
     _move(
         claim.start_investigation,
@@ -213,13 +234,15 @@ def claim_start_investigation(
 
 
 @transaction.atomic
-def claim_record_investigation(*, claim_id: int, summary: str, by, now: datetime.datetime) -> Claim:
+def claim_record_investigation(
+    *, claim_id: int, summary: str, by: User | None, now: datetime.datetime
+) -> Claim:
     """The investigator records findings (the report file goes in as evidence).
     Not a state change: the claim stays `investigating` until it is publicized or rejected."""
     claim = _locked(claim_id)
     claim_act_require("record_investigation", claim=claim, by=by, now=now)
     if not summary.strip():
-        raise ServiceError("the findings cannot be empty", code="empty", field="summary")
+        raise ServiceError("the findings cannot be empty", code=ErrorCode.EMPTY, field="summary")
     claim.investigation_summary = summary.strip()
     claim.investigation_recorded_by = by
     claim.investigation_recorded_at = now
@@ -235,7 +258,7 @@ def claim_record_investigation(*, claim_id: int, summary: str, by, now: datetime
 
 @transaction.atomic
 def claim_publicize(
-    *, claim_id: int, by, now: datetime.datetime, amount_fen: int | None = None
+    *, claim_id: int, by: User | None, now: datetime.datetime, amount_fen: int | None = None
 ) -> Claim:
     """Open the public window (the plan's publicity_days) with the amount to be paid."""
     claim = _locked(claim_id)
@@ -243,7 +266,9 @@ def claim_publicize(
     amount = claim.amount_requested_fen if amount_fen is None else amount_fen
     if not 0 < amount <= claim.cover_fen:
         raise ServiceError(
-            "the amount must be positive and within the cover", code="amount", field="amount_fen"
+            "the amount must be positive and within the cover",
+            code=ErrorCode.AMOUNT,
+            field="amount_fen",
         )
     ends_at = now + datetime.timedelta(days=claim.plan.publicity_days)
     _move(
@@ -259,13 +284,17 @@ def claim_publicize(
 
 
 @transaction.atomic
-def claim_approve(*, claim_id: int, by, now: datetime.datetime, reason: str = "") -> Claim:
+def claim_approve(
+    *, claim_id: int, by: User | None, now: datetime.datetime, reason: str = ""
+) -> Claim:
     """Approve an undisputed claim whose window closed, or a disputed one after review."""
     claim = _locked(claim_id)
     claim_act_require("approve", claim=claim, by=by, now=now)
     if claim.state == ClaimState.DISPUTED and by is not None and not reason.strip():
         raise ServiceError(
-            "a dispute decision needs a written reason", code="reason_required", field="reason"
+            "a dispute decision needs a written reason",
+            code=ErrorCode.REASON_REQUIRED,
+            field="reason",
         )
     _move(
         claim.approve,
@@ -279,19 +308,19 @@ def claim_approve(*, claim_id: int, by, now: datetime.datetime, reason: str = ""
 
 
 @transaction.atomic
-def claim_reject(*, claim_id: int, by, now: datetime.datetime, reason: str) -> Claim:
+def claim_reject(*, claim_id: int, by: User | None, now: datetime.datetime, reason: str) -> Claim:
     claim = _locked(claim_id)
     claim_act_require("reject", claim=claim, by=by, now=now)
     if not reason.strip():
         raise ServiceError(
-            "a rejection needs a written reason", code="reason_required", field="reason"
+            "a rejection needs a written reason", code=ErrorCode.REASON_REQUIRED, field="reason"
         )
     _move(claim.reject, by=by, system_allowed=True, now=now, reason=reason, description=reason)
     return claim
 
 
 @transaction.atomic
-def claim_open_dispute_review(*, claim_id: int, by, now: datetime.datetime) -> Claim:
+def claim_open_dispute_review(*, claim_id: int, by: User | None, now: datetime.datetime) -> Claim:
     """Send a disputed claim to review. On a jury plan the draw is its own task, sent once
     this commits: the claim's lock is held for the transition only, not for the draw."""
     claim = _locked(claim_id)
@@ -309,7 +338,7 @@ def claim_open_dispute_review(*, claim_id: int, by, now: datetime.datetime) -> C
 
 
 @transaction.atomic
-def claim_mark_paid(*, claim_id: int, by, now: datetime.datetime) -> Claim:
+def claim_mark_paid(*, claim_id: int, by: User | None, now: datetime.datetime) -> Claim:
     """Billing calls this inside the transaction that posts the payout."""
     claim = _locked(claim_id)
     claim_act_require("mark_paid", claim=claim, by=by, now=now)

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from claims import disputes, services
+from claims import disputes, notices, services
 from mutual.core.timezones import parse_now
 
 
@@ -23,3 +23,9 @@ def draw_jury(claim_id: int, now: str | None = None) -> int:
     before the draw's last short transaction, so a second delivery or a killed worker is
     harmless."""
     return disputes.jury_draw(claim_id=claim_id, now=parse_now(now))
+
+
+@shared_task(acks_late=True)
+def daily_digest(now: str | None = None) -> list[str]:
+    """Beat, daily: a digest of the day's new cases in publicity to each plan's members."""
+    return notices.digest_start(now=parse_now(now))

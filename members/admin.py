@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from simple_history.admin import SimpleHistoryAdmin
 
-from members import services
+from members import access, plan_rules, services
 from members.models import (
     AccessLog,
     CoverBand,
@@ -98,7 +98,7 @@ class PlanForm(forms.ModelForm):
         effective_at = cleaned.get("effective_at")
         if effective_at is not None:
             try:
-                services.plan_effective_at_check(
+                plan_rules.plan_effective_at_check(
                     plan=self.instance, effective_at=effective_at, now=timezone.now()
                 )
             except ServiceError as error:
@@ -135,7 +135,7 @@ class PlanAdmin(SimpleHistoryAdmin):
         return [*self.fieldsets, self.change_fieldset]
 
     def save_model(self, request, obj, form, change):
-        services.plan_save(
+        plan_rules.plan_save(
             plan=obj,
             by=request.user,
             now=timezone.now(),
@@ -219,7 +219,7 @@ class DependantInline(ReadOnlyInline):
 @admin.register(Member)
 class MemberAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.ModelAdmin):
     """National ids are masked everywhere; the full id is shown only by the "Show national id"
-    button, which logs the look (members.services.member_national_id_reveal)."""
+    button, which logs the look (members.access.member_national_id_reveal)."""
 
     change_form_template = "admin/members/member/change_form.html"
     list_display = ["full_name", "national_id_masked", "birth_date", "relationship", "payer",
@@ -270,7 +270,7 @@ class MemberAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mo
         if request.method != "POST":
             raise Http404
         member = get_object_or_404(Member, pk=member_id)
-        national_id = services.member_national_id_reveal(
+        national_id = access.member_national_id_reveal(
             member_id=member.pk, by=request.user, now=timezone.now()
         )
         context = {

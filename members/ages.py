@@ -64,7 +64,7 @@ def memberships_at_age_limit(*, now: datetime.datetime, batch_size: int = 500) -
 def membership_reach_age_limit(*, membership_id: int, now: datetime.datetime) -> str | None:
     """Move one membership on at its plan's maximum age, or end it. Returns "moved", "ended",
     or None when it was not due (ended meanwhile, or not yet of age)."""
-    from members.notifications.events import notify_cover_ended
+    from members.notices import notify_cover_ended
     from members.services import effective_after_billing, membership_end
 
     membership = (

@@ -19,6 +19,8 @@ class MembersConfig(AppConfig):
     verbose_name = _("Members and plans")
 
     def ready(self):
+        from members import notices  # noqa: F401  (registers what members are told)
+
         for name in IMPORT_PATH_SETTINGS:
             path = getattr(settings, name)
             try:

@@ -10,14 +10,19 @@ by age and claims; the account holder acts for them (joins, leaves, claims, read
 from __future__ import annotations
 
 import datetime
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
+from members.errors import ErrorCode
 from members.models import Member, Membership, MembershipStatus, Relationship
 from mutual.core.errors import ServiceError
 from mutual.core.timezones import local_date
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 GUARDIAN_CONSENT_UNDER = 14  # PIPL Art. 31: a child under 14's data needs a guardian's consent
 MAX_SPOUSES, MAX_PARENTS = 1, 4  # the account holder's parents and their spouse's
@@ -52,27 +57,29 @@ def _check_family(holder: Member, *, relationship: str, birth_date: datetime.dat
     if relationship not in (Relationship.SPOUSE, Relationship.CHILD, Relationship.PARENT):
         raise ServiceError(
             "a household covers a spouse, children and parents",
-            code="bad_relationship",
+            code=ErrorCode.BAD_RELATIONSHIP,
             field="relationship",
         )
     if birth_date > today:
-        raise ServiceError("the birth date is in the future", code="bad_date", field="birth_date")
+        raise ServiceError(
+            "the birth date is in the future", code=ErrorCode.BAD_DATE, field="birth_date"
+        )
     if relationship == Relationship.CHILD and birth_date <= holder.birth_date:
         raise ServiceError(
-            "a child is born after the account holder", code="bad_age", field="birth_date"
+            "a child is born after the account holder", code=ErrorCode.BAD_AGE, field="birth_date"
         )
     if relationship == Relationship.PARENT and birth_date >= holder.birth_date:
         raise ServiceError(
-            "a parent is born before the account holder", code="bad_age", field="birth_date"
+            "a parent is born before the account holder", code=ErrorCode.BAD_AGE, field="birth_date"
         )
     if relationship == Relationship.SPOUSE and Member(birth_date=birth_date).age_on(today) < 18:
-        raise ServiceError("a spouse is an adult", code="bad_age", field="birth_date")
+        raise ServiceError("a spouse is an adult", code=ErrorCode.BAD_AGE, field="birth_date")
     current = holder.dependants.filter(removed_at__isnull=True, relationship=relationship)
     limit = {Relationship.SPOUSE: MAX_SPOUSES, Relationship.PARENT: MAX_PARENTS}.get(relationship)
     if limit is not None and current.count() >= limit:
         raise ServiceError(
             f"a household covers at most {limit} {relationship}(s)",
-            code="too_many",
+            code=ErrorCode.TOO_MANY,
             field="relationship",
         )
 
@@ -80,7 +87,7 @@ def _check_family(holder: Member, *, relationship: str, birth_date: datetime.dat
 @transaction.atomic
 def dependant_add(
     *,
-    by,
+    by: User | None,
     full_name: str,
     national_id: str,
     birth_date: datetime.date,
@@ -98,13 +105,13 @@ def dependant_add(
     today = local_date(now)
     _check_family(holder, relationship=relationship, birth_date=birth_date, today=today)
     if not full_name.strip():
-        raise ServiceError("a name is needed", code="empty", field="full_name")
+        raise ServiceError("a name is needed", code=ErrorCode.EMPTY, field="full_name")
     minor = Member(birth_date=birth_date).age_on(today) < GUARDIAN_CONSENT_UNDER
     if minor and not guardian_consent:
         raise ServiceError(
             f"a child under {GUARDIAN_CONSENT_UNDER} is added only with your consent as their "
             "guardian to the processing of their personal and medical data",
-            code="guardian_consent",
+            code=ErrorCode.GUARDIAN_CONSENT,
             field="guardian_consent",
         )
     try:
@@ -120,7 +127,7 @@ def dependant_add(
             )
     except IntegrityError:
         raise ServiceError(
-            "this national id is already registered", code="already_registered",
+            "this national id is already registered", code=ErrorCode.ALREADY_REGISTERED,
             field="national_id",
         ) from None  # fmt: skip
 

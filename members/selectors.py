@@ -14,7 +14,7 @@ from members.models import Plan
 def covered_at_q(at: datetime.datetime, *, prefix: str = "") -> Q:
     """Memberships covered at the instant `at`: in the pool before it, and their cover not
     ended by then. A case's sharers are the memberships of its plan covered at the start of
-    its notice (billing/rules.py states the same rule for the period's run)."""
+    its notice (billing/rules/ states the same rule for the period's run)."""
     return Q(**{f"{prefix}in_pool_since__lt": at}) & (
         Q(**{f"{prefix}ended_at__isnull": True}) | Q(**{f"{prefix}ended_at__gt": at})
     )
@@ -46,7 +46,7 @@ def _rules(source, effective_at: datetime.datetime | None) -> PlanRules:
 
 def plan_rules_at(*, plan: Plan, at: datetime.datetime) -> PlanRules:
     """The rules in force at `at`: those of the plan's last history row in force from `at` or
-    earlier (rows are kept in the order of their effect; see members.services.plan_save).
+    earlier (rows are kept in the order of their effect; see members.plan_rules.plan_save).
 
     Before the plan's first row, its first rules: a plan's rules before it was entered are
     the ones it was entered with (seeds and tests enter plans after their first periods). A

@@ -1,16 +1,18 @@
-"""Membership rules: joining, leaving, lapsing, and moving a pool's members to a successor plan;
-changing a plan's rules (kept in its history); and the access log of who saw what."""
+"""Membership rules: joining (a holder, or a dependant they cover), leaving, lapsing, a household
+taken out with its holder, and moving a pool's members to a successor plan. A plan's rules
+change in members/plan_rules.py; who saw what is members/access.py."""
 
 from __future__ import annotations
 
 import datetime
+from typing import TYPE_CHECKING
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 
 from members.credit import CreditScoreProvider, default_credit_provider
+from members.errors import ErrorCode
 from members.households import (
     acts_for,
     holder_for,
@@ -18,18 +20,19 @@ from members.households import (
     household_active_memberships,
 )
 from members.models import (
-    AccessKind,
-    AccessLog,
     EndReason,
     Member,
     Membership,
     MembershipStatus,
     Plan,
 )
-from members.notifications.events import notify_cover_ended, notify_membership_lapsed
+from members.notices import notify_cover_ended, notify_membership_lapsed
 from mutual.core.errors import ServiceError
 from mutual.core.timezones import local_date
 from mutual.core.transitions import run_transition
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class EligibilityError(ServiceError):
@@ -41,7 +44,7 @@ def membership_join(
     member_id: int,
     plan_id: int,
     now: datetime.datetime,
-    by=None,
+    by: User | None = None,
     credit_provider: CreditScoreProvider | None = None,
 ) -> Membership:
     """Join `plan` for free if eligible: the member themselves, or a dependant their account
@@ -49,57 +52,63 @@ def membership_join(
     rules are the plan's, for the person who joins. Raises EligibilityError naming the rule."""
     plan = Plan.objects.filter(pk=plan_id).first()
     if plan is None:
-        raise EligibilityError("no such plan", code="unknown_plan", field="plan")
+        raise EligibilityError("no such plan", code=ErrorCode.UNKNOWN_PLAN, field="plan")
     member = Member.objects.select_related("payer").filter(pk=member_id).first()
     if member is None or (by is not None and not acts_for(by, member)):
         raise EligibilityError(
-            "not a member of your household", code="not_in_household", field="member"
+            "not a member of your household", code=ErrorCode.NOT_IN_HOUSEHOLD, field="member"
         )
     if member.removed_at is not None:
         raise EligibilityError(
-            f"{member} was removed from the household", code="removed", field="member"
+            f"{member} was removed from the household", code=ErrorCode.REMOVED, field="member"
         )
     holder = member.payer or member
     today = local_date(now)  # ages are counted in Shanghai's days, as claims are
 
     if not plan.accepting_members:
-        raise EligibilityError(f"{plan} is closed to new members", code="plan_closed", field="plan")
+        raise EligibilityError(
+            f"{plan} is closed to new members", code=ErrorCode.PLAN_CLOSED, field="plan"
+        )
     if (
         member.payer_id is not None
         and not Membership.objects.filter(member=holder, status=MembershipStatus.ACTIVE).exists()
     ):
         raise EligibilityError(
             "the account holder covers their family while they are covered themselves",
-            code="holder_not_covered",
+            code=ErrorCode.HOLDER_NOT_COVERED,
             field="member",
         )
     score = (credit_provider or default_credit_provider()).score(national_id=holder.national_id)
     if score < plan.min_credit_score:
         raise EligibilityError(
             f"credit score {score} is below the plan's minimum of {plan.min_credit_score}",
-            code="credit_score",
+            code=ErrorCode.CREDIT_SCORE,
             field="plan",
         )
     if (today - member.birth_date).days < plan.min_age_days:
         raise EligibilityError(
-            f"members must be at least {plan.min_age_days} days old", code="too_young", field="plan"
+            f"members must be at least {plan.min_age_days} days old",
+            code=ErrorCode.TOO_YOUNG,
+            field="plan",
         )
     age = member.age_on(today)
     if age < plan.min_age_years:
         raise EligibilityError(
             f"age {age} is below the plan's minimum of {plan.min_age_years}",
-            code="too_young",
+            code=ErrorCode.TOO_YOUNG,
             field="plan",
         )
     if age > plan.max_age_years:
         raise EligibilityError(
             f"age {age} is above the plan's maximum of {plan.max_age_years}",
-            code="too_old",
+            code=ErrorCode.TOO_OLD,
             field="plan",
         )
     cover_fen = plan.cover_for_age(age)
     if cover_fen is None:
-        raise EligibilityError(f"no cover band for age {age}", code="no_cover_band", field="plan")
+        raise EligibilityError(
+            f"no cover band for age {age}", code=ErrorCode.NO_COVER_BAND, field="plan"
+        )
 
     try:
         with transaction.atomic():
@@ -116,13 +125,17 @@ def membership_join(
     except IntegrityError as error:
         if "one_live_membership_per_plan" in str(error):
             raise EligibilityError(
-                f"{member} is already a member of {plan}", code="already_member", field="plan"
+                f"{member} is already a member of {plan}",
+                code=ErrorCode.ALREADY_MEMBER,
+                field="plan",
             ) from None
         raise
 
 
 @transaction.atomic
-def membership_choose(*, membership_id: int, by, move_at_age_limit: bool) -> Membership:
+def membership_choose(
+    *, membership_id: int, by: User | None, move_at_age_limit: bool
+) -> Membership:
     """The member (or their account holder) chooses whether to move to the plan's successor
     at its maximum age, with no new waiting period (on by default)."""
     membership = _locked_membership(membership_id)
@@ -130,7 +143,7 @@ def membership_choose(*, membership_id: int, by, move_at_age_limit: bool) -> Mem
         raise PermissionDenied(f"{by} may not change this membership")
     if membership.status != MembershipStatus.ACTIVE:
         raise ServiceError(
-            "only a live membership can change", code="not_live", field="move_at_age_limit"
+            "only a live membership can change", code=ErrorCode.NOT_LIVE, field="move_at_age_limit"
         )
     membership.move_at_age_limit = move_at_age_limit
     membership.save(update_fields=["move_at_age_limit"])
@@ -175,14 +188,18 @@ def _locked_membership(membership_id: int) -> Membership:
     )
 
 
-def membership_withdraw(*, membership_id: int, by, now: datetime.datetime) -> Membership:
+def membership_withdraw(
+    *, membership_id: int, by: User | None, now: datetime.datetime
+) -> Membership:
     """The member (or their account holder, or staff) leaves. Cover ends now; a payer whose
     last cover ends takes their household out first. No notice for the leaver's own
     withdrawal; the household is told."""
     return membership_end(membership_id=membership_id, by=by, now=now, lapse=False)
 
 
-def membership_lapse(*, membership_id: int, by, now: datetime.datetime, reason: str) -> Membership:
+def membership_lapse(
+    *, membership_id: int, by: User | None, now: datetime.datetime, reason: str
+) -> Membership:
     """Cover ends because the member stopped paying; `by=None` is the collections job. The
     member is told, in this transaction; a payer's lapse takes their household out."""
     return membership_end(membership_id=membership_id, by=by, now=now, lapse=True, reason=reason)
@@ -192,7 +209,7 @@ def membership_lapse(*, membership_id: int, by, now: datetime.datetime, reason: 
 def membership_end(
     *,
     membership_id: int,
-    by,
+    by: User | None,
     now: datetime.datetime,
     lapse: bool,
     reason: str = "",
@@ -240,14 +257,14 @@ def membership_end(
 
 
 @transaction.atomic
-def dependant_remove(*, member_id: int, by, now: datetime.datetime) -> Member:
+def dependant_remove(*, member_id: int, by: User | None, now: datetime.datetime) -> Member:
     """The account holder takes a dependant out: their cover ends now (each membership
     withdrawn, and told); their claims and bills stay."""
     holder = holder_for(by)
     dependant = Member.objects.select_for_update().filter(pk=member_id, payer=holder).first()
     if dependant is None or dependant.removed_at is not None:
         raise ServiceError(
-            "not a member of your household", code="not_in_household", field="member"
+            "not a member of your household", code=ErrorCode.NOT_IN_HOUSEHOLD, field="member"
         )
     for membership_id in dependant.memberships.filter(status=MembershipStatus.ACTIVE).values_list(
         "pk", flat=True
@@ -298,7 +315,7 @@ def plan_migrate(
     *,
     from_plan_id: int,
     to_plan_id: int,
-    by,
+    by: User | None,
     now: datetime.datetime,
     member_ids: list[int] | None = None,
 ) -> int:
@@ -308,7 +325,9 @@ def plan_migrate(
     member shares only the new pool's cases from here on. Members who do not move stay in the
     old pool. Returns how many moved."""
     if from_plan_id == to_plan_id:
-        raise ServiceError("a plan cannot migrate to itself", code="same_plan", field="to_plan")
+        raise ServiceError(
+            "a plan cannot migrate to itself", code=ErrorCode.SAME_PLAN, field="to_plan"
+        )
     if by is not None and not by.has_perm("members.change_membership"):
         raise PermissionDenied(f"{by} may not migrate plans")
     # Lock both plans for the whole move. The rows must be fetched: Django drops FOR UPDATE
@@ -350,101 +369,7 @@ def membership_is_covered(
         return False
     if incident_kind == "accident":
         days = membership.plan.accident_waiting_days
-        return diagnosed_at >= membership.joined_at + datetime.timedelta(days=days)
+        # To the second: an accident's time is given in whole seconds.
+        starts = (membership.joined_at + datetime.timedelta(days=days)).replace(microsecond=0)
+        return diagnosed_at >= starts
     return local_date(diagnosed_at) >= local_date(membership.waiting_until)
-
-
-# --- plan rules: every change kept, with the moment it is in force from ---------------------
-def plan_effective_at_check(
-    *, plan: Plan, effective_at: datetime.datetime, now: datetime.datetime
-) -> None:
-    """Raise ServiceError unless a change of `plan` may be in force from `effective_at`.
-
-    Not in the future: the plan's row holds the rules in force now, and every other reader
-    (joining, publicity, the calendar) reads it. Not before the plan's last change: history
-    rows then stay in the order of their effect, so each is the whole rule set in force until
-    the next. Not on or before the cutoff of a period already billed: its rules are frozen."""
-    if effective_at > now:
-        raise ServiceError(
-            "a change cannot take effect in the future: make it on the day it takes effect",
-            code="effective_in_future",
-            field="effective_at",
-        )
-    if plan.pk is None:
-        return
-    last = plan.history.order_by("-effective_at", "-history_id").first()
-    if last is not None and effective_at < last.effective_at:
-        raise ServiceError(
-            "the plan's rules last changed with effect from "
-            f"{timezone.localtime(last.effective_at):%Y-%m-%d %H:%M}; "
-            "a change cannot take effect before that",
-            code="effective_before_last_change",
-            field="effective_at",
-        )
-    billed = (
-        plan.periods.exclude(status="open")  # billing.PeriodStatus.OPEN: not yet prepared
-        .filter(cutoff_at__gte=effective_at)
-        .order_by("-cutoff_at")
-        .first()
-    )
-    if billed is not None:
-        raise ServiceError(
-            f"period {billed} is already billed with the rules in force at its cutoff; "
-            "a change can take effect only after that cutoff",
-            code="period_billed",
-            field="effective_at",
-        )
-
-
-@transaction.atomic
-def plan_save(
-    *,
-    plan: Plan,
-    by,
-    now: datetime.datetime,
-    effective_at: datetime.datetime | None = None,
-) -> Plan:
-    """Create or change a plan. Its history gets a row with the new values, who (`by`), when
-    (`now`) and from when they are in force (`effective_at`, default now; see
-    plan_effective_at_check). Periods are billed with the rules in force at their cutoff
-    (members.selectors.plan_rules_at)."""
-    if by is not None and not by.has_perm(
-        "members.change_plan" if plan.pk is not None else "members.add_plan"
-    ):
-        raise PermissionDenied(f"{by} may not change plans")
-    if plan.pk is not None:  # two changes at once: the second sees the first's history row
-        Plan.objects.select_for_update().filter(pk=plan.pk).values_list("pk").get()
-    effective_at = now if effective_at is None else effective_at
-    plan_effective_at_check(plan=plan, effective_at=effective_at, now=now)
-    plan._history_user = by
-    plan._history_date = now
-    plan._rules_effective_at = effective_at
-    try:
-        plan.save()
-    finally:
-        del plan._history_user, plan._history_date, plan._rules_effective_at
-    return plan
-
-
-# --- who saw what ----------------------------------------------------------------------------
-def access_record(*, by, kind: str, obj, member_id: int, now: datetime.datetime) -> AccessLog:
-    """Log that `by` saw `obj` (member `member_id`'s data) at `now`. Callers write it in the
-    request that shows the data, before showing it."""
-    return AccessLog.objects.create(
-        at=now,
-        user=by,
-        kind=kind,
-        member_id=member_id,
-        content_type=ContentType.objects.get_for_model(obj),
-        object_id=obj.pk,
-    )
-
-
-@transaction.atomic
-def member_national_id_reveal(*, member_id: int, by, now: datetime.datetime) -> str:
-    """The member's full national id, for staff allowed to see it; the look is logged."""
-    if not by.has_perm("members.view_national_id"):
-        raise PermissionDenied(f"{by} may not see national ids")
-    member = Member.objects.get(pk=member_id)
-    access_record(by=by, kind=AccessKind.NATIONAL_ID, obj=member, member_id=member.pk, now=now)
-    return member.national_id

@@ -1,16 +1,8 @@
-"""Celery finds an app's tasks in <app>.tasks: the notices', and the age limit's."""
+"""Celery finds an app's tasks in <app>.tasks: the members', the age limit's."""
 
 from celery import shared_task
 
 from members import ages
-from members.notifications.tasks import (  # noqa: F401
-    daily_digest,
-    deliver_event,
-    notice_run,
-    notice_run_chunk,
-    notice_run_finish,
-    sweep_notices,
-)
 from mutual.core.timezones import parse_now
 
 

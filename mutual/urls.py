@@ -9,7 +9,7 @@ from billing.api import MyBillViewSet, PeriodViewSet
 from claims import public as claims_public
 from claims.api import CaseViewSet, ClaimViewSet, PlanConditionsViewSet
 from members.api import DependantViewSet, HouseholdView, MembershipViewSet, MeView, PlanViewSet
-from members.notifications.api import MyNotificationPreferencesView, MyNotificationViewSet
+from members.notice_api import MyNotificationPreferencesView, MyNotificationViewSet
 from mutual.api_auth import ObtainToken, RevokeAllTokens, RevokeToken
 from mutual.core.api import api_not_found
 from mutual.health import healthz

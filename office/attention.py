@@ -15,8 +15,8 @@ from django.urls import reverse
 from billing import selectors
 from billing.models import ApportionmentPeriod, PeriodStatus
 from claims.models import Claim, ClaimState
-from members.models import DisputeReview, Notice
-from members.notifications.models import NoticeStatus
+from members.models import DisputeReview
+from notifications.models import Notice, NoticeStatus
 
 STUCK_AFTER = datetime.timedelta(minutes=15)
 JURY_LATE_AFTER = datetime.timedelta(minutes=15)

@@ -26,7 +26,7 @@ from knox.models import AuthToken
 from billing.models import ApportionmentPeriod, PeriodCase, PeriodStatus
 from billing.partitions import bills_partition_create
 from members.models import Membership, Plan
-from members.notifications.models import Notice, NoticeKind, NoticeStatus
+from notifications.models import Notice, NoticeKind, NoticeStatus
 from office import bench_workload as bench
 
 AMOUNTS = (300_000_00, 100_000_00, 123_456_78)

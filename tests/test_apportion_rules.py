@@ -1,4 +1,4 @@
-"""The SQL apportionment against the pure-Python rules (billing/rules.py), bill for bill, on
+"""The SQL apportionment against the pure-Python rules (billing/rules/), bill for bill, on
 random plans; and the fairness the rules promise."""
 
 import datetime
@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from billing import apportion, reference, rules
+from billing import reference, rules, steps
 from billing.draw import draw_key
 from billing.ledger import ledger_verify
 from billing.models import ApportionmentPeriod, Bill, Promotion
@@ -115,9 +115,9 @@ def test_sql_bills_equal_the_reference_rules(
         posted_period_with_bills(plan, cutoff_at=STARTS, charged=earlier)
     period = ApportionmentPeriod.objects.create(plan=plan, starts_at=STARTS, cutoff_at=CUTOFF)
 
-    period = apportion.period_bill_inline(period_id=period.pk, now=CUTOFF)
+    period = steps.period_run_inline(period_id=period.pk, now=CUTOFF)
 
-    rule_cases = apportion.period_rule_cases(period)
+    rule_cases = period.rule_cases()
     year_to_date = earlier if with_previous else {}
     expected = reference.reference_bills(
         period_id=period.pk,
@@ -182,7 +182,7 @@ def _extra_fen_holders(plan, claimant, *, cutoff, amount_fen) -> set[int]:
     period = ApportionmentPeriod.objects.create(
         plan=plan, starts_at=cutoff - 15 * 24 * HOUR, cutoff_at=cutoff
     )
-    period = apportion.period_bill_inline(period_id=period.pk, now=cutoff)
+    period = steps.period_run_inline(period_id=period.pk, now=cutoff)
     charges = dict(period.bills.values_list("membership_id", "charged_fen"))
     base = min(charges.values())
     assert set(charges.values()) == {base, base + 1}
@@ -231,7 +231,7 @@ def test_a_5000_case_period_with_a_promotion_and_caps_is_exact(settings):
         plan, cutoff_at=STARTS, charged={m.pk: (m.pk * 7919) % 4_100 for m in people}
     )
     period = ApportionmentPeriod.objects.create(plan=plan, starts_at=STARTS, cutoff_at=CUTOFF)
-    period = apportion.period_bill_inline(period_id=period.pk, now=CUTOFF)
+    period = steps.period_run_inline(period_id=period.pk, now=CUTOFF)
     assert period.cases.count() == 5_000 and period.cohorts.count() > 100
     assert period.previous_period_id == previous.pk
     bills = bills_of(period)
@@ -243,7 +243,7 @@ def test_a_5000_case_period_with_a_promotion_and_caps_is_exact(settings):
     expected = reference.reference_bills(
         period_id=period.pk,
         cutoff_at=CUTOFF,
-        cases=apportion.period_rule_cases(period),
+        cases=period.rule_cases(),
         members=[rules.Member(m.pk, m.joined_at, m.in_pool_since) for m in people],
         year_to_date={m.pk: (m.pk * 7919) % 4_100 for m in people},
         per_case_cap_fen=plan.per_case_cap_fen,

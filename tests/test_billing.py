@@ -7,7 +7,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.db.utils import IntegrityError
 
-from billing import apportion
+from billing import apportion, steps
 from billing.ledger import account_balance, account_for
 from billing.models import ApportionmentPeriod, Bill, PostingLine, Promotion
 from billing.payouts import period_pay_claims
@@ -42,7 +42,7 @@ def members(plan, count, joined=NOV_2018):
 
 
 def run(period):
-    return apportion.period_bill_inline(period_id=period.pk, now=period.cutoff_at)
+    return steps.period_run_inline(period_id=period.pk, now=period.cutoff_at)
 
 
 def sums(period):
@@ -69,14 +69,14 @@ def test_the_seed_scenario_everything_waived_the_sponsor_pays_324000_yuan(invest
     assert period.charged_fen == 0
     assert period.sponsor_fen == 324_000_00
     assert sums(period)["waived"] == 324_000_00
-    assert account_balance(account_for(plan, "sponsor")) == 324_000_00
-    assert account_balance(account_for(plan, "fund")) == -300_000_00
-    assert account_balance(account_for(plan, "fee_income")) == -24_000_00
-    assert account_balance(account_for(plan, "clearing")) == 0
+    assert account_balance(account_for(plan=plan, role="sponsor")) == 324_000_00
+    assert account_balance(account_for(plan=plan, role="fund")) == -300_000_00
+    assert account_balance(account_for(plan=plan, role="fee_income")) == -24_000_00
+    assert account_balance(account_for(plan=plan, role="clearing")) == 0
     call_command("verify_ledger")
     assert period_pay_claims(period_id=period.pk, now=period.cutoff_at) == 1
     assert Claim.objects.get(pk=claim.pk).state == ClaimState.PAID
-    assert account_balance(account_for(plan, "fund")) == 0
+    assert account_balance(account_for(plan=plan, role="fund")) == 0
 
 
 def test_per_case_cap_binds_in_a_small_plan_and_the_sponsor_takes_the_rest(investigator):
@@ -203,7 +203,9 @@ def test_the_database_refuses_an_unbalanced_posting_at_commit():
     plan = PlanFactory()
     with pytest.raises(IntegrityError, match="does not balance"), transaction.atomic():
         posting = Posting.objects.create(idempotency_key="bad", description="x", posted_at=DEC_7)
-        PostingLine.objects.create(posting=posting, account=account_for(plan, "fund"), debit_fen=5)
+        PostingLine.objects.create(
+            posting=posting, account=account_for(plan=plan, role="fund"), debit_fen=5
+        )
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
@@ -218,7 +220,10 @@ def test_ledger_post_refuses_unbalanced_lines_before_writing():
             key="k",
             description="d",
             now=DEC_7,
-            lines=[(account_for(plan, "fund"), 5, 0), (account_for(plan, "sponsor"), 0, 4)],
+            lines=[
+                (account_for(plan=plan, role="fund"), 5, 0),
+                (account_for(plan=plan, role="sponsor"), 0, 4),
+            ],
         )
     assert not Posting.objects.filter(idempotency_key="k").exists()
 
@@ -257,7 +262,7 @@ def assert_breakdowns_add_up(period):
     from billing.selectors import bill_breakdown
 
     for bill in Bill.objects.filter(period=period).select_related("membership", "period__plan"):
-        rows = bill_breakdown(bill)
+        rows = bill_breakdown(bill=bill)
         assert len([r for r in rows if r.claim_id is not None]) == bill.cases_count
         rounding = [r for r in rows if r.claim_id is None]
         assert all(abs(r.charged_fen) < 1 for r in rounding)  # under a fen

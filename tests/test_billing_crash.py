@@ -86,5 +86,5 @@ def test_sigkill_mid_run_then_beat_resumes_it_exact_without_purging_the_queue():
         idempotency_key__startswith=f"period:{period.pk}:chunk:"
     )
     assert chunk_postings.count() == period.chunks_total
-    assert account_balance(account_for(plan, "clearing")) == 0
+    assert account_balance(account_for(plan=plan, role="clearing")) == 0
     assert ledger_verify() == []

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
-from billing import apportion, partitions, payouts, schedule, services
+from billing import apportion, partitions, payouts, schedule, services, steps
 from billing.models import (
     FINISHED,
     ApportionmentPeriod,
@@ -46,7 +46,7 @@ def new_period(plan, *, starts_at, cutoff_at):
 
 
 def run(period, now=None):
-    return apportion.period_bill_inline(period_id=period.pk, now=now or period.cutoff_at)
+    return steps.period_run_inline(period_id=period.pk, now=now or period.cutoff_at)
 
 
 def charged_in(membership_ids, year_from, year_to):
@@ -188,7 +188,7 @@ def test_bug_a_full_migration_mid_period_leaves_the_old_pools_cases_unbillable_a
     period = new_period(old, starts_at=local(2019, 3, 1), cutoff_at=local(2019, 3, 16))
     plan_migrate(from_plan_id=old.pk, to_plan_id=new.pk, by=None, now=local(2019, 3, 10))
     try:
-        services.period_chunks_to_bill(period_id=period.pk, now=local(2019, 3, 16))
+        steps.period_chunks_to_bill(period_id=period.pk, now=local(2019, 3, 16))
     except Exception as error:
         failure = repr(error)
     else:
@@ -239,9 +239,9 @@ def test_bug_the_yearly_cap_is_read_per_chunk_so_one_period_bills_by_two_caps(se
     settings.APPORTION_CHUNK_IDS = 10
     plan = PlanFactory(management_fee_bp=0, per_case_cap_fen=10**9, yearly_cap_fen=18_800)
     period, _ = _period_with_cases(plan, cutoff=datetime.datetime(2019, 3, 16, tzinfo=UTC))
-    chunk_ids = services.period_chunks_to_bill(period_id=period.pk, now=period.cutoff_at)
+    chunk_ids = steps.period_chunks_to_bill(period_id=period.pk, now=period.cutoff_at)
     assert len(chunk_ids) == 3
-    services.period_bill_chunk(chunk_id=chunk_ids[0], now=period.cutoff_at)
+    steps.period_bill_chunk(chunk_id=chunk_ids[0], now=period.cutoff_at)
     plan.yearly_cap_fen = 100  # finance edits the plan mid-run
     plan.save()
     period = run(period)
@@ -277,7 +277,7 @@ def test_two_payers_of_one_period_at_once_pay_each_claim_once():
     plan = PlanFactory()
     period, _ = _period_with_cases(plan, cutoff=datetime.datetime(2019, 3, 16, tzinfo=UTC))
     period = run(period)
-    payouts.account_for(plan, "payable")
+    payouts.account_for(plan=plan, role="payable")
     results = run_concurrently(
         *[lambda: payouts.period_pay_claims(period_id=period.pk, now=period.cutoff_at)] * 2
     )
@@ -303,8 +303,8 @@ def test_bug_two_finishers_at_once_race_on_create_index_and_fail_the_period(sett
     plan = PlanFactory()
     cutoff = datetime.datetime(2019, 3, 16, tzinfo=UTC)
     period, _ = _period_with_cases(plan, cutoff=cutoff)
-    for chunk_id in services.period_chunks_to_bill(period_id=period.pk, now=cutoff):
-        services.period_bill_chunk(chunk_id=chunk_id, now=cutoff)
+    for chunk_id in steps.period_chunks_to_bill(period_id=period.pk, now=cutoff):
+        steps.period_bill_chunk(chunk_id=chunk_id, now=cutoff)
     table = partitions.bills_table(period.pk)
     locked, release = threading.Event(), threading.Event()
 
@@ -323,7 +323,7 @@ def test_bug_two_finishers_at_once_race_on_create_index_and_fail_the_period(sett
 
     def finisher(name):
         try:
-            results[name] = services.period_post(period_id=period.pk, now=cutoff).status
+            results[name] = steps.period_post(period_id=period.pk, now=cutoff).status
         except Exception as error:
             results[name] = repr(error)
         finally:
@@ -369,11 +369,11 @@ def test_bug_a_bills_breakdown_uses_the_plans_current_caps_not_the_periods():
     period, _ = _period_with_cases(plan, cutoff=datetime.datetime(2019, 3, 16, tzinfo=UTC))
     period = run(period)
     bill = period.bills.select_related("membership", "period__plan").first()
-    before = bill_breakdown(bill)
+    before = bill_breakdown(bill=bill)
     plan.per_case_cap_fen = 1_000  # raised for cases to come
     plan.save()
     bill = Bill.objects.select_related("membership", "period__plan").get(pk=bill.pk)
-    after = bill_breakdown(bill)
+    after = bill_breakdown(bill=bill)
     rounding = [row for row in after if row.claim_id is None]
     assert all(abs(row.charged_fen) < 1 for row in rounding), rounding
     assert after == before
@@ -393,11 +393,11 @@ def test_beat_leaves_a_run_alone_while_its_chunks_keep_finishing(settings):
     cutoff = datetime.datetime(2019, 3, 16, tzinfo=UTC)
     period, _ = _period_with_cases(plan, cutoff=cutoff)
     assert schedule.periods_claim_due(now=cutoff) == [period.pk]
-    chunk_ids = services.period_chunks_to_bill(period_id=period.pk, now=cutoff)
+    chunk_ids = steps.period_chunks_to_bill(period_id=period.pk, now=cutoff)
     t = cutoff
     for chunk_id in chunk_ids[:-1]:  # a chunk done every few minutes: the run is alive
         t += datetime.timedelta(minutes=8)
-        services.period_bill_chunk(chunk_id=chunk_id, now=t)
+        steps.period_bill_chunk(chunk_id=chunk_id, now=t)
     assert schedule.periods_claim_due(now=t + datetime.timedelta(minutes=1)) == []
     # Quiet for 15 minutes since its last chunk: lost, so taken again (once).
     quiet = t + datetime.timedelta(minutes=16)
@@ -424,7 +424,7 @@ def test_a_change_to_who_is_eligible_dated_before_a_prepared_cutoff_takes_effect
     plan = PlanFactory(management_fee_bp=800)
     cutoff = datetime.datetime(2019, 3, 16, tzinfo=UTC)
     period, people = _period_with_cases(plan, cutoff=cutoff)
-    chunk_ids = services.period_chunks_to_bill(period_id=period.pk, now=cutoff)
+    chunk_ids = steps.period_chunks_to_bill(period_id=period.pk, now=cutoff)
     plan.refresh_from_db()
     assert plan.billed_through == cutoff
     leaver = people[15]
@@ -440,8 +440,8 @@ def test_a_change_to_who_is_eligible_dated_before_a_prepared_cutoff_takes_effect
     assert leaver.ended_at == joiner.in_pool_since == cutoff + datetime.timedelta(microseconds=1)
     assert joiner.joined_at == before_cutoff  # when they asked; in the pool after the cutoff
     for chunk_id in chunk_ids:
-        services.period_bill_chunk(chunk_id=chunk_id, now=cutoff)
-    posted = services.period_post(period_id=period.pk, now=cutoff)
+        steps.period_bill_chunk(chunk_id=chunk_id, now=cutoff)
+    posted = steps.period_post(period_id=period.pk, now=cutoff)
     assert posted.status in FINISHED
     assert Bill.objects.filter(period=period, membership=leaver).exists()
     assert not Bill.objects.filter(period=period, membership=joiner).exists()
@@ -467,7 +467,7 @@ def test_a_withdrawal_racing_the_prepare_leaves_a_period_that_posts(settings, at
     period, people = _period_with_cases(plan, cutoff=cutoff)
     leaver = people[15]
     results = run_concurrently(
-        lambda: services.period_chunks_to_bill(period_id=period.pk, now=cutoff),
+        lambda: steps.period_chunks_to_bill(period_id=period.pk, now=cutoff),
         # Between the two cases' notices: a sharer of the first, and of the second only if
         # prepare counted first (the withdrawal then takes effect just after the cutoff).
         lambda: membership_withdraw(
@@ -476,8 +476,8 @@ def test_a_withdrawal_racing_the_prepare_leaves_a_period_that_posts(settings, at
     )
     assert not [r for r in results if isinstance(r, Exception)], results
     for chunk_id in apportion.period_pending_chunks(period_id=period.pk) or []:
-        services.period_bill_chunk(chunk_id=chunk_id, now=cutoff)
-    assert services.period_post(period_id=period.pk, now=cutoff).status in FINISHED
+        steps.period_bill_chunk(chunk_id=chunk_id, now=cutoff)
+    assert steps.period_post(period_id=period.pk, now=cutoff).status in FINISHED
     leaver.refresh_from_db()
     bill = Bill.objects.get(period=period, membership=leaver)
     assert bill.cases_count == (2 if leaver.ended_at > cutoff else 1)
@@ -526,14 +526,14 @@ def test_bug_posting_a_period_waits_on_any_reader_of_the_legacy_default_partitio
 
     reader = threading.Thread(target=member_reads_their_bills)
     try:
-        for chunk_id in services.period_chunks_to_bill(period_id=period.pk, now=cutoff):
-            services.period_bill_chunk(chunk_id=chunk_id, now=cutoff)
+        for chunk_id in steps.period_chunks_to_bill(period_id=period.pk, now=cutoff):
+            steps.period_bill_chunk(chunk_id=chunk_id, now=cutoff)
         reader.start()
         assert reading.wait(10)
         with connection.cursor() as cursor:
             cursor.execute("SET lock_timeout = '1s'")
         try:
-            services.period_post(period_id=period.pk, now=cutoff)
+            steps.period_post(period_id=period.pk, now=cutoff)
         except Exception as error:
             pytest.fail(f"posting the period waited on a member's bill list: {error!r}")
     finally:
@@ -579,8 +579,8 @@ def test_bug_ledger_post_turns_any_integrity_error_into_posting_does_not_exist()
             description="a negative line",
             now=datetime.datetime(2019, 3, 16, tzinfo=UTC),
             lines=[
-                (account_for(plan, "receivable"), -5, 0),
-                (account_for(plan, "clearing"), 0, -5),
+                (account_for(plan=plan, role="receivable"), -5, 0),
+                (account_for(plan=plan, role="clearing"), 0, -5),
             ],
         )
 
@@ -594,16 +594,16 @@ def test_held_two_workers_on_one_chunk_at_once_bill_it_once(settings):
     plan = PlanFactory()
     cutoff = datetime.datetime(2019, 3, 16, tzinfo=UTC)
     period, _ = _period_with_cases(plan, cutoff=cutoff)
-    chunk_ids = services.period_chunks_to_bill(period_id=period.pk, now=cutoff)
+    chunk_ids = steps.period_chunks_to_bill(period_id=period.pk, now=cutoff)
     first = chunk_ids[0]
     results = run_concurrently(
-        lambda: services.period_bill_chunk(chunk_id=first, now=cutoff),
-        lambda: services.period_bill_chunk(chunk_id=first, now=cutoff),
+        lambda: steps.period_bill_chunk(chunk_id=first, now=cutoff),
+        lambda: steps.period_bill_chunk(chunk_id=first, now=cutoff),
     )
     assert sorted(results) == [False, True]
     for chunk_id in chunk_ids[1:]:
-        services.period_bill_chunk(chunk_id=chunk_id, now=cutoff)
-    period = services.period_post(period_id=period.pk, now=cutoff)
+        steps.period_bill_chunk(chunk_id=chunk_id, now=cutoff)
+    period = steps.period_post(period_id=period.pk, now=cutoff)
     assert period.status == PeriodStatus.POSTED
     assert sum(period.bills.values_list("gross_fen", flat=True)) == period.total_fen
 
@@ -630,8 +630,8 @@ def test_held_preview_while_the_period_runs_writes_nothing_and_matches_the_run(s
     plan = PlanFactory(management_fee_bp=800, per_case_cap_fen=300)
     cutoff = datetime.datetime(2019, 3, 16, tzinfo=UTC)
     period, _ = _period_with_cases(plan, cutoff=cutoff)
-    chunk_ids = services.period_chunks_to_bill(period_id=period.pk, now=cutoff)
-    services.period_bill_chunk(chunk_id=chunk_ids[0], now=cutoff)
+    chunk_ids = steps.period_chunks_to_bill(period_id=period.pk, now=cutoff)
+    steps.period_bill_chunk(chunk_id=chunk_ids[0], now=cutoff)
     table = partitions.bills_table(period.pk)
 
     def rows():

@@ -5,7 +5,7 @@ import datetime
 
 import pytest
 
-from billing import apportion, payouts, schedule, services
+from billing import apportion_sql, payouts, schedule, services, steps
 from billing.ledger import account_balance, account_for, ledger_verify
 from billing.models import FINISHED, ApportionmentPeriod, PeriodStatus, Posting, Promotion
 from claims import services as claim_services
@@ -49,7 +49,7 @@ def test_the_seed_case_is_paid_on_14_december_2018_all_waived_the_sponsor_pays_3
     assert schedule.periods_claim_due(now=dec_14 - datetime.timedelta(minutes=10)) == []
     assert schedule.periods_claim_due(now=dec_14) == [period.pk]
 
-    period = apportion.period_bill_inline(period_id=period.pk, now=dec_14)
+    period = steps.period_run_inline(period_id=period.pk, now=dec_14)
     assert payouts.period_pay_claims(period_id=period.pk, now=dec_14) == 1
     assert period.total_fen == 324_000_00
     assert (period.charged_fen, period.sponsor_fen) == (0, 324_000_00)
@@ -60,8 +60,8 @@ def test_the_seed_case_is_paid_on_14_december_2018_all_waived_the_sponsor_pays_3
     assert Claim.objects.get(pk=claim.pk).state == ClaimState.PAID
     payout = Posting.objects.get(idempotency_key=f"claim:{claim.pk}:payout")
     assert local_date(payout.posted_at) == datetime.date(2018, 12, 14)
-    assert account_balance(account_for(plan, "sponsor")) == 324_000_00
-    assert account_balance(account_for(plan, "fund")) == 0
+    assert account_balance(account_for(plan=plan, role="sponsor")) == 324_000_00
+    assert account_balance(account_for(plan=plan, role="fund")) == 0
     assert ledger_verify() == []
 
 
@@ -88,18 +88,18 @@ def test_a_failed_chunk_marks_its_period_failed_blocks_the_next_and_a_retry_ends
     later = ApportionmentPeriod.objects.create(
         plan=plan, starts_at=cutoff, cutoff_at=cutoff + datetime.timedelta(days=15)
     )
-    chunk_ids = services.period_chunks_to_bill(period_id=period.pk, now=cutoff)
+    chunk_ids = steps.period_chunks_to_bill(period_id=period.pk, now=cutoff)
     assert len(chunk_ids) == 3
-    services.period_bill_chunk(chunk_id=chunk_ids[0], now=cutoff)
+    steps.period_bill_chunk(chunk_id=chunk_ids[0], now=cutoff)
 
-    real_statement = apportion._chunk_statement
+    real_statement = apportion_sql.chunk_statement
 
     def disk_full(*args, **kwargs):
         raise OSError("could not extend file: No space left on device")
 
-    monkeypatch.setattr(apportion, "_chunk_statement", disk_full)
+    monkeypatch.setattr(apportion_sql, "chunk_statement", disk_full)
     with pytest.raises(OSError):
-        services.period_bill_chunk(chunk_id=chunk_ids[1], now=cutoff)
+        steps.period_bill_chunk(chunk_id=chunk_ids[1], now=cutoff)
     period.refresh_from_db()
     assert period.status == PeriodStatus.FAILED
     assert "No space left on device" in period.failure and period.failed_at == cutoff
@@ -107,14 +107,14 @@ def test_a_failed_chunk_marks_its_period_failed_blocks_the_next_and_a_retry_ends
     assert period.chunks.filter(done_at__isnull=False).count() == 1
     much_later = later.cutoff_at + datetime.timedelta(days=1)
     assert schedule.periods_claim_due(now=much_later) == []
-    assert services.period_chunks_to_bill(period_id=period.pk, now=cutoff) is None
+    assert steps.period_chunks_to_bill(period_id=period.pk, now=cutoff) is None
 
-    monkeypatch.setattr(apportion, "_chunk_statement", real_statement)  # the cause is fixed
+    monkeypatch.setattr(apportion_sql, "chunk_statement", real_statement)  # the cause is fixed
     with django_capture_on_commit_callbacks() as callbacks:
         services.period_retry(period_id=period.pk, by=finance, now=much_later)
     assert len(callbacks) == 1  # run_period, enqueued once after the commit
     assert ApportionmentPeriod.objects.get(pk=period.pk).status == PeriodStatus.RUNNING
-    period = apportion.period_bill_inline(period_id=period.pk, now=much_later)
+    period = steps.period_run_inline(period_id=period.pk, now=much_later)
     assert period.status in FINISHED and not period.failure
     assert sum(period.bills.values_list("gross_fen", flat=True)) == period.total_fen
     assert period.charged_fen + period.sponsor_fen == period.total_fen == 12_345 + 999 + 988 + 80
@@ -131,7 +131,7 @@ def test_a_retry_needs_a_failed_period_and_the_right_to_run_periods(reviewer, fi
     period = _period_with_cases(plan, cutoff=datetime.datetime(2019, 3, 16, tzinfo=UTC))
     with pytest.raises(ServiceError, match="not failed"):
         services.period_retry(period_id=period.pk, by=finance, now=period.cutoff_at)
-    services.period_record_failure(period_id=period.pk, error=ValueError("x"), now=period.cutoff_at)
+    steps.period_record_failure(period_id=period.pk, error=ValueError("x"), now=period.cutoff_at)
     with pytest.raises(PermissionDenied):
         services.period_retry(period_id=period.pk, by=reviewer, now=period.cutoff_at)
     assert ApportionmentPeriod.objects.get(pk=period.pk).status == PeriodStatus.FAILED

@@ -48,8 +48,8 @@ def test_collection_debits_each_bill_once_and_posts_cash(posted):
     }
     assert len(gateway.calls) == len(set(gateway.calls)) == 5
     plan = posted.plan
-    assert account_balance(account_for(plan, "cash")) == posted.charged_fen
-    assert account_balance(account_for(plan, "receivable")) == 0
+    assert account_balance(account_for(plan=plan, role="cash")) == posted.charged_fen
+    assert account_balance(account_for(plan=plan, role="receivable")) == 0
 
 
 def test_a_declined_debit_is_retried_the_next_day_then_lapses_after_grace(posted):
@@ -94,7 +94,7 @@ def test_due_periods_are_claimed_once_and_stale_runs_again():
     assert periods_claim_due(now=after_cutoff + datetime.timedelta(minutes=16)) == [period.pk]
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_gateway_is_called_with_no_bill_locked_and_no_transaction_open(investigator):
     """Issue 21, item 9: collect_chunk called the gateway inside the batch's transaction,
     holding its bills locked: a slow gateway kept them locked. Now a batch is leased and
@@ -166,4 +166,4 @@ def test_a_collector_that_dies_after_the_debit_leaves_it_to_be_recorded_once(pos
     assert collect_chunk(chunk_id=chunk.pk, now=later, gateway=gateway)["collected"] == 5
     assert len(set(gateway.calls)) == 5 and len(gateway.calls) == 10  # each reference twice
     plan = posted.plan
-    assert account_balance(account_for(plan, "cash")) == posted.charged_fen
+    assert account_balance(account_for(plan=plan, role="cash")) == posted.charged_fen

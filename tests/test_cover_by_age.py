@@ -10,14 +10,14 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from billing.apportion import period_bill_inline
 from billing.models import ApportionmentPeriod, Bill
+from billing.steps import period_run_inline
 from claims import services as claims
 from claims.catalogue import catalogue_load_senior
 from members import ages
 from members.models import EndReason, Membership, MembershipStatus
-from members.notifications.models import Notice
 from mutual.core.errors import ServiceError
+from notifications.models import Notice
 from tests.billing_data import bulk_approved_claims
 from tests.claim_steps import after_window, to_publicized
 from tests.factories import MemberFactory, MembershipFactory, PlanFactory
@@ -43,7 +43,7 @@ def _illness(membership, *, day, amount, now=None, condition=None):
 def _period(plan, claimant, cases, *, starts, cutoff):
     bulk_approved_claims(plan, claimant, cases, decided_at=cutoff - datetime.timedelta(days=1))
     period = ApportionmentPeriod.objects.create(plan=plan, starts_at=starts, cutoff_at=cutoff)
-    return period_bill_inline(period_id=period.pk, now=cutoff)
+    return period_run_inline(period_id=period.pk, now=cutoff)
 
 
 def test_joined_at_39_ill_at_41_is_covered_for_100000_yuan_and_billed_so(plan, investigator):
@@ -65,7 +65,7 @@ def test_joined_at_39_ill_at_41_is_covered_for_100000_yuan_and_billed_so(plan, i
     period = ApportionmentPeriod.objects.create(
         plan=plan, starts_at=local(2021, 3, 1), cutoff_at=local(2021, 3, 16)
     )
-    period = period_bill_inline(period_id=period.pk, now=local(2021, 3, 16))
+    period = period_run_inline(period_id=period.pk, now=local(2021, 3, 16))
     assert period.cases_total_fen == 100_000_00
     assert sum(Bill.objects.filter(period=period).values_list("gross_fen", flat=True)) == (
         period.total_fen

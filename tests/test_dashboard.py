@@ -45,7 +45,7 @@ def test_a_posted_period_left_unsealed_needs_a_person(admin_client, plan, invest
 
     import time_machine
 
-    from billing import apportion
+    from billing import sealing
     from billing.models import ApportionmentPeriod
 
     members(plan, 3)
@@ -63,7 +63,7 @@ def test_a_posted_period_left_unsealed_needs_a_person(admin_client, plan, invest
     with time_machine.travel(posted + datetime.timedelta(minutes=16)):
         page = admin_client.get(reverse("admin:index")).content.decode()
         assert "period posted, not sealed" in page and str(period) in page
-        apportion.period_seal(period_id=period.pk, now=posted)
+        sealing.period_sign(period_id=period.pk, now=posted)
         assert (
             "period posted, not sealed"
             not in admin_client.get(reverse("admin:index")).content.decode()

@@ -34,7 +34,10 @@ def test_an_unbalanced_posting_is_an_invariant_not_a_refusal():
             key="k",
             description="d",
             now=NOW,
-            lines=[(account_for(plan, "fund"), 5, 0), (account_for(plan, "sponsor"), 0, 4)],
+            lines=[
+                (account_for(plan=plan, role="fund"), 5, 0),
+                (account_for(plan=plan, role="sponsor"), 0, 4),
+            ],
         )
     assert not isinstance(error.value, ServiceError)
 

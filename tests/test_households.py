@@ -10,7 +10,7 @@ from billing import debits
 from members import services
 from members.households import dependant_add
 from members.models import EndReason, Member, Membership, MembershipStatus
-from members.notifications.models import Notice, NoticeKind
+from notifications.models import Notice, NoticeKind
 from tests.conftest import FixedCreditScores
 from tests.factories import MemberFactory, MembershipFactory, PlanFactory
 

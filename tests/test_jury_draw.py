@@ -18,9 +18,10 @@ from rest_framework.test import APIClient
 from claims import disputes, jury, services, tasks
 from claims.disputes import dispute_raise, jury_vote
 from claims.models import ClaimState, JuryDraw, JurySeat
-from members.models import DisputeReview, Notice
+from members.models import DisputeReview
 from mutual import jury as rule
 from mutual.core.errors import InvariantError
+from notifications.models import Notice
 from office import attention
 from tests.claim_steps import after_window, draw_jury, tasks_in_this_process, to_publicized
 from tests.factories import ClaimFactory, MembershipFactory, PlanFactory

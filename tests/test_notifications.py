@@ -9,12 +9,14 @@ from rest_framework.test import APIClient
 
 from billing.debits import collect_chunk, lapse_unpaid
 from billing.models import Bill
+from claims import notices as events
 from claims import services
 from claims.disputes import dispute_raise
-from members.models import DisputeReview, Notice, NoticeRun, NotificationPreference
-from members.notifications import events, tasks
-from members.notifications import services as notices
-from members.notifications.gateways import LocalNotificationGateway
+from members.models import DisputeReview
+from notifications import services as notices
+from notifications import tasks
+from notifications.gateways import LocalNotificationGateway
+from notifications.models import Notice, NoticeRun, NotificationPreference
 from tests.claim_steps import after_window, draw_jury, to_publicized
 from tests.factories import ClaimFactory, MembershipFactory, PlanFactory
 from tests.test_billing import approved_claim, members, period_for, run
@@ -26,7 +28,7 @@ NOW = datetime.datetime(2018, 12, 7, 10, 0, tzinfo=datetime.UTC)
 
 @pytest.fixture(autouse=True)
 def local_gateway(settings):
-    settings.MUTUAL_NOTIFICATION_GATEWAY = "members.notifications.gateways.LocalNotificationGateway"
+    settings.MUTUAL_NOTIFICATION_GATEWAY = "notifications.gateways.LocalNotificationGateway"
     LocalNotificationGateway.sent = []
     LocalNotificationGateway.fail_keys = set()
     return LocalNotificationGateway
@@ -245,7 +247,7 @@ def test_my_notifications_newest_first_paginated_and_only_mine(membership):
 def test_the_email_gateway_sends_through_djangos_backend_and_skips_no_address(
     membership, settings, mailoutbox
 ):
-    settings.MUTUAL_NOTIFICATION_GATEWAY = "members.notifications.gateways.EmailNotificationGateway"
+    settings.MUTUAL_NOTIFICATION_GATEWAY = "notifications.gateways.EmailNotificationGateway"
     nobody = MembershipFactory(plan=membership.plan)
     membership.member.user.email = "member@example.org"
     membership.member.user.save()

@@ -18,9 +18,9 @@ from rest_framework.test import APIClient
 from sentry_sdk.transport import Transport
 
 from claims.models import Claim, ClaimState
-from members.models import Notice
-from members.notifications import services as notices
 from mutual.observability import scrub_event
+from notifications import services as notices
+from notifications.models import Notice
 from office import attention
 from tests.factories import ClaimFactory, UserFactory
 

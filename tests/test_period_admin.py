@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from billing import services
+from billing import steps
 from billing.models import ApportionmentPeriod, PeriodChunk, PeriodCohort, PeriodStatus
 from members.models import Plan
 from tests.factories import PlanFactory
@@ -24,7 +24,7 @@ CAUSE = "could not serialize access due to concurrent update " + "x" * 170 + "TA
 @pytest.fixture
 def failed_period():
     period = period_for(PlanFactory())
-    services.period_record_failure(period_id=period.pk, error=RuntimeError(CAUSE), now=FAILED_AT)
+    steps.period_record_failure(period_id=period.pk, error=RuntimeError(CAUSE), now=FAILED_AT)
     period.refresh_from_db()
     assert period.status == PeriodStatus.FAILED
     return period
@@ -77,7 +77,7 @@ def test_the_dashboard_costs_the_same_queries_for_one_failed_period_or_thirteen(
         period = period_for(
             failed_period.plan, datetime.datetime(2019, 1, day, tzinfo=datetime.UTC)
         )
-        services.period_record_failure(period_id=period.pk, error=ValueError("x"), now=FAILED_AT)
+        steps.period_record_failure(period_id=period.pk, error=ValueError("x"), now=FAILED_AT)
     with CaptureQueriesContext(connection) as many:
         page = client.get(reverse("admin:index")).content.decode()
     assert len(many.captured_queries) == len(one.captured_queries)

@@ -10,10 +10,10 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from simple_history.models import registered_models
 
-from billing import apportion
+from billing import steps
 from billing.models import ApportionmentPeriod, Bill
 from claims.models import Condition
-from members import services
+from members import plan_rules
 from members.models import CoverBand, Plan
 from members.selectors import plan_rules_at
 from mutual.core.errors import ServiceError
@@ -35,7 +35,7 @@ def ten_percent_plan():
 def change_fee(plan, *, fee_bp, by, now, effective_at=None) -> Plan:
     plan = Plan.objects.get(pk=plan.pk)
     plan.management_fee_bp = fee_bp
-    return services.plan_save(plan=plan, by=by, now=now, effective_at=effective_at)
+    return plan_rules.plan_save(plan=plan, by=by, now=now, effective_at=effective_at)
 
 
 def period_with_cases(plan, *, starts_at, cutoff_at, people) -> ApportionmentPeriod:
@@ -86,8 +86,8 @@ def test_a_fee_change_mid_year_bills_the_next_period_at_8_and_the_last_at_10_per
     change_fee(plan, fee_bp=800, by=admin_user, now=march_16 + 4 * DAY)  # in force 20 March
     assert Plan.objects.get(pk=plan.pk).management_fee_bp == 800
 
-    last = apportion.period_bill_inline(period_id=last.pk, now=april_1 + DAY)
-    next_ = apportion.period_bill_inline(period_id=next_.pk, now=april_1 + DAY)
+    last = steps.period_run_inline(period_id=last.pk, now=april_1 + DAY)
+    next_ = steps.period_run_inline(period_id=next_.pk, now=april_1 + DAY)
     assert last.management_fee_bp == 1000
     assert last.fee_total_fen == 1235 + 100  # 10% of 123.45 and of 9.99, half up
     assert next_.management_fee_bp == 800
@@ -109,7 +109,7 @@ def test_a_change_entered_late_applies_from_its_effective_date(ten_percent_plan,
 
     assert plan_rules_at(plan=plan, at=in_force - DAY).management_fee_bp == 1000
     assert plan_rules_at(plan=plan, at=in_force).management_fee_bp == 800
-    period = apportion.period_bill_inline(period_id=period.pk, now=entered)
+    period = steps.period_run_inline(period_id=period.pk, now=entered)
     assert (period.management_fee_bp, period.fee_total_fen) == (800, 988 + 80)
 
     # That period is billed now: its rules can no longer change underneath it.

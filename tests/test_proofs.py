@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
-from billing import apportion, merkle, tree
+from billing import apportion, merkle, steps, tree
 from billing.models import ApportionmentPeriod, Bill, Posting
 from billing.proofs import PeriodTree
 from mutual import verify
@@ -38,13 +38,12 @@ def _posted_period(plan, members: int, *, cutoff=CUTOFF, people=None):
     period = ApportionmentPeriod.objects.create(
         plan=plan, starts_at=cutoff - datetime.timedelta(days=15), cutoff_at=cutoff
     )
-    return apportion.period_bill_inline(period_id=period.pk, now=cutoff), people
+    return steps.period_run_inline(period_id=period.pk, now=cutoff), people
 
 
 def _posted_unsealed(plan, claimant, amount_fen: int, *, cutoff):
     """One case, billed chunk by chunk and posted, its tree not yet built (as a worker leaves
     it between the posting and the seal)."""
-    from billing import services
 
     day = datetime.timedelta(days=1)
     bulk_approved_claims(plan, claimant, [(cutoff - 5 * day, amount_fen)], decided_at=cutoff - day)
@@ -53,7 +52,7 @@ def _posted_unsealed(plan, claimant, amount_fen: int, *, cutoff):
     )
     for chunk_id in apportion.period_pending_chunks(period_id=period.pk):
         apportion.chunk_apportion(chunk_id=chunk_id, now=cutoff)
-    return services.period_post(period_id=period.pk, now=cutoff)
+    return steps.period_post(period_id=period.pk, now=cutoff)
 
 
 def _public_key():
@@ -206,7 +205,7 @@ def test_each_head_chains_to_the_previous_period_and_the_api_serves_my_proof(set
 def test_a_period_posts_before_its_tree_and_beat_resends_a_lost_seal():
     """The tree is built after the posting (the money does not wait for it); a seal lost with
     its worker is found by beat 15 minutes after the posting, and sealing is idempotent."""
-    from billing import selectors, services
+    from billing import selectors
 
     plan = PlanFactory(management_fee_bp=800)
     people = bulk_memberships(plan, [active(CUTOFF - datetime.timedelta(days=100))] * 40)
@@ -216,17 +215,16 @@ def test_a_period_posts_before_its_tree_and_beat_resends_a_lost_seal():
     later = CUTOFF + datetime.timedelta(minutes=16)
     assert list(selectors.periods_unsealed(now=CUTOFF)) == []  # the seal is still on its way
     assert [p.pk for p in selectors.periods_unsealed(now=later)] == [period.pk]
-    assert services.period_trees_to_build(period_id=period.pk, now=later)
-    sealed = services.period_seal(period_id=period.pk, now=later)
+    assert steps.period_trees_to_build(period_id=period.pk, now=later)
+    sealed = steps.period_seal(period_id=period.pk, now=later)
     assert len(sealed.merkle_root) == 64
-    assert services.period_seal(period_id=period.pk, now=later).merkle_root == sealed.merkle_root
+    assert steps.period_seal(period_id=period.pk, now=later).merkle_root == sealed.merkle_root
     assert list(selectors.periods_unsealed(now=later)) == []
 
 
 def test_a_period_sealed_before_the_one_before_it_waits_so_the_chain_holds():
     """Found in review: with beat catching up, period 2 could seal while period 1's seal was
     still running, and sign `previous_root: null` for good."""
-    from billing import services
 
     plan = PlanFactory(management_fee_bp=800)
     people = bulk_memberships(plan, [active(CUTOFF - datetime.timedelta(days=100))] * 30)
@@ -235,9 +233,9 @@ def test_a_period_sealed_before_the_one_before_it_waits_so_the_chain_holds():
         periods.append(_posted_unsealed(plan, people[number], 40_000, cutoff=cutoff))
     first, second = periods
     later = second.cutoff_at + datetime.timedelta(hours=1)
-    assert services.period_seal(period_id=second.pk, now=later).merkle_root == ""  # waits
-    first = services.period_seal(period_id=first.pk, now=later)
-    second = services.period_seal(period_id=second.pk, now=later)
+    assert steps.period_seal(period_id=second.pk, now=later).merkle_root == ""  # waits
+    first = steps.period_seal(period_id=first.pk, now=later)
+    second = steps.period_seal(period_id=second.pk, now=later)
     assert second.merkle_head["head"]["previous_root"] == first.merkle_root != ""
 
 

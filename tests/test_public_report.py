@@ -7,7 +7,7 @@ from datetime import UTC
 import pytest
 from rest_framework.test import APIClient
 
-from billing import apportion
+from billing import steps
 from billing.models import ApportionmentPeriod
 from claims.models import ClaimState
 from tests.billing_data import active, bulk_approved_claims, bulk_memberships
@@ -32,7 +32,7 @@ def posted(settings):
     period = ApportionmentPeriod.objects.create(
         plan=plan, starts_at=CUTOFF - datetime.timedelta(days=15), cutoff_at=CUTOFF
     )
-    return apportion.period_bill_inline(period_id=period.pk, now=CUTOFF), people, claims
+    return steps.period_run_inline(period_id=period.pk, now=CUTOFF), people, claims
 
 
 def _nothing_personal(text: str, people, claims) -> None:

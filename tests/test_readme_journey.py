@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 
 MOMENT = datetime.datetime(2026, 12, 2, 23, 30, tzinfo=datetime.UTC)  # 07:30 on the 3rd, Shanghai
 pytestmark = [
-    pytest.mark.django_db(transaction=True),
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
     pytest.mark.skipif(not (shutil.which("curl") and shutil.which("jq")), reason="curl and jq"),
 ]
 
@@ -44,12 +44,11 @@ def fake_date(folder, started: float) -> None:
 
 def test_the_readme_journey_works_at_2330_utc(live_server, tmp_path, settings):
     settings.MUTUAL_STAFF_2FA = False
+    (tmp_path / "bin").mkdir()
+    fake_date(tmp_path / "bin", time.time())  # the real clock, before time-machine moves it
     with time_machine.travel(MOMENT, tick=True):
         call_command("seed_demo", "--members", "200", "--seed", "1")
         call_command("demo_admin")
-        started = time.time()
-        (tmp_path / "bin").mkdir()
-        fake_date(tmp_path / "bin", started)
         script = journey().replace("API=http://127.0.0.1:8000/api", f"API={live_server.url}/api", 1)
         env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "TZ": "UTC"}
         done = subprocess.run(

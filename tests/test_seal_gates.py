@@ -8,9 +8,10 @@ from unittest import mock
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from billing import apportion, selectors, services
+from billing import apportion, selectors, steps
 from billing.debits import collect_chunk, lapse_unpaid
-from members.models import Membership, MembershipStatus, NoticeRun
+from members.models import Membership, MembershipStatus
+from notifications.models import NoticeRun
 from tests.factories import PlanFactory
 from tests.test_billing import approved_claim, members, period_for
 from tests.test_collections import DecliningGateway
@@ -25,7 +26,7 @@ def _posted_not_sealed(investigator, *, grace_days=15):
     period = period_for(plan)
     for chunk_id in apportion.period_pending_chunks(period_id=period.pk):
         apportion.chunk_apportion(chunk_id=chunk_id, now=period.cutoff_at)
-    return services.period_post(period_id=period.pk, now=period.cutoff_at)
+    return steps.period_post(period_id=period.pk, now=period.cutoff_at)
 
 
 def _seal_fails(period, settings):
@@ -33,7 +34,7 @@ def _seal_fails(period, settings):
     in the Celery worker nor gunicorn): the seal raises on every beat resend."""
     settings.MUTUAL_SIGNING_KEY = ""
     with pytest.raises(ImproperlyConfigured):
-        services.period_seal(period_id=period.pk, now=period.posted_at)
+        steps.period_seal(period_id=period.pk, now=period.posted_at)
     period.refresh_from_db()
     assert period.merkle_root == ""
     assert not NoticeRun.objects.filter(event=f"bill:{period.pk}").exists()
@@ -51,7 +52,7 @@ def test_no_member_is_debited_for_a_bill_never_told(investigator, settings):
     assert gateway.calls == [], "members debited for a bill they were never told of"
     assert posted.pk not in selectors.periods_to_collect().values_list("pk", flat=True)
     settings.MUTUAL_SIGNING_KEY = "ab" * 32
-    services.period_seal(period_id=posted.pk, now=later)
+    steps.period_seal(period_id=posted.pk, now=later)
     assert posted.pk in selectors.periods_to_collect().values_list("pk", flat=True)
     for chunk_id in posted.chunks.values_list("pk", flat=True):
         collect_chunk(chunk_id=chunk_id, now=later, gateway=gateway)
@@ -68,7 +69,7 @@ def test_no_member_is_lapsed_for_a_bill_never_told(investigator, settings):
     assert not Membership.objects.filter(plan=posted.plan, status=MembershipStatus.LAPSED).exists()
     settings.MUTUAL_SIGNING_KEY = "ab" * 32
     told = posted.posted_at + datetime.timedelta(days=10)
-    services.period_seal(period_id=posted.pk, now=told)
+    steps.period_seal(period_id=posted.pk, now=told)
     day = datetime.timedelta(days=1)
     assert lapse_unpaid(period_id=posted.pk, now=told + 14 * day) == 0
     assert lapse_unpaid(period_id=posted.pk, now=told + 15 * day) > 0
@@ -79,11 +80,11 @@ def test_a_bill_run_made_by_a_late_seal_is_not_restarted_as_stale(investigator):
     than 15 minutes after the posting (a beat resend, a seal waiting for the previous period's)
     makes a run that sweep_notices takes for a lost one at once, and fans it out a second time
     beside the task the seal's commit sent."""
-    from members.notifications import tasks
+    from notifications import tasks
 
     posted = _posted_not_sealed(investigator)
     late = posted.posted_at + datetime.timedelta(minutes=20)
-    sealed = services.period_seal(period_id=posted.pk, now=late)
+    sealed = steps.period_seal(period_id=posted.pk, now=late)
     assert sealed.merkle_root
     run = NoticeRun.objects.get(event=f"bill:{posted.pk}")
     assert run.started_at is None  # its notice_run task is on its way (on_commit)

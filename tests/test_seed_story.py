@@ -13,8 +13,8 @@ import time_machine
 from rest_framework.test import APIClient
 
 from billing import payouts
-from billing.apportion import period_bill_inline
 from billing.models import ApportionmentPeriod, Bill, Promotion
+from billing.steps import period_run_inline
 from claims import services as claims
 from claims.catalogue import catalogue_load_standard
 from claims.models import ClaimState
@@ -105,7 +105,7 @@ def test_the_seed_case_as_it_happened(treasure, investigator, reviewer):
     period = ApportionmentPeriod.objects.create(
         plan=treasure, starts_at=at(11, 28, 0), cutoff_at=at(12, 14, 0)
     )
-    period = period_bill_inline(period_id=period.pk, now=at(12, 14, 0))
+    period = period_run_inline(period_id=period.pk, now=at(12, 14, 0))
     payouts.period_pay_claims(period_id=period.pk, now=at(12, 14, 0))
     claim.refresh_from_db()
     period.refresh_from_db()

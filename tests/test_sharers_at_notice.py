@@ -10,9 +10,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from billing import debits, whatif
-from billing.apportion import period_bill_inline
 from billing.ledger import account_balance, account_for, ledger_verify
 from billing.models import AccountRole, ApportionmentPeriod, Bill
+from billing.steps import period_run_inline
 from claims import services as claim_services
 from members import services
 from members.models import MembershipStatus
@@ -39,7 +39,7 @@ def pool():
 def _period(plan, claimant, cases):
     bulk_approved_claims(plan, claimant, cases, decided_at=CUTOFF - DAY)
     period = ApportionmentPeriod.objects.create(plan=plan, starts_at=STARTS, cutoff_at=CUTOFF)
-    return period_bill_inline(period_id=period.pk, now=CUTOFF)
+    return period_run_inline(period_id=period.pk, now=CUTOFF)
 
 
 def test_the_leaver_pays_and_the_newcomer_does_not(pool):
@@ -130,14 +130,14 @@ def test_a_lapsed_member_is_billed_and_what_cannot_be_collected_goes_to_the_spon
 
     for chunk in period.chunks.all():
         debits.collect_chunk(chunk_id=chunk.pk, now=period.bills_told_at, gateway=Declines())
-    receivable = account_for(plan, AccountRole.RECEIVABLE)
+    receivable = account_for(plan=plan, role=AccountRole.RECEIVABLE)
     assert account_balance(receivable) == 1_000_00  # the leaver's bill, still owed
     grace = datetime.timedelta(days=plan.payment_grace_days)
     assert debits.lapse_unpaid(period_id=period.pk, now=period.bills_told_at + grace) == 0
     bill.refresh_from_db()
     assert bill.written_off_at == period.bills_told_at + grace and bill.paid_at is None
     assert account_balance(receivable) == 0
-    sponsor = account_for(plan, AccountRole.SPONSOR)
+    sponsor = account_for(plan=plan, role=AccountRole.SPONSOR)
     assert account_balance(sponsor) == 1_000_00
     assert ledger_verify() == []
     # Written off once, never debited again.

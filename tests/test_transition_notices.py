@@ -13,7 +13,8 @@ from django_fsm_log.models import StateLog
 from claims import services
 from claims.models import Claim, ClaimState
 from members import services as member_services
-from members.models import Membership, MembershipStatus, Notice
+from members.models import Membership, MembershipStatus
+from notifications.models import Notice
 from tests.claim_steps import after_window, to_disputed, to_investigating, to_publicized
 from tests.factories import ClaimFactory
 

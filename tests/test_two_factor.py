@@ -122,7 +122,7 @@ def test_the_demo_staff_log_in_with_the_printed_demo_secret(capsys):
     assert client.get(INDEX).status_code == 200
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_code_being_checked_locks_its_device_so_parallel_logins_cannot_both_spend_it():
     """Noticed in an attack on issue 10's fixes: the device was read without a lock, so two
     logins sent at once with one recovery code could both find it unspent."""

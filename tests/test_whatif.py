@@ -1,4 +1,4 @@
-"""What-if and forecast (issue 12, item 5): billing/whatif.py runs billing/rules.py on cases
+"""What-if and forecast (issue 12, item 5): billing/whatif.py runs billing/rules/ on cases
 not billed yet. The public cases and period reports show the next period's estimate; finance
 has a what-if page in the admin."""
 

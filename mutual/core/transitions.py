@@ -1,11 +1,17 @@
 """Run a django-fsm transition with its permission check; `by=None` is the system (Celery beat)."""
 
+from __future__ import annotations
+
 import datetime
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 from django.db.models.signals import pre_save
 from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # The service's `now` while one of its transitions runs: django-fsm-log writes the transition's
 # StateLog row from inside the transition, and would otherwise stamp it with the wall clock.
@@ -25,7 +31,7 @@ pre_save.connect(
 )
 
 
-def transition_check(bound_method, *, by, system_allowed: bool = False) -> None:
+def transition_check(bound_method, *, by: User | None, system_allowed: bool = False) -> None:
     """Raise unless `by` (None: the system) may run the transition now: TransitionNotAllowed
     for the state and the transition's conditions, PermissionDenied for the person. Screens ask
     it to offer only what the service will accept."""
@@ -45,7 +51,7 @@ def transition_check(bound_method, *, by, system_allowed: bool = False) -> None:
 
 
 def run_transition(
-    bound_method, *, by, now: datetime.datetime, system_allowed: bool = False, **kwargs
+    bound_method, *, by: User | None, now: datetime.datetime, system_allowed: bool = False, **kwargs
 ):
     """Check state, then permission (transition_check), then call the transition with `now`;
     its log row carries `now`, not the wall clock. Saving is the caller's job."""

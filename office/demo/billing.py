@@ -21,9 +21,9 @@ import datetime
 from django.db import transaction
 
 from billing import debits, payouts
-from billing.apportion import period_bill_inline
 from billing.models import ApportionmentPeriod, Promotion
 from billing.schedule import period_for
+from billing.steps import period_run_inline
 from claims.models import Claim
 from members.models import Membership, MembershipStatus, Plan
 from mutual.core.timezones import local_date
@@ -136,7 +136,7 @@ def seed_demo_periods(*, now: datetime.datetime) -> int:
                 amount=yuan * 100,  # cut to the cover for the claimant's age
             )
         posted_at = min(cutoff + STEP, now)  # no payout delay: billed and paid on the cutoff
-        period_bill_inline(period_id=period.pk, now=posted_at)
+        period_run_inline(period_id=period.pk, now=posted_at)
         payouts.period_pay_claims(period_id=period.pk, now=posted_at)
         _collect(period, gateway, now=min(cutoff + HOUR, now))
     for moment, step in later:

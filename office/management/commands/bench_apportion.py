@@ -247,6 +247,6 @@ class Command(BaseCommand):
             count == period.members_count
             and gross == period.total_fen == period.charged_fen + period.sponsor_fen
             and charged == period.charged_fen
-            and account_balance(account_for(period.plan, AccountRole.CLEARING)) == 0
+            and account_balance(account_for(plan=period.plan, role=AccountRole.CLEARING)) == 0
             and not ledger_verify()
         )

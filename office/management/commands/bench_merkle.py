@@ -51,7 +51,7 @@ class Command(BaseCommand):
                 tree.chunk_tree_build(chunk_id=chunk_id, now=now)
                 chunk_seconds.append(time.perf_counter() - begun)
             built = time.perf_counter()
-            tree.period_seal(period, now=now)
+            tree.tree_sign(period, now=now)
             sealed = time.perf_counter()
             key = verify.load_public_key(tree.public_key_hex())
             ids = list(

@@ -17,10 +17,10 @@ from django.db import connection
 from django.utils import timezone
 
 from billing.models import PeriodChunk
-from members.models import Notice, NoticeRun
-from members.notifications import services
-from members.notifications.tasks import deliver_event
 from mutual.worker_process import start_worker, stop_worker
+from notifications import services
+from notifications.models import Notice, NoticeRun
+from notifications.tasks import deliver_event
 from office import bench_workload as bench
 
 
@@ -55,7 +55,7 @@ class Command(BaseCommand):
         setup_seconds = time.monotonic() - started
 
         # The worker boots while the notices are written: its start is not timed.
-        gateway = "members.notifications.gateways.DiscardingNotificationGateway"
+        gateway = "notifications.gateways.DiscardingNotificationGateway"
         worker = start_worker(
             concurrency=concurrency,
             name="bench-notices",

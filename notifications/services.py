@@ -15,26 +15,28 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import connection, transaction
 
-from members.notifications.gateways import (
+from mutual.core.errors import InvariantError, ServiceError
+from mutual.core.tasks import task_send_on_commit
+from notifications.errors import ErrorCode
+from notifications.gateways import (
     Message,
     NoAddress,
     NotificationGateway,
     default_notification_gateway,
 )
-from members.notifications.messages import render
-from members.notifications.models import (
+from notifications.messages import render
+from notifications.models import (
     Notice,
     NoticeKind,
     NoticeRun,
     NoticeStatus,
     NotificationPreference,
 )
-from mutual.core.tasks import task_send_on_commit
 
 MAX_ATTEMPTS = 5
 _T = Notice._meta.db_table
@@ -50,7 +52,7 @@ ON CONFLICT (member_id, event) DO NOTHING
 
 
 def _enqueue_delivery(event: str) -> None:
-    task_send_on_commit("members.notifications.tasks.deliver_event", event)
+    task_send_on_commit("notifications.tasks.deliver_event", event)
 
 
 def notify(
@@ -80,29 +82,31 @@ def notify(
 
 
 # --- Plan-wide events, written per chunk of membership ids ---
+#
+# A domain app registers, for its kind of run, how the run is cut into chunks of membership
+# ids and the SELECT that gives each chunk's (member_id, payload) rows: this module wraps it in
+# the INSERT (the member's switch for the kind, one notice per member and event).
 
-_BILL_CHUNK_SQL = f"""
-INSERT INTO {_T} (member_id, kind, event, payload, created_at, status, attempts, last_error)
-SELECT ms.member_id, 'bill', %(event)s,
-       jsonb_build_object('period_id', %(period_id)s, 'period', %(period)s::text,
-                          'charged_fen', b.charged_fen),
-       %(now)s, 'pending', 0, ''
-  FROM {{bill}} b
-  JOIN members_membership ms ON ms.id = b.membership_id
- WHERE b.period_id = %(period_id)s
-   AND b.membership_id BETWEEN %(lo)s AND %(hi)s
-   AND b.charged_fen > 0
-   AND NOT EXISTS (SELECT 1 FROM {_PREF} p WHERE p.member_id = ms.member_id AND NOT p.bill)
-ON CONFLICT (member_id, event) DO NOTHING
-"""
 
-_DIGEST_CHUNK_SQL = f"""
+@dataclass(frozen=True)
+class RunWriter:
+    chunks: Callable[[dict], list[tuple[int, int]]]  # the run's params -> [(lo, hi), ...]
+    rows: Callable[[dict], tuple[str, dict]]  # params -> SELECT member_id, payload, its params
+
+
+_WRITERS: dict[str, RunWriter] = {}
+
+
+def run_writer(kind: str, *, chunks, rows) -> None:
+    """Register how runs of `kind` are written (domain apps, in their notices.py)."""
+    _WRITERS[str(kind)] = RunWriter(chunks=chunks, rows=rows)
+
+
+_RUN_CHUNK_SQL = f"""
 INSERT INTO {_T} (member_id, kind, event, payload, created_at, status, attempts, last_error)
-SELECT ms.member_id, 'digest', %(event)s, %(payload)s::jsonb, %(now)s, 'pending', 0, ''
-  FROM members_membership ms
- WHERE ms.plan_id = %(plan_id)s AND ms.status = 'active'
-   AND ms.id BETWEEN %(lo)s AND %(hi)s
-   AND NOT EXISTS (SELECT 1 FROM {_PREF} p WHERE p.member_id = ms.member_id AND NOT p.digest)
+SELECT r.member_id, %(kind)s, %(event)s, r.payload, %(now)s, 'pending', 0, ''
+  FROM ({{rows}}) AS r(member_id, payload)
+ WHERE NOT EXISTS (SELECT 1 FROM {_PREF} p WHERE p.member_id = r.member_id AND NOT p.{{kind}})
 ON CONFLICT (member_id, event) DO NOTHING
 """
 
@@ -114,55 +118,35 @@ def run_start(*, kind: str, event: str, params: dict, now: datetime.datetime) ->
         event=event, defaults={"kind": kind, "params": params, "created_at": now}
     )
     if created:
-        task_send_on_commit("members.notifications.tasks.notice_run", run.pk)
+        task_send_on_commit("notifications.tasks.notice_run", run.pk)
     return run
 
 
-def run_chunks(*, run_id: int) -> list[tuple[int, int]]:
-    """The membership id ranges to write: a bill run follows its period's billing chunks; a
-    digest run cuts the plan's membership ids every APPORTION_CHUNK_IDS."""
-    from billing.models import PeriodChunk
-    from members.models import Membership
+def _writer(kind: str) -> RunWriter:
+    writer = _WRITERS.get(str(kind))
+    if writer is None:
+        raise InvariantError(f"no chunked writer for notices of kind {kind!r}")
+    return writer
 
+
+def run_chunks(*, run_id: int) -> list[tuple[int, int]]:
+    """The membership id ranges to write, as the run's kind cuts them."""
     run = NoticeRun.objects.get(pk=run_id)
     if run.finished_at is not None:
         return []
-    if run.kind == NoticeKind.BILL:
-        return list(
-            PeriodChunk.objects.filter(period_id=run.params["period_id"])
-            .order_by("index")
-            .values_list("first_id", "last_id")
-        )
-    from django.db.models import Max, Min
-
-    bounds = Membership.objects.filter(plan_id=run.params["plan_id"]).aggregate(
-        low=Min("pk"), high=Max("pk")
-    )
-    if bounds["low"] is None:
-        return []
-    step = settings.APPORTION_CHUNK_IDS
-    return [
-        (low, min(low + step - 1, bounds["high"]))
-        for low in range(bounds["low"], bounds["high"] + 1, step)
-    ]
+    return _writer(run.kind).chunks(run.params)
 
 
 def run_write_chunk(*, run_id: int, lo: int, hi: int, now: datetime.datetime) -> int:
     """Write one chunk's notices in one statement; safe to repeat."""
-    from billing.models import Bill
-
     run = NoticeRun.objects.get(pk=run_id)
-    params = {"event": run.event, "now": now, "lo": lo, "hi": hi}
-    if run.kind == NoticeKind.BILL:
-        sql = _BILL_CHUNK_SQL.format(bill=Bill._meta.db_table)
-        params |= {"period_id": run.params["period_id"], "period": run.params["period"]}
-    elif run.kind == NoticeKind.DIGEST:
-        sql = _DIGEST_CHUNK_SQL
-        params |= {"plan_id": run.params["plan_id"], "payload": json.dumps(run.params)}
-    else:
-        raise ValueError(f"no chunked writer for {run.kind}")
+    kind = NoticeKind(run.kind)
+    rows, params = _writer(kind).rows({**run.params, "lo": lo, "hi": hi})
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(
+            _RUN_CHUNK_SQL.format(rows=rows, kind=kind.value),
+            {**params, "kind": kind.value, "event": run.event, "now": now},
+        )
         return cursor.rowcount
 
 
@@ -200,11 +184,11 @@ def _claim(*, where: str, params: dict, after: int, limit: int, now) -> list[tup
 def _addresses(member_ids: list[int]) -> dict[int, str]:
     """Each member's address: their own login's, or (a dependant has none) their account
     holder's."""
+    from django.apps import apps
     from django.db.models import Value
     from django.db.models.functions import Coalesce, NullIf
 
-    from members.models import Member
-
+    Member = apps.get_model("members", "Member")
     return dict(
         Member.objects.filter(pk__in=member_ids)
         .values_list("pk", Coalesce(NullIf("user__email", Value("")), "payer__user__email"))
@@ -249,7 +233,7 @@ def deliver(
     `older_than`), a batch at a time. Each is tried once per call: one the gateway refuses goes
     back to pending (failed after MAX_ATTEMPTS) and the caller retries later."""
     if sum(x is not None for x in (event, notice_ids, older_than)) != 1:
-        raise ValueError("deliver needs exactly one of event, notice_ids, older_than")
+        raise InvariantError("deliver needs exactly one of event, notice_ids, older_than")
     if event is not None:
         where, params = "event = %(event)s", {"event": event}
     elif notice_ids is not None:
@@ -298,9 +282,7 @@ def preferences_save(*, member_id: int, changes: dict[str, bool]) -> Notificatio
     allowed = set(NoticeKind.values)
     unknown = set(changes) - allowed
     if unknown:
-        from mutual.core.errors import ServiceError
-
-        raise ServiceError(f"unknown notice kind {sorted(unknown)[0]}", code="unknown")
+        raise ServiceError(f"unknown notice kind {sorted(unknown)[0]}", code=ErrorCode.UNKNOWN)
     preference, _ = NotificationPreference.objects.update_or_create(
         member_id=member_id, defaults=changes
     )

@@ -5,11 +5,11 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from members.notifications import services
-from members.notifications.messages import render
-from members.notifications.models import Notice, NotificationPreference
 from mutual.core.api import IsMember, current_member
 from mutual.core.parsers import JSONParser
+from notifications import services
+from notifications.messages import render
+from notifications.models import Notice, NotificationPreference
 
 
 class NoticeOutput(serializers.ModelSerializer):

@@ -1,5 +1,6 @@
 """The outbox (Notice), the set-based runs that fill it for a whole plan (NoticeRun), and each
-member's choices (NotificationPreference). Imported by members.models."""
+member's choices (NotificationPreference). The tables keep the names the members app gave them
+(migrations notifications 0001 and members 0015 moved the models, not the rows)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,7 @@ class Notice(models.Model):
     last_error = models.CharField(max_length=200, blank=True)
 
     class Meta:
+        db_table = "members_notice"  # created by the members app, before this app existed
         verbose_name = _("notice")
         verbose_name_plural = _("notices")
         constraints = [
@@ -90,6 +92,7 @@ class NoticeRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "members_noticerun"
         verbose_name = _("notice run")
         verbose_name_plural = _("notice runs")
 
@@ -115,6 +118,7 @@ class NotificationPreference(models.Model):
     cover = models.BooleanField(_("cover ended or moved"), default=True)
 
     class Meta:
+        db_table = "members_notificationpreference"
         verbose_name = _("notification preference")
         verbose_name_plural = _("notification preferences")
 

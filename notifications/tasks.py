@@ -1,4 +1,4 @@
-"""Celery entry points for notices, thin callers of members.notifications.services. Each takes
+"""Celery entry points for notices, thin callers of notifications.services. Each takes
 ids and is idempotent: writing ignores notices already written, delivery claims each notice
 with a conditional UPDATE, so a task delivered twice sends nothing twice."""
 
@@ -10,9 +10,9 @@ from celery import chord, shared_task
 from django.db.models import Q
 from django.utils import timezone
 
-from members.notifications import events, services
-from members.notifications.models import NoticeRun
 from mutual.core.timezones import parse_now as _moment  # a task's `now`: ISO 8601, or the clock
+from notifications import services
+from notifications.models import NoticeRun
 
 RETRY_DELAYS = [60, 300, 1800, 7200]  # seconds, then the sweeper's rounds
 
@@ -58,12 +58,6 @@ def notice_run_chunk(self, run_id: int, lo: int, hi: int) -> dict[str, int]:
 @shared_task(acks_late=True)
 def notice_run_finish(run_id: int) -> None:
     services.run_finish(run_id=run_id, now=timezone.now())
-
-
-@shared_task(acks_late=True)
-def daily_digest(now: str | None = None) -> list[str]:
-    """Beat, daily: a digest of the day's new cases in publicity to each plan's members."""
-    return events.digest_start(now=_moment(now))
 
 
 @shared_task(acks_late=True)

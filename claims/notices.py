@@ -1,0 +1,140 @@
+"""What claims tell members, through the notifications app: each state a claim reaches (to its
+claimant, or the account holder who filed it), jury duty, and the daily digest of the cases
+put in publicity (a plan-wide run, written a chunk of memberships at a time)."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from claims.models import Claim
+from members.models import Membership
+from mutual.core.timezones import local_date
+from notifications.messages import renders
+from notifications.models import NoticeKind
+from notifications.services import notify, run_start, run_writer
+
+
+def notify_claim_moved(*, claim, now: datetime.datetime, reason: str = "") -> int:
+    """The claimant is told each state change of their claim, once per state reached (the
+    event is the idempotency key); a rejection carries its reason. Call it right after the
+    transition, with the transition's `now` and `reason`."""
+    state = str(claim.state)
+    payload = {"claim_id": claim.pk, "state": state}
+    if state == "rejected" and reason:
+        payload["reason"] = reason
+    return notify(
+        member_ids=[claim.membership.member_id],
+        kind=NoticeKind.CLAIM,
+        event=f"claim:{claim.pk}:{state}",
+        payload=payload,
+        now=now,
+    )
+
+
+def notify_jury_drawn(*, claim, member_ids: list[int], now: datetime.datetime) -> int:
+    """Jurors are told which claim and by when to vote: the plan's publicity window again,
+    counted from the draw (the jury has no deadline of its own)."""
+    deadline = timezone.localtime(now + datetime.timedelta(days=claim.plan.publicity_days))
+    return notify(
+        member_ids=member_ids,
+        kind=NoticeKind.JURY,
+        event=f"jury:{claim.pk}",
+        payload={"claim_id": claim.pk, "deadline": f"{deadline:%Y-%m-%d %H:%M}"},
+        now=now,
+    )
+
+
+def digest_start(*, now: datetime.datetime) -> list[str]:
+    """Once a day: for each plan with cases publicized in the last day, one digest run (a
+    notice to every active member of the plan). Idempotent per plan and local date."""
+    since = now - datetime.timedelta(days=1)
+    by_plan: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for claim_id, plan_id, plan_name in (
+        Claim.objects.filter(publicity_starts_at__gte=since, publicity_starts_at__lt=now)
+        .order_by("publicity_starts_at", "pk")
+        .values_list("pk", "plan_id", "plan__name")
+    ):
+        by_plan.setdefault(plan_id, []).append(claim_id)
+        names[plan_id] = plan_name
+    events = []
+    day = local_date(now).isoformat()
+    with transaction.atomic():
+        for plan_id, claim_ids in by_plan.items():
+            event = f"digest:{plan_id}:{day}"
+            params = {
+                "plan_id": plan_id,
+                "plan": names[plan_id],
+                "date": day,
+                "cases": len(claim_ids),
+                "claim_ids": claim_ids[:50],
+            }
+            run_start(kind=NoticeKind.DIGEST, event=event, params=params, now=now)
+            events.append(event)
+    return events
+
+
+def _digest_chunks(params: dict) -> list[tuple[int, int]]:
+    """The plan's membership ids, cut every APPORTION_CHUNK_IDS."""
+    bounds = Membership.objects.filter(plan_id=params["plan_id"]).aggregate(
+        low=Min("pk"), high=Max("pk")
+    )
+    if bounds["low"] is None:
+        return []
+    step = settings.APPORTION_CHUNK_IDS
+    return [
+        (low, min(low + step - 1, bounds["high"]))
+        for low in range(bounds["low"], bounds["high"] + 1, step)
+    ]
+
+
+def _digest_rows(params: dict) -> tuple[str, dict]:
+    import json
+
+    sql = (
+        "SELECT ms.member_id, %(payload)s::jsonb FROM members_membership ms "
+        "WHERE ms.plan_id = %(plan_id)s AND ms.status = 'active' "
+        "AND ms.id BETWEEN %(lo)s AND %(hi)s"
+    )
+    payload = {k: v for k, v in params.items() if k not in ("lo", "hi")}
+    return sql, {
+        "payload": json.dumps(payload),
+        "plan_id": params["plan_id"],
+        "lo": params["lo"],
+        "hi": params["hi"],
+    }
+
+
+run_writer(NoticeKind.DIGEST, chunks=_digest_chunks, rows=_digest_rows)
+
+
+@renders(NoticeKind.CLAIM)
+def _claim(p: dict) -> tuple[str, str]:
+    subject = f"Your claim #{p['claim_id']} is now {p['state']}"
+    body = subject + "."
+    if p.get("reason"):
+        body += f"\nReason: {p['reason']}"
+    return subject, body
+
+
+@renders(NoticeKind.JURY)
+def _jury(p: dict) -> tuple[str, str]:
+    return (
+        f"You have been drawn for the jury of claim #{p['claim_id']}",
+        f"Please read the case and vote before {p['deadline']} (Shanghai time).",
+    )
+
+
+@renders(NoticeKind.DIGEST)
+def _digest(p: dict) -> tuple[str, str]:
+    cases = ", ".join(f"#{claim_id}" for claim_id in p["claim_ids"])
+    return (
+        f"{p['cases']} new case(s) in publicity in {p['plan']}",
+        f"New in publicity on {p['date']}: {cases}. You may dispute a case while its "
+        "window is open.",
+    )
