@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 
 def _check_may_run(by: User | None) -> None:
-    if not by.has_perm("billing.change_apportionmentperiod"):
+    if by is None or not by.has_perm("billing.change_apportionmentperiod"):
         raise PermissionDenied(f"{by} may not run apportionment periods")
 
 
@@ -49,8 +49,8 @@ def period_enqueue(
     if period.enqueued_at is not None:
         raise ServiceError("this period was already handed to the workers", code=ErrorCode.ENQUEUED)
     apportion.previous_period(period)  # refuses while an earlier period is unfinished
-    period.enqueued_at = now
-    period.save(update_fields=["enqueued_at"])
+    period.enqueued_at, period.enqueued_by = now, by
+    period.save(update_fields=["enqueued_at", "enqueued_by"])
     _enqueue_run(period_id)
     return period
 
@@ -64,10 +64,21 @@ def period_retry(*, period_id: int, by: User | None, now: datetime.datetime) -> 
         raise ServiceError(f"the period is {period.status}, not failed", code=ErrorCode.NOT_FAILED)
     prepared = PeriodChunk.objects.filter(period=period).exists()
     period.status = PeriodStatus.RUNNING if prepared else PeriodStatus.OPEN
-    period.enqueued_at = now
-    logger.warning("period %s retried by %s after: %s", period.pk, by, period.failure)
+    period.enqueued_at = period.retried_at = now
+    period.retried_by, period.retries = by, period.retries + 1
+    logger.warning("period %s retried by user %s after: %s", period.pk, by.pk, period.failure)
     period.failed_at, period.failure = None, ""
-    period.save(update_fields=["status", "enqueued_at", "failed_at", "failure"])
+    period.save(
+        update_fields=[
+            "status",
+            "enqueued_at",
+            "retried_at",
+            "retried_by",
+            "retries",
+            "failed_at",
+            "failure",
+        ]
+    )
     _enqueue_run(period_id)
     return period
 

@@ -59,7 +59,7 @@ class Outcome:
         return self.total_fen - self.collected_fen
 
 
-def _outcome(
+def outcome_for(
     plan: Plan, cases: list[rules.Case], sharers: list[int], *, year_to_date_fen: int
 ) -> Outcome:
     """For a member who shares every case (covered at every notice, no waiver)."""
@@ -105,7 +105,7 @@ def what_if(
         rules.Case(i, now, a, rules.fee_for(a, plan.management_fee_bp))
         for i, a in enumerate(amounts_fen)
     ]
-    return _outcome(plan, cases, [members] * len(cases), year_to_date_fen=year_to_date_fen)
+    return outcome_for(plan, cases, [members] * len(cases), year_to_date_fen=year_to_date_fen)
 
 
 def plan_forecast(*, plan: Plan, now: datetime.datetime) -> Outcome | None:
@@ -125,7 +125,7 @@ def plan_forecast(*, plan: Plan, now: datetime.datetime) -> Outcome | None:
     sharers = [covered[case.publicized_at] for case in cases]
     if min(sharers) == 0:
         return None
-    return _outcome(plan, cases, sharers, year_to_date_fen=0)
+    return outcome_for(plan, cases, sharers, year_to_date_fen=0)
 
 
 def _covered_at(plan: Plan, instants) -> list[int]:

@@ -15,13 +15,16 @@ import datetime
 from dataclasses import dataclass
 
 from django.db.models import Q
+from django.utils import timezone
 
 from claims.errors import ErrorCode
 from claims.models import Condition, ConditionCategory, IncidentKind
 from members.ages import cover_on
-from members.models import Membership
+from members.models import EndReason, Membership
+from members.services import membership_is_covered
 from mutual.core.errors import ServiceError
 from mutual.core.money import format_yuan
+from mutual.core.timezones import local_date, local_datetime, local_midnight
 
 
 @dataclass(frozen=True)
@@ -112,3 +115,96 @@ def amount_within(cover: ClaimCover, amount_fen: int) -> None:
             code=ErrorCode.AMOUNT,
             field="amount_requested_fen",
         )
+
+
+def claim_event_at(
+    *,
+    membership: Membership,
+    incident_kind: str,
+    incident_date: datetime.date,
+    diagnosis_date: datetime.date,
+    incident_time: datetime.time | None,
+    now: datetime.datetime,
+) -> datetime.datetime:
+    """When the claimed event happened, as the rules judge it, or a refusal with its reason:
+    the dates in order and not in the future, after the joining, inside the cover (not in a
+    waiting period, not after a cover that ended at the plan's maximum age).
+
+    Claim dates are Shanghai's calendar days; joining is an instant. So an accident on the
+    joining day is covered only if it happened after the joining time, and the claim must say
+    when (`incident_time`, Shanghai): an accident at 23:00 is not covered by a membership that
+    began at 23:30."""
+    aged_out = membership.end_reason == EndReason.AGE_LIMIT
+    if incident_kind not in IncidentKind.values:
+        raise ServiceError(
+            "incident kind must be illness or accident",
+            code=ErrorCode.BAD_KIND,
+            field="incident_kind",
+        )
+    if incident_date > diagnosis_date:
+        raise ServiceError(
+            "the incident cannot come after the diagnosis",
+            code=ErrorCode.BAD_DATES,
+            field="incident_date",
+        )
+    if diagnosis_date > local_date(now):  # Shanghai's today, not UTC's
+        raise ServiceError(
+            "the diagnosis date is in the future",
+            code=ErrorCode.FUTURE_DATE,
+            field="diagnosis_date",
+        )
+    accident = incident_kind == IncidentKind.ACCIDENT
+    event_day = incident_date if accident else diagnosis_date
+    if event_day < local_date(membership.joined_at):
+        raise ServiceError(
+            "the event happened before the member joined",
+            code=ErrorCode.BEFORE_JOINING,
+            field="incident_date",
+        )
+    event_at = local_midnight(event_day)  # claim dates are the plan's calendar days
+    if accident and incident_time is not None:
+        event_at = local_datetime(incident_date, incident_time)
+        if event_at > now:
+            raise ServiceError(
+                "the accident's time is in the future",
+                code=ErrorCode.FUTURE_DATE,
+                field="incident_time",
+            )
+    # A time of day is given to the second: an accident in the second of the joining counts
+    # as after it.
+    if (
+        accident
+        and event_day == local_date(membership.joined_at)
+        and event_at < membership.joined_at.replace(microsecond=0)
+    ):
+        joined = timezone.localtime(membership.joined_at)
+        raise ServiceError(
+            f"the membership began at {joined:%H:%M:%S} on {event_day} (Shanghai): an accident "
+            "that day is covered only after that time"
+            + ("" if incident_time is not None else "; give the accident's time"),
+            code=ErrorCode.BEFORE_JOINING,
+            field="incident_time",
+        )
+    if aged_out and event_at >= membership.ended_at:
+        raise ServiceError(
+            f"this cover ended on {local_date(membership.ended_at)} at the plan's maximum age: "
+            "claim on the membership that covered the patient then",
+            code=ErrorCode.NOT_LIVE,
+            field="membership",
+        )
+    if not membership_is_covered(membership, incident_kind=incident_kind, diagnosed_at=event_at):
+        if accident:
+            raise ServiceError(
+                f"an accident on {incident_date} falls inside the plan's accident waiting "
+                f"period of {membership.plan.accident_waiting_days} days",
+                code=ErrorCode.WAITING_PERIOD,
+                field="incident_date",
+            )
+        until = local_date(membership.waiting_until)
+        raise ServiceError(
+            f"illness diagnosed on {diagnosis_date} falls inside the waiting period "
+            f"(illness is covered from {until}); accidents are covered at once",
+            code=ErrorCode.WAITING_PERIOD,
+            field="diagnosis_date",
+        )
+    return event_at

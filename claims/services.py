@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from claims.cover import amount_within, claim_cover
+from claims.cover import amount_within, claim_cover, claim_event_at
 from claims.errors import ErrorCode
 from claims.jury import jury_request
 from claims.models import Claim, ClaimState, IncidentKind
@@ -22,9 +22,8 @@ from claims.notices import notify_claim_moved
 from claims.rules import claim_act_require, window_due_q
 from members.households import acts_for
 from members.models import EndReason, Membership, MembershipStatus
-from members.services import membership_is_covered
 from mutual.core.errors import ServiceError
-from mutual.core.timezones import local_date, local_datetime, local_midnight
+from mutual.core.timezones import local_date
 from mutual.core.transitions import run_transition
 
 if TYPE_CHECKING:
@@ -72,12 +71,7 @@ def claim_submit(
     """A member, or the account holder who covers them, claims on the patient's live
     membership (or one ended at the plan's maximum age, for an event before that birthday).
     Eligibility is checked now, with reasons: the condition on the plan's list in force on the
-    day of the event, and the cover for the patient's age that day (claims/cover.py).
-
-    Claim dates are Shanghai's calendar days; joining is an instant. So an accident on the
-    joining day is covered only if it happened after the joining time, and the claim must say
-    when (`incident_time`, Shanghai): an accident at 23:00 is not covered by a membership that
-    began at 23:30."""
+    day of the event, and the cover for the patient's age that day (claims/cover.py)."""
     membership = (
         Membership.objects.select_related("member__payer", "plan").filter(pk=membership_id).first()
     )
@@ -97,82 +91,18 @@ def claim_submit(
             code=ErrorCode.NOT_LIVE,
             field="membership",
         )
-    if incident_kind not in IncidentKind.values:
-        raise ServiceError(
-            "incident kind must be illness or accident",
-            code=ErrorCode.BAD_KIND,
-            field="incident_kind",
-        )
-    if incident_date > diagnosis_date:
-        raise ServiceError(
-            "the incident cannot come after the diagnosis",
-            code=ErrorCode.BAD_DATES,
-            field="incident_date",
-        )
-    if diagnosis_date > local_date(now):  # Shanghai's today, not UTC's
-        raise ServiceError(
-            "the diagnosis date is in the future",
-            code=ErrorCode.FUTURE_DATE,
-            field="diagnosis_date",
-        )
-    accident = incident_kind == IncidentKind.ACCIDENT
-    event_day = incident_date if accident else diagnosis_date
-    if event_day < local_date(membership.joined_at):
-        raise ServiceError(
-            "the event happened before the member joined",
-            code=ErrorCode.BEFORE_JOINING,
-            field="incident_date",
-        )
-    event_at = local_midnight(event_day)  # claim dates are the plan's calendar days
-    if accident and incident_time is not None:
-        event_at = local_datetime(incident_date, incident_time)
-        if event_at > now:
-            raise ServiceError(
-                "the accident's time is in the future",
-                code=ErrorCode.FUTURE_DATE,
-                field="incident_time",
-            )
-    # A time of day is given to the second: an accident in the second of the joining counts
-    # as after it.
-    if (
-        accident
-        and event_day == local_date(membership.joined_at)
-        and event_at < membership.joined_at.replace(microsecond=0)
-    ):
-        joined = timezone.localtime(membership.joined_at)
-        raise ServiceError(
-            f"the membership began at {joined:%H:%M:%S} on {event_day} (Shanghai): an accident "
-            "that day is covered only after that time"
-            + ("" if incident_time is not None else "; give the accident's time"),
-            code=ErrorCode.BEFORE_JOINING,
-            field="incident_time",
-        )
-    if aged_out and event_at >= membership.ended_at:
-        raise ServiceError(
-            f"this cover ended on {local_date(membership.ended_at)} at the plan's maximum age: "
-            "claim on the membership that covered the patient then",
-            code=ErrorCode.NOT_LIVE,
-            field="membership",
-        )
-    if not membership_is_covered(membership, incident_kind=incident_kind, diagnosed_at=event_at):
-        if accident:
-            raise ServiceError(
-                f"an accident on {incident_date} falls inside the plan's accident waiting "
-                f"period of {membership.plan.accident_waiting_days} days",
-                code=ErrorCode.WAITING_PERIOD,
-                field="incident_date",
-            )
-        until = local_date(membership.waiting_until)
-        raise ServiceError(
-            f"illness diagnosed on {diagnosis_date} falls inside the waiting period "
-            f"(illness is covered from {until}); accidents are covered at once",
-            code=ErrorCode.WAITING_PERIOD,
-            field="diagnosis_date",
-        )
+    event_at = claim_event_at(
+        membership=membership,
+        incident_kind=incident_kind,
+        incident_date=incident_date,
+        diagnosis_date=diagnosis_date,
+        incident_time=incident_time,
+        now=now,
+    )
     cover = claim_cover(
         membership=membership,
         incident_kind=incident_kind,
-        event_day=event_day,
+        event_day=local_date(event_at),  # the accident's day, or the diagnosis day
         condition_code=condition,
     )
     amount_within(cover, amount_requested_fen)
@@ -188,7 +118,7 @@ def claim_submit(
         hospital=hospital,
         cover_fen=cover.cover_fen,
         amount_requested_fen=amount_requested_fen,
-        incident_time=incident_time if accident else None,
+        incident_time=incident_time if incident_kind == IncidentKind.ACCIDENT else None,
         submitted_at=now,
     )
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from billing import reference, rules, steps
+from billing import reference, rules, selectors, steps, whatif
 from billing.draw import draw_key
 from billing.ledger import ledger_verify
 from billing.models import ApportionmentPeriod, Bill, Promotion
@@ -150,6 +150,7 @@ def test_sql_bills_equal_the_reference_rules(
     assert period.charged_fen + period.sponsor_fen == period.total_fen
     sharers = [case.members_count for case in period.cases.order_by("publicized_at", "claim_id")]
     exact_by_member = {}
+    exact_of = {}
     for membership in Membership.objects.filter(pk__in=actual):
         exact = reference.exact_charge(
             rules.Member(
@@ -164,8 +165,24 @@ def test_sql_bills_equal_the_reference_rules(
         charged = actual[membership.pk][4]
         assert abs(charged - exact) < 1, (membership.pk, charged, exact)
         exact_by_member.setdefault(exact, []).append(charged)
+        exact_of[membership.pk] = exact
     for charges in exact_by_member.values():
         assert max(charges) - min(charges) <= 1
+    # The bill's page (bill_breakdown) lists the same lines: their exact sum is the rules' exact
+    # charge, and with the rounding line they add up to the bill.
+    for bill in Bill.objects.filter(period=period).select_related("membership", "period"):
+        lines = selectors.bill_breakdown(bill=bill)
+        cases_only = [line for line in lines if line.claim_id is not None]
+        assert (
+            sum((line.charged_fen for line in cases_only), Fraction(0))
+            == exact_of[bill.membership_id]
+        )
+        assert sum((line.charged_fen for line in lines), Fraction(0)) == bill.charged_fen
+    # The what-if and the forecast's arithmetic, for the member who shares every case (the
+    # anchor), when no promotion waives their share: the same exact charge.
+    if actual[anchor.pk][2] == 0:
+        outcome = whatif.outcome_for(plan, rule_cases, sharers, year_to_date_fen=0)
+        assert outcome.charged_fen == exact_of[anchor.pk]
 
 
 def _uniform_plan(count: int):

@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from billing.models import ApportionmentPeriod
+from billing.schedule import periods_claim_due
 from tests.factories import PlanFactory
 from tests.test_billing import approved_claim, members, period_for, run
 
@@ -37,7 +38,10 @@ def test_finance_previews_then_runs_a_period(
         )
     assert "The period is running." in [str(m) for m in response.context["messages"]]
     assert len(callbacks) == 1  # run_period is enqueued once, after the commit
-    assert ApportionmentPeriod.objects.get(pk=open_period.pk).enqueued_at is not None
+    period = ApportionmentPeriod.objects.get(pk=open_period.pk)
+    assert period.enqueued_at is not None and period.enqueued_by == finance
+    listing = client.get(reverse("admin:billing_apportionmentperiod_changelist"))
+    assert f'<td class="field-handed_by">{finance.username}</td>' in listing.content.decode()
     again = client.post(reverse("admin:billing_period_run", args=[open_period.pk]), follow=True)
     assert any("already" in str(m) for m in again.context["messages"])
 
@@ -94,3 +98,13 @@ def test_a_bill_page_breaks_the_bill_down_by_case_with_exact_shares_and_the_roun
         assert f"<td>{claim.pk}</td><td>33.333333</td>" in body
         rounding = "0.666667" if bill.charged_fen == 34 else "-0.333333"
         assert f"<td>rounding</td><td>{rounding}</td>" in body
+
+
+def test_a_period_the_schedule_hands_to_the_workers_says_so(client, finance, open_period):
+    ApportionmentPeriod.objects.filter(pk=open_period.pk).update(runs_at=open_period.cutoff_at)
+    assert periods_claim_due(now=open_period.cutoff_at) == [open_period.pk]
+    period = ApportionmentPeriod.objects.get(pk=open_period.pk)
+    assert period.enqueued_at == open_period.cutoff_at and period.enqueued_by is None
+    client.force_login(finance)
+    listing = client.get(reverse("admin:billing_apportionmentperiod_changelist"))
+    assert '<td class="field-handed_by">the schedule</td>' in listing.content.decode()

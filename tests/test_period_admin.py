@@ -100,6 +100,10 @@ def test_finance_retries_a_failed_period_which_is_enqueued_once(
     period = ApportionmentPeriod.objects.get(pk=failed_period.pk)
     assert period.status == PeriodStatus.OPEN  # no chunk was prepared before the failure
     assert period.enqueued_at is not None and period.failed_at is None and period.failure == ""
+    assert period.retried_by == finance and period.retried_at == period.enqueued_at
+    assert period.retries == 1 and period.enqueued_by is None  # it first ran on the schedule
+    html = response.content.decode()
+    assert "last retried by" in html.lower() and finance.username in html
     assert 'id="period-failure"' not in response.content.decode()
 
     with django_capture_on_commit_callbacks() as again:
@@ -123,6 +127,7 @@ def test_a_reviewer_cannot_retry_and_is_told_so(
     assert callbacks == []
     period = ApportionmentPeriod.objects.get(pk=failed_period.pk)
     assert period.status == PeriodStatus.FAILED and period.enqueued_at is None
+    assert period.retried_by is None and period.retries == 0
     assert period.failure == failed_period.failure and period.failed_at == FAILED_AT
 
 

@@ -1,105 +1,19 @@
-"""Double-entry ledger and apportionment periods.
-
-Per-member amounts live in `Bill` (a sub-ledger: one row per member per period); the ledger
-carries them in one receivable control account per plan, so a posting never has millions of
-lines. Posted rows are immutable (database triggers), and every posting must balance at commit
-(a deferred constraint trigger)."""
+"""Apportionment periods: the promotions they apply, their cases, the cohorts of members who
+share them, and the chunks the workers take."""
 
 from __future__ import annotations
 
 import datetime
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from billing import rules
 from claims.models import Claim
-from members.models import Membership, Plan
+from members.models import Plan
 from mutual.core.timezones import local_date
-
-
-class AccountKind(models.TextChoices):
-    ASSET = "asset", _("asset")
-    LIABILITY = "liability", _("liability")
-    INCOME = "income", _("income")
-    EXPENSE = "expense", _("expense")
-    CLEARING = "clearing", _("clearing")
-
-
-class AccountRole(models.TextChoices):
-    RECEIVABLE = "receivable", _("members' receivable")
-    SPONSOR = "sponsor", _("sponsor cover")
-    FUND = "fund", _("mutual-aid fund")
-    FEE_INCOME = "fee_income", _("management fee income")
-    PAYABLE = "payable", _("claim payables")
-    CLEARING = "clearing", _("apportionment clearing")
-    CASH = "cash", _("cash at the payment gateway")
-
-
-ROLE_KINDS = {
-    AccountRole.RECEIVABLE: AccountKind.ASSET,
-    AccountRole.SPONSOR: AccountKind.EXPENSE,
-    AccountRole.FUND: AccountKind.LIABILITY,
-    AccountRole.FEE_INCOME: AccountKind.INCOME,
-    AccountRole.PAYABLE: AccountKind.LIABILITY,
-    AccountRole.CLEARING: AccountKind.CLEARING,
-    AccountRole.CASH: AccountKind.ASSET,
-}
-
-
-class Account(models.Model):
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="accounts")
-    role = models.CharField(_("role"), max_length=16, choices=AccountRole)
-    kind = models.CharField(_("kind"), max_length=16, choices=AccountKind)
-
-    class Meta:
-        verbose_name = _("ledger account")
-        verbose_name_plural = _("ledger accounts")
-        constraints = [
-            models.UniqueConstraint(fields=["plan", "role"], name="one_account_per_role")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.plan.code}:{self.role}"
-
-
-class Posting(models.Model):
-    idempotency_key = models.CharField(_("idempotency key"), max_length=120, unique=True)
-    description = models.CharField(_("description"), max_length=200)
-    posted_at = models.DateTimeField(_("posted at"))
-    # A record with no money lines, kept in the same append-only ledger: a period's Merkle
-    # root (billing.ledger.ledger_record).
-    memo = models.BooleanField(_("memo"), default=False)
-
-    class Meta:
-        verbose_name = _("posting")
-        verbose_name_plural = _("postings")
-        ordering = ["-posted_at", "-id"]
-
-    def __str__(self) -> str:
-        return self.idempotency_key
-
-
-class PostingLine(models.Model):
-    posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="lines")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="lines")
-    debit_fen = models.BigIntegerField(default=0)
-    credit_fen = models.BigIntegerField(default=0)
-
-    class Meta:
-        verbose_name = _("posting line")
-        verbose_name_plural = _("posting lines")
-        constraints = [
-            models.CheckConstraint(
-                condition=(Q(debit_fen__gt=0) & Q(credit_fen=0))
-                | (Q(debit_fen=0) & Q(credit_fen__gt=0)),
-                name="line_is_one_sided_and_positive",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.account}: Dr {self.debit_fen} Cr {self.credit_fen}"
 
 
 class Promotion(models.Model):
@@ -153,6 +67,27 @@ class ApportionmentPeriod(models.Model):
     enqueued_at = models.DateTimeField(
         null=True, blank=True, help_text=_("When a run was last handed to the workers.")
     )
+    # Who handed the period to the workers (None: the schedule), and who last retried it. Kept
+    # for the audit: a staff user who ran a period cannot be deleted, only deactivated.
+    enqueued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("enqueued by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Empty: the schedule handed it to the workers."),
+    )
+    retried_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("last retried by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    retried_at = models.DateTimeField(_("last retried at"), null=True, blank=True)
+    retries = models.PositiveIntegerField(_("retries"), default=0)
     runs_at = models.DateTimeField(
         _("runs and pays at"), help_text=_("The cutoff plus the plan's payout delay.")
     )
@@ -307,101 +242,3 @@ class PeriodChunk(models.Model):
 
     def __str__(self) -> str:
         return f"chunk {self.index} of period {self.period_id}"
-
-
-class Bill(models.Model):
-    """One member's charge for one period. gross = charged + sponsor-covered (waived + capped)."""
-
-    id = models.BigAutoField(primary_key=True)
-    # No database FKs or FK indexes: ten million inserts a period pay for every index. The one
-    # unique index (membership, period) serves a member's bills and the year-to-date lookup; it
-    # carries the two figures that lookup reads, so the next period never visits the table.
-    period = models.ForeignKey(
-        ApportionmentPeriod,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="bills",
-    )
-    membership = models.ForeignKey(
-        Membership,
-        on_delete=models.DO_NOTHING,
-        db_constraint=False,
-        db_index=False,
-        related_name="bills",
-    )
-    cases_count = models.PositiveIntegerField()
-    gross_fen = models.BigIntegerField()
-    waived_fen = models.BigIntegerField()
-    capped_fen = models.BigIntegerField()
-    charged_fen = models.BigIntegerField()
-    # NULL: the yearly cap could not bind this period, so the year-to-date was not looked up.
-    year_to_date_before_fen = models.BigIntegerField(null=True, blank=True)
-    # Collections; database defaults, so the set-based INSERT need not name them.
-    paid_at = models.DateTimeField(null=True, blank=True)
-    debit_attempts = models.PositiveSmallIntegerField(db_default=0)
-    next_debit_at = models.DateTimeField(null=True, blank=True)
-    last_debit_error = models.CharField(max_length=200, db_default="", blank=True)
-    # Unpaid past the grace, of a membership no longer live: borne by the sponsor
-    # (billing.debits.bills_write_off), never debited again.
-    written_off_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("bill")
-        verbose_name_plural = _("bills")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["membership", "period"],
-                include=["year_to_date_before_fen", "charged_fen"],
-                name="one_bill_per_member",
-            ),
-            models.CheckConstraint(
-                condition=Q(
-                    gross_fen=models.F("charged_fen")
-                    + models.F("waived_fen")
-                    + models.F("capped_fen")
-                ),
-                name="bill_adds_up",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"bill {self.membership_id} / {self.period_id}"
-
-
-class TreeNode(models.Model):
-    """A perfect subtree of a period's Merkle tree, 2**level leaves from leaf index << level.
-    Only levels from billing.tree.KEPT_LEVEL up are stored (two per 256 bills): a proof reads
-    them and rehashes at most two blocks of 256 bills."""
-
-    period = models.ForeignKey(ApportionmentPeriod, on_delete=models.PROTECT, related_name="+")
-    level = models.PositiveSmallIntegerField()
-    index = models.BigIntegerField()
-    digest = models.BinaryField(max_length=32)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["period", "level", "index"], name="one_tree_node")
-        ]
-
-    def __str__(self) -> str:
-        return f"node {self.level}/{self.index} of period {self.period_id}"
-
-
-class TreeBlock(models.Model):
-    """Where each block of 256 leaves starts: the membership id of its first bill."""
-
-    period = models.ForeignKey(ApportionmentPeriod, on_delete=models.PROTECT, related_name="+")
-    index = models.BigIntegerField()
-    first_membership_id = models.BigIntegerField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["period", "index"], name="one_tree_block"),
-            models.UniqueConstraint(
-                fields=["period", "first_membership_id"], name="tree_block_by_membership"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"block {self.index} of period {self.period_id}"

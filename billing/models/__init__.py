@@ -1,0 +1,40 @@
+"""Billing's models, one module per kind: the double-entry ledger (ledger.py), periods and what
+they share (periods.py), members' bills and the tree over them (bills.py)."""
+
+from billing.models.bills import Bill, TreeBlock, TreeNode
+from billing.models.ledger import (
+    ROLE_KINDS,
+    Account,
+    AccountKind,
+    AccountRole,
+    Posting,
+    PostingLine,
+)
+from billing.models.periods import (
+    FINISHED,
+    ApportionmentPeriod,
+    PeriodCase,
+    PeriodChunk,
+    PeriodCohort,
+    PeriodStatus,
+    Promotion,
+)
+
+__all__ = [
+    "FINISHED",
+    "ROLE_KINDS",
+    "Account",
+    "AccountKind",
+    "AccountRole",
+    "ApportionmentPeriod",
+    "Bill",
+    "PeriodCase",
+    "PeriodChunk",
+    "PeriodCohort",
+    "PeriodStatus",
+    "Posting",
+    "PostingLine",
+    "Promotion",
+    "TreeBlock",
+    "TreeNode",
+]
