@@ -7,7 +7,9 @@ earlier posted period this year so that the yearly cap binds for some members.
 `seconds` is the apportionment alone: from enqueueing the period to its ledger posting (the
 member set-up and the worker start are not timed). `tree_seconds` is what the bills' Merkle tree
 adds after it (issue 12: at most 30% of `seconds`): from the posting to the signed head, the
-payouts included. Peak RSS is sampled every 0.1 s."""
+payouts included. Peak RSS is sampled every 0.1 s. The workers' queue is drained, untimed,
+before the clock starts (`backlog_seconds`) and after the seal (`drained_seconds`: the
+period's notices and payouts), so that a run never shares its workers with an earlier one's."""
 
 import datetime
 import json
@@ -16,6 +18,7 @@ import threading
 import time
 
 import psutil
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 from django.utils import timezone
@@ -23,6 +26,7 @@ from django.utils import timezone
 from billing.ledger import account_balance, account_for, ledger_verify
 from billing.models import FINISHED, AccountRole, ApportionmentPeriod, PeriodStatus
 from billing.tasks import run_period
+from mutual.celery import app
 from mutual.worker_process import start_worker, stop_worker
 from office import bench_workload as bench
 
@@ -82,7 +86,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-households",
             action="store_true",
-            help="every member an account holder (plan bench-N-cK-solo), not 30% dependants",
+            help="every member an account holder (plan bench-N-cK-solo), not 30%% dependants",
         )
 
     def handle(self, *args, members, cases, cohorts, simple, concurrency, timeout, **options):
@@ -116,10 +120,14 @@ class Command(BaseCommand):
         self._checkpoint()
         setup_seconds = time.monotonic() - started
 
+        stale = self._unacked()  # no worker runs yet: whatever is held is a dead worker's
         worker = start_worker(concurrency=concurrency, name="bench")
         sampler = RssSampler(psutil.Process(worker.pid))
-        sampler.start()
         try:
+            # What an earlier run left queued (its notices' delivery) is done before the clock
+            # starts: it would share the workers with this period, which production never sees.
+            backlog_seconds = self._drain(timeout, stale=stale)
+            sampler.start()
             began = time.monotonic()
             run_period.delay(period.pk, period.cutoff_at.isoformat())
             while time.monotonic() - began < timeout:
@@ -134,9 +142,14 @@ class Command(BaseCommand):
                 time.sleep(0.05)
                 period.refresh_from_db()
             sealed_seconds = time.monotonic() - began
+            sampler.running = False
+            # The rest of the period's work (payouts, its notices), untimed, so that the next
+            # run starts on a quiet queue.
+            drained_seconds = self._drain(timeout, stale=stale)
         finally:
             sampler.running = False
-            sampler.join()
+            if sampler.is_alive():
+                sampler.join()
             stop_worker(worker)
         if period.status == PeriodStatus.FAILED:
             raise CommandError(f"period {period.pk} failed: {period.failure}")
@@ -167,6 +180,8 @@ class Command(BaseCommand):
             },
             "exact": exact,
             "setup_seconds": round(setup_seconds, 1),
+            "backlog_seconds": round(backlog_seconds, 1),
+            "drained_seconds": round(drained_seconds, 1),
             "plan_built": built,
             "households": not options["no_households"],
             "dependants": self._dependants(plan),
@@ -205,6 +220,28 @@ class Command(BaseCommand):
             .exclude(pk=period.pk)
             .count()
         )
+
+    def _unacked(self) -> int:
+        with app.connection_for_write() as conn:
+            channel = conn.default_channel
+            return channel.client.hlen(channel.unacked_key)
+
+    def _drain(self, timeout: int, *, stale: int = 0) -> float:
+        """Wait until the workers' queue is empty and no message is held by a worker (the Redis
+        transport's unacked set, less the `stale` ones a worker killed earlier left there for
+        the visibility timeout); return how long that took."""
+        began = time.monotonic()
+        with app.connection_for_write() as conn:
+            channel = conn.default_channel
+            queue = settings.CELERY_TASK_DEFAULT_QUEUE
+            while time.monotonic() - began < timeout:
+                held = channel.client.hlen(channel.unacked_key) - stale
+                if not channel._size(queue) and held <= 0:
+                    break
+                time.sleep(0.2)
+            else:
+                raise CommandError(f"the workers' queue did not drain within {timeout} s")
+        return time.monotonic() - began
 
     def _checkpoint(self) -> None:
         """Flush what the set-up wrote (ten million earlier bills) before the clock starts, so
