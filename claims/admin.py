@@ -11,6 +11,17 @@ from django_fsm_log.admin import StateLogInline
 from simple_history.admin import SimpleHistoryAdmin
 
 from claims import admin_actions, selectors, services
+from claims.desk_admin import (
+    AssignmentInline,
+    DeskFilter,
+    InfoRequestInline,
+    ReassignForm,
+    desk_ordering,
+    due_column,
+    in_state_column,
+    load_view,
+    reassign_action,
+)
 from claims.evidence import evidence_extension, evidence_open, evidence_verify_claim
 from claims.models import (
     Claim,
@@ -21,7 +32,10 @@ from claims.models import (
     EvidenceKind,
     JuryDraw,
     JurySeat,
+    ReasonKind,
 )
+from claims.reasons import reasons_of
+from claims.requests import REQUESTABLE
 from claims.rules import window_due_q, window_open_q
 from mutual.core.admin_tools import (
     FastChangeListMixin,
@@ -88,15 +102,33 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
         "requested",
         "approved",
         "submitted_at",
+        "investigator",
+        "in_state",
+        "due",
         "window_left",
     ]
-    list_filter = ["state", PublicityFilter, "plan", "incident_kind", "condition__category"]
-    list_select_related = ["membership__member", "plan"]
+    list_filter = [
+        DeskFilter,
+        "state",
+        PublicityFilter,
+        "plan",
+        "incident_kind",
+        "condition__category",
+    ]
+    list_select_related = ["membership__member", "plan", "investigator"]
+    action_form = ReassignForm
     search_fields = ["=id", "=membership__member__national_id", "^hospital", "^diagnosis"]
     search_help_text = _("Claim number, exact national id, or the start of hospital or diagnosis.")
     date_hierarchy = "submitted_at"
-    inlines = [EvidenceInline, DisputeInline, JuryInline, StateLogInline]
-    actions = ["take_for_investigation", "approve_closed_windows"]
+    inlines = [
+        EvidenceInline,
+        InfoRequestInline,
+        DisputeInline,
+        JuryInline,
+        AssignmentInline,
+        StateLogInline,
+    ]
+    actions = ["take_for_investigation", "approve_closed_windows", reassign_action]
     fieldsets = [
         (
             _("Claim"),
@@ -135,12 +167,21 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
                     "publicity_starts_at",
                     "publicity_ends_at",
                     "decided_at",
+                    "reason",
                     "decision_reason",
+                    "reopened",
                     "paid_at",
                 ]
             },
         ),
+        (
+            _("Clock"),
+            {"fields": ["state_since", "due_at", "paused_at", "paused_seconds", "overdue_told_at"]},
+        ),
     ]
+
+    def get_ordering(self, request):
+        return desk_ordering(request) or super().get_ordering(request)
 
     def get_readonly_fields(self, request, obj=None):
         # Nothing is edited in place: every change is a button below, through the services.
@@ -171,6 +212,14 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
     requested = yuan_column("amount_requested_fen", _("requested"))
     approved = yuan_column("amount_approved_fen", _("approved"))
 
+    @admin.display(description=_("in state"), ordering="state_since")
+    def in_state(self, claim):
+        return in_state_column(claim)
+
+    @admin.display(description=_("due"), ordering="due_at")
+    def due(self, claim):
+        return due_column(claim)
+
     @admin.display(description=_("publicity left"), ordering="publicity_ends_at")
     def window_left(self, claim):
         if claim.state != ClaimState.PUBLICIZED:
@@ -193,6 +242,11 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
                 self.admin_site.admin_view(self.evidence_view),
                 name="claims_claim_evidence",
             ),
+            path(
+                "desk-load/",
+                self.admin_site.admin_view(lambda request: load_view(self, request)),
+                name="claims_claim_desk_load",
+            ),
         ]
         return own + super().get_urls()
 
@@ -206,6 +260,13 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
             context["requested_yuan"] = format_yuan(obj.amount_requested_fen)
             context["evidence_kinds"] = EvidenceKind.choices
             context["investigators"] = selectors.investigators()
+            context["requestable"] = [
+                (value, label) for value, label in EvidenceKind.choices if value in REQUESTABLE
+            ]
+            context["claim_in_state"] = in_state_column(obj)
+            context["claim_due"] = due_column(obj)
+            context["refusal_reasons"] = reasons_of(ReasonKind.REFUSAL)
+            context["reopen_reasons"] = reasons_of(ReasonKind.REOPEN)
             # The draw is its own task after the window closes: say so while it is pending.
             context["jury_draw"] = JuryDraw.objects.filter(claim=obj).defer("eligible").first()
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
@@ -265,6 +326,9 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
     # Bulk actions are offered only to those with their permission (and the services check it).
     def has_investigate_permission(self, request):
         return request.user.has_perm("claims.investigate_claim")
+
+    def has_assign_permission(self, request):
+        return request.user.has_perm("claims.assign_claim")
 
     def has_decide_permission(self, request):
         return request.user.has_perm("claims.decide_claim")

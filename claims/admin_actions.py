@@ -4,16 +4,20 @@ Every button is one service call; this module only translates form fields to arg
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from claims import evidence, services
+from claims import evidence, requests, services
+from claims.errors import ErrorCode
 from claims.models import Claim
 from claims.selectors import claim_actions_for
 from mutual.core.errors import ServiceError
 from mutual.core.money import parse_yuan
+from mutual.core.timezones import local_midnight
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,20 @@ ACTIONS = {
         ),
         ClaimAction("open_dispute_review", _("Open dispute review"), "claims.decide_claim"),
         ClaimAction("approve", _("Approve"), "claims.decide_claim", ("reason",)),
-        ClaimAction("reject", _("Reject"), "claims.decide_claim", ("reason",), style="danger"),
+        ClaimAction(
+            "request_info",
+            _("Ask the claimant for documents"),
+            "claims.investigate_claim",
+            ("documents", "deadline", "note"),
+        ),
+        ClaimAction(
+            "reject",
+            _("Reject"),
+            "claims.decide_claim",
+            ("refusal_code", "reason"),
+            style="danger",
+        ),
+        ClaimAction("reopen", _("Reopen"), "claims.reopen_claim", ("reopen_code", "note")),
     ]
 }
 
@@ -72,6 +89,17 @@ def _investigator_id(raw: str, default: int) -> int:
     if not (text.isascii() and text.isdigit() and len(text) <= 18):
         raise ServiceError("choose an investigator from the list", field="investigator")
     return int(text)
+
+
+def _deadline(raw: str) -> datetime.datetime:
+    """A deadline typed as a day (YYYY-MM-DD): the end of that day, Shanghai."""
+    try:
+        day = datetime.date.fromisoformat(raw.strip())
+    except ValueError:
+        raise ServiceError(
+            "give the deadline as a day, YYYY-MM-DD", code=ErrorCode.BAD_DEADLINE, field="deadline"
+        ) from None
+    return local_midnight(day + datetime.timedelta(days=1))
 
 
 def _text(data, name: str) -> str:
@@ -129,6 +157,32 @@ def perform(action: str, *, claim_id: int, user, now, data, files) -> str:
         services.claim_approve(claim_id=claim_id, by=user, now=now, reason=_text(data, "reason"))
         return str(_("Claim approved."))
     if action == "reject":
-        services.claim_reject(claim_id=claim_id, by=user, now=now, reason=_text(data, "reason"))
+        services.claim_reject(
+            claim_id=claim_id,
+            by=user,
+            now=now,
+            code=_text(data, "refusal_code"),
+            reason=_text(data, "reason"),
+        )
         return str(_("Claim rejected."))
+    if action == "reopen":
+        services.claim_reopen(
+            claim_id=claim_id,
+            by=user,
+            now=now,
+            code=_text(data, "reopen_code"),
+            note=_text(data, "note"),
+        )
+        return str(_("Claim reopened for investigation."))
+    if action == "request_info":
+        request = requests.claim_request_info(
+            claim_id=claim_id,
+            documents=data.getlist("documents"),
+            deadline=_deadline(_text(data, "deadline")),
+            note=_text(data, "note"),
+            by=user,
+            now=now,
+        )
+        deadline = timezone.localtime(request.deadline)
+        return f"Documents requested by {deadline:%Y-%m-%d %H:%M} (Shanghai)."
     raise ServiceError(f"unknown action {action!r}")

@@ -10,9 +10,18 @@ from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from claims import disputes, evidence, selectors, services
+from claims import disputes, evidence, requests, selectors, services
 from claims.cover import conditions_in_force
-from claims.models import Claim, Condition, EvidenceDocument, EvidenceKind, IncidentKind, Vote
+from claims.models import (
+    Claim,
+    Condition,
+    EvidenceDocument,
+    EvidenceKind,
+    IncidentKind,
+    InfoRequest,
+    Reason,
+    Vote,
+)
 from members.api import PersonOutput
 from members.models import Plan
 from mutual.core.api import MemberScoped, current_member
@@ -34,6 +43,28 @@ class EvidenceOutput(serializers.ModelSerializer):
         ]
 
 
+class InfoRequestOutput(serializers.ModelSerializer):
+    """What the investigator asked me for, by when, and what I have sent against it."""
+
+    received = serializers.SerializerMethodField()
+
+    class Meta:
+        model = InfoRequest
+        fields = ["id", "documents", "note", "deadline", "status", "made_at", "closed_at",
+                  "received"]  # fmt: skip
+        read_only_fields = fields
+
+    def get_received(self, request) -> list[str]:
+        return sorted({document.kind for document in request.documents_received.all()})
+
+
+class ReasonOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Reason
+        fields = ["code", "text_en", "text_zh"]
+        read_only_fields = fields
+
+
 class HistoryOutput(serializers.Serializer):
     transition = serializers.CharField()
     state = serializers.CharField()
@@ -53,6 +84,8 @@ class ClaimOutput(serializers.ModelSerializer):
     history = serializers.SerializerMethodField()
     patient = PersonOutput(source="membership.member", read_only=True)
     condition = ConditionOutput(read_only=True, allow_null=True)
+    reason = ReasonOutput(read_only=True, allow_null=True)
+    requests = InfoRequestOutput(source="info_requests", many=True, read_only=True)
 
     class Meta:
         model = Claim
@@ -76,9 +109,11 @@ class ClaimOutput(serializers.ModelSerializer):
             "publicity_starts_at",
             "publicity_ends_at",
             "decided_at",
+            "reason",
             "decision_reason",
             "paid_at",
             "evidence",
+            "requests",
             "history",
         ]
         read_only_fields = fields
@@ -118,6 +153,12 @@ class ClaimInput(serializers.Serializer):
 class EvidenceInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=EvidenceKind.choices)
     file = serializers.FileField()
+    request = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        required=False,
+        help_text="The request for information this document answers (see the claim's requests)",
+    )
 
 
 class ClaimViewSet(
@@ -163,8 +204,21 @@ class ClaimViewSet(
             by=request.user,
             upload=data.validated_data["file"],
             now=timezone.now(),
+            request_id=data.validated_data.get("request"),
         )
         return Response(EvidenceOutput(document).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: InfoRequestOutput})
+    @action(detail=True, methods=["post"], url_path=r"requests/(?P<request_id>[0-9]{1,18})/answer")
+    def answer(self, request, pk=None, request_id=None):
+        """I have sent what I can against this request: the claim's clock resumes."""
+        answered = requests.request_answer(
+            claim_id=self.get_object().pk,
+            request_id=int(request_id),
+            by=request.user,
+            now=timezone.now(),
+        )
+        return Response(InfoRequestOutput(answered).data)
 
 
 class PublicConditionOutput(serializers.ModelSerializer):

@@ -151,7 +151,7 @@ def jury_vote(*, claim_id: int, member_id: int, vote: str, now: datetime.datetim
     reason = f"jury decision: {approve} approve, {reject} reject"
     if approve > reject:
         return claim_approve(claim_id=claim.pk, by=None, now=now, reason=reason)
-    return claim_reject(claim_id=claim.pk, by=None, now=now, reason=reason)
+    return claim_reject(claim_id=claim.pk, by=None, now=now, code="jury_decision", reason=reason)
 
 
 def member_for_user(user) -> Member:

@@ -21,6 +21,7 @@ from django.db.models import Count, Sum
 
 from claims.errors import ErrorCode
 from claims.models import GENESIS_LINK, Claim, EvidenceDocument, EvidenceKind
+from claims.requests import request_after_upload, request_check_upload
 from claims.rules import claim_act_require
 from members.access import access_record
 from members.models import AccessKind
@@ -174,9 +175,16 @@ def _check_image(upload: UploadedFile) -> None:
 
 @transaction.atomic
 def evidence_append(
-    *, claim_id: int, kind: str, upload: UploadedFile, by: User | None, now: datetime.datetime
+    *,
+    claim_id: int,
+    kind: str,
+    upload: UploadedFile,
+    by: User | None,
+    now: datetime.datetime,
+    request_id: int | None = None,
 ) -> EvidenceDocument:
-    """Store the file under a random name and append its link to the claim's chain."""
+    """Store the file under a random name and append its link to the claim's chain; with
+    `request_id`, as an answer to that request for information."""
     # The claim row lock serialises appends, so two uploads cannot take the same position.
     claim = (
         Claim.objects.select_for_update(of=("self",))
@@ -186,6 +194,9 @@ def evidence_append(
     claim_act_require("add_evidence", claim=claim, by=by, now=now)
     if kind not in EvidenceKind.values:
         raise ServiceError(f"unknown evidence kind {kind!r}", code=ErrorCode.BAD_KIND, field="kind")
+    request = None
+    if request_id is not None:
+        request = request_check_upload(claim=claim, request_id=request_id, kind=kind, now=now)
     content_type = _validated_type(upload)
     _check_limits(claim, upload=upload, by=by, now=now)
     last = claim.evidence.order_by("-position").first()
@@ -202,6 +213,7 @@ def evidence_append(
         previous_link=previous,
         uploaded_by=by,
         uploaded_at=now,
+        info_request=request,
         link_hash=link_hash(
             previous_link=previous, claim_id=claim.pk, position=position, kind=kind, sha256=sha256
         ),
@@ -216,6 +228,8 @@ def evidence_append(
         raise
     # So would a file whose row is rolled back later, by the caller's transaction.
     _delete_on_rollback(document.file.storage, document.file.name)
+    if request is not None:
+        request_after_upload(claim=claim, request=request, now=now)
     return document
 
 

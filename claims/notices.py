@@ -27,10 +27,17 @@ def notify_claim_moved(*, claim, now: datetime.datetime, reason: str = "") -> in
     payload = {"claim_id": claim.pk, "state": state}
     if state == "rejected" and reason:
         payload["reason"] = reason
+    if state in ("rejected", "withdrawn", "investigating") and claim.reason_id is not None:
+        # The catalogue's words, in both languages: what the member reads about the decision.
+        payload["reason_code"] = claim.reason.code
+        payload["reason_en"] = claim.reason.text_en
+        payload["reason_zh"] = claim.reason.text_zh
+    # A reopened claim reaches its states again: each round is told afresh.
+    round_tag = f":r{claim.reopened}" if claim.reopened else ""
     return notify(
         member_ids=[claim.membership.member_id],
         kind=NoticeKind.CLAIM,
-        event=f"claim:{claim.pk}:{state}",
+        event=f"claim:{claim.pk}:{state}{round_tag}",
         payload=payload,
         now=now,
     )
@@ -113,10 +120,46 @@ def _digest_rows(params: dict) -> tuple[str, dict]:
 run_writer(NoticeKind.DIGEST, chunks=_digest_chunks, rows=_digest_rows)
 
 
+def notify_info_request(*, request, event: str, now: datetime.datetime) -> int:
+    """The claimant is told of a request for documents when it is made ("made") and again
+    before its deadline ("reminder"): a claim notice (the member's "my claims" choice)."""
+    deadline = timezone.localtime(request.deadline)
+    return notify(
+        member_ids=[request.claim.membership.member_id],
+        kind=NoticeKind.CLAIM,
+        event=f"request:{request.pk}:{event}",
+        payload={
+            "claim_id": request.claim_id,
+            "request_id": request.pk,
+            "documents": list(request.documents),
+            "deadline": f"{deadline:%Y-%m-%d %H:%M}",
+            "reminder": event == "reminder",
+        },
+        now=now,
+    )
+
+
+def _request(p: dict) -> tuple[str, str]:
+    documents = ", ".join(d.replace("_", " ") for d in p["documents"])
+    subject = f"Claim #{p['claim_id']}: documents needed by {p['deadline']} (Shanghai)"
+    if p.get("reminder"):
+        subject = "Reminder: " + subject
+    body = (
+        f"To go on with claim #{p['claim_id']} the investigator needs: {documents}. Upload them "
+        f"against request {p['request_id']} before {p['deadline']} (Shanghai); without them the "
+        "claim is closed."
+    )
+    return subject, body
+
+
 @renders(NoticeKind.CLAIM)
 def _claim(p: dict) -> tuple[str, str]:
+    if "request_id" in p:
+        return _request(p)
     subject = f"Your claim #{p['claim_id']} is now {p['state']}"
     body = subject + "."
+    if p.get("reason_en"):
+        body += f"\n{p['reason_en']}\n{p['reason_zh']}"
     if p.get("reason"):
         body += f"\nReason: {p['reason']}"
     return subject, body

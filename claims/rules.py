@@ -75,6 +75,14 @@ def require_assigned_investigator(claim: Claim, *, by: User | None, now: datetim
         raise PermissionDenied("only the assigned investigator records the findings")
 
 
+def require_no_open_request(claim: Claim, *, by: User | None, now: datetime.datetime) -> None:
+    if claim.info_requests.filter(status="open").exists():
+        raise ServiceError(
+            "this claim already waits on a request: wait for its answer or its deadline",
+            code=ErrorCode.REQUEST_OPEN,
+        )
+
+
 def require_may_add_evidence(claim: Claim, *, by: User | None, now: datetime.datetime) -> None:
     """Staff need `claims.add_evidencedocument`; a member adds evidence to their own claim.
     The chain is append-only: a document stored by mistake can never be removed."""
@@ -120,6 +128,12 @@ ACT_RULES: dict[str, tuple[Rule, ...]] = {
     "reject": (_transition("reject", system_allowed=True),),
     "withdraw": (_transition("withdraw"),),
     "mark_paid": (_transition("mark_paid", system_allowed=True),),
+    "reopen": (_transition("reopen"),),
+    "request_info": (
+        require_under_investigation,
+        require_assigned_investigator,
+        require_no_open_request,
+    ),
 }
 
 REFUSALS = (ServiceError, PermissionDenied, TransitionNotAllowed, ConcurrentTransition)

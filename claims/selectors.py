@@ -19,9 +19,9 @@ def claims_of(member: Member) -> QuerySet[Claim]:
     once for the page."""
     return (
         Claim.objects.filter(membership__member__in=household_of(member))
-        .select_related("membership__member", "condition")
+        .select_related("membership__member", "condition", "reason")
         .order_by("-submitted_at", "-pk")
-        .prefetch_related("evidence", "state_log")
+        .prefetch_related("evidence", "state_log", "info_requests__documents_received")
     )
 
 
@@ -70,6 +70,8 @@ STAFF_ACTS = (
     "open_dispute_review",
     "approve",
     "reject",
+    "request_info",
+    "reopen",
 )
 
 

@@ -14,11 +14,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from claims.clock import clock_enter
 from claims.cover import amount_within, claim_cover, claim_event_at
+from claims.desk import claim_assign_new
 from claims.errors import ErrorCode
 from claims.jury import jury_request
-from claims.models import Claim, ClaimState, IncidentKind
+from claims.models import Claim, ClaimState, IncidentKind, ReasonKind
 from claims.notices import notify_claim_moved
+from claims.reasons import reason_for
 from claims.rules import claim_act_require, window_due_q
 from members.households import acts_for
 from members.models import EndReason, Membership, MembershipStatus
@@ -48,6 +51,7 @@ def _move(
     through here, so none is left untold; a rejection's notice carries its `reason`."""
     claim = transition.__self__
     run_transition(transition, by=by, now=now, system_allowed=system_allowed, **kwargs)
+    clock_enter(claim, now=now)
     claim.save()
     notify_claim_moved(claim=claim, now=now, reason=kwargs.get("reason", ""))
     return claim
@@ -106,7 +110,7 @@ def claim_submit(
         condition_code=condition,
     )
     amount_within(cover, amount_requested_fen)
-    return Claim.objects.create(
+    claim = Claim(
         membership=membership,
         plan=membership.plan,
         submitted_by=by,
@@ -121,13 +125,20 @@ def claim_submit(
         incident_time=incident_time if incident_kind == IncidentKind.ACCIDENT else None,
         submitted_at=now,
     )
+    clock_enter(claim, now=now)
+    claim.save()
+    claim_assign_new(claim=claim, now=now)
+    return claim
 
 
 @transaction.atomic
-def claim_withdraw(*, claim_id: int, by: User | None, now: datetime.datetime) -> Claim:
+def claim_withdraw(
+    *, claim_id: int, by: User | None, now: datetime.datetime, code: str = "member_request"
+) -> Claim:
     claim = _locked(claim_id)
     claim_act_require("withdraw", claim=claim, by=by, now=now)
-    _move(claim.withdraw, by=by, now=now, description="withdrawn by the member")
+    reason = reason_for(code, kind=ReasonKind.WITHDRAWAL)
+    _move(claim.withdraw, by=by, now=now, code=reason, description="withdrawn by the member")
     return claim
 
 
@@ -238,14 +249,47 @@ def claim_approve(
 
 
 @transaction.atomic
-def claim_reject(*, claim_id: int, by: User | None, now: datetime.datetime, reason: str) -> Claim:
+def claim_reject(
+    *, claim_id: int, by: User | None, now: datetime.datetime, code: str, reason: str = ""
+) -> Claim:
+    """Refuse a claim with a code from the reasons catalogue (its text is what the member
+    reads) and, from a person, a written note for the file."""
     claim = _locked(claim_id)
     claim_act_require("reject", claim=claim, by=by, now=now)
-    if not reason.strip():
+    refusal = reason_for(code, kind=ReasonKind.REFUSAL)
+    if by is not None and not reason.strip():
         raise ServiceError(
             "a rejection needs a written reason", code=ErrorCode.REASON_REQUIRED, field="reason"
         )
-    _move(claim.reject, by=by, system_allowed=True, now=now, reason=reason, description=reason)
+    _move(
+        claim.reject,
+        by=by,
+        system_allowed=True,
+        now=now,
+        reason=reason.strip(),
+        code=refusal,
+        description=f"{refusal.code}: {reason.strip() or refusal.text_en}",
+    )
+    return claim
+
+
+@transaction.atomic
+def claim_reopen(
+    *, claim_id: int, by: User | None, now: datetime.datetime, code: str, note: str = ""
+) -> Claim:
+    """Reopen a refused or withdrawn claim for investigation, with a reopening reason from the
+    catalogue. The claim keeps its evidence and findings; each state it reaches again is told
+    to the claimant again (the notice's event carries the round)."""
+    claim = _locked(claim_id)
+    claim_act_require("reopen", claim=claim, by=by, now=now)
+    reopening = reason_for(code, kind=ReasonKind.REOPEN)
+    _move(
+        claim.reopen,
+        by=by,
+        now=now,
+        reason=reopening,
+        description=" ".join(filter(None, [f"reopened: {reopening.text_en}", note.strip()])),
+    )
     return claim
 
 

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from claims import disputes, notices, services
+from claims import desk, disputes, notices, requests, services
 from mutual.core.timezones import parse_now
 
 
@@ -29,3 +29,15 @@ def draw_jury(claim_id: int, now: str | None = None) -> int:
 def daily_digest(now: str | None = None) -> list[str]:
     """Beat, daily: a digest of the day's new cases in publicity to each plan's members."""
     return notices.digest_start(now=parse_now(now))
+
+
+@shared_task(acks_late=True)
+def desk_round(now: str | None = None) -> dict[str, int]:
+    """Every 15 minutes (beat): remind claimants of requests due within two days, close the
+    claims whose request went unanswered, and tell supervisors once of each claim gone late.
+    Idempotent: each step takes its rows with a condition that a second run no longer meets."""
+    moment = parse_now(now)
+    done = requests.requests_expire(now=moment)
+    done["reminded"] = requests.requests_remind(now=moment)
+    done["overdue_told"] = desk.claims_flag_overdue(now=moment)
+    return done

@@ -13,7 +13,7 @@ from django.core.checks import Error, Tags, register
 from django.db import DatabaseError, ProgrammingError
 
 logger = logging.getLogger(__name__)
-DEMO_USERNAMES = ("admin", "investigator", "reviewer", "finance", "member")
+DEMO_USERNAMES = ("admin", "investigator", "reviewer", "finance", "supervisor", "member")
 
 
 def demo_logins_present() -> list[str]:

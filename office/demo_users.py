@@ -5,6 +5,7 @@ import datetime
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from claims.models import InvestigationFirm, Investigator
 from members.models import Member
 from mutual.two_factor import staff_2fa_enroll
 from office.demo_totp import DEMO_TOTP_KEY
@@ -13,9 +14,10 @@ DEMO_PASSWORD = "mutual-demo"
 
 
 def ensure_demo_users() -> dict[str, object]:
-    """Create or reset admin, investigator, reviewer, finance, and `member` (a member with no
-    membership yet, for trying the API). Returns them by username. The staff share the demo's
-    published authenticator secret (office.demo_totp) for two-factor login."""
+    """Create or reset admin, investigator, reviewer, finance, supervisor, and `member` (a
+    member with no membership yet, for trying the API). Returns them by username. The staff
+    share the demo's published authenticator secret (office.demo_totp) for two-factor login.
+    The investigator works for a demo firm, so that new claims are assigned to them."""
     users = get_user_model()
     admin, _ = users.objects.get_or_create(username="admin")
     admin.is_staff = admin.is_superuser = True
@@ -23,7 +25,7 @@ def ensure_demo_users() -> dict[str, object]:
     admin.save()
     staff_2fa_enroll(username="admin", key=DEMO_TOTP_KEY)
     result = {"admin": admin}
-    for role in ("investigator", "reviewer", "finance"):
+    for role in ("investigator", "reviewer", "finance", "supervisor"):
         user, _ = users.objects.get_or_create(username=role)
         user.is_staff = True
         user.set_password(DEMO_PASSWORD)
@@ -31,6 +33,11 @@ def ensure_demo_users() -> dict[str, object]:
         user.groups.add(Group.objects.get(name=role))
         staff_2fa_enroll(username=role, key=DEMO_TOTP_KEY)
         result[role] = user
+    # The demo's investigator works for a firm, so that new claims are assigned to them.
+    firm, _ = InvestigationFirm.objects.get_or_create(
+        name="Demo Investigations Ltd", defaults={"fee_per_case_fen": 20_000}
+    )
+    Investigator.objects.get_or_create(user=result["investigator"], defaults={"firm": firm})
     member_user, _ = users.objects.get_or_create(username="member")
     member_user.set_password(DEMO_PASSWORD)
     member_user.save()

@@ -64,6 +64,11 @@ def finance(db):
     return _user_in("finance", "fin1")
 
 
+@pytest.fixture
+def supervisor(db):
+    return _user_in("supervisor", "sup1")
+
+
 @pytest.fixture(scope="module")
 def celery_worker_process(django_db_setup, django_db_blocker):
     """A real worker process against the test database and the real Redis, for one module

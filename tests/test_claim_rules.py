@@ -10,7 +10,7 @@ from django.db import transaction
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from claims import evidence, services
+from claims import evidence, requests, services
 from claims.models import Claim
 from claims.rules import REFUSALS
 from claims.selectors import STAFF_ACTS
@@ -54,7 +54,17 @@ def _service_call(act: str, *, claim_id: int, user, now, investigator_id: int):
             claim_id=claim_id, by=user, now=now, reason="checked"
         ),
         "reject": lambda: services.claim_reject(
-            claim_id=claim_id, by=user, now=now, reason="checked"
+            claim_id=claim_id, by=user, now=now, code="misstatement", reason="checked"
+        ),
+        "request_info": lambda: requests.claim_request_info(
+            claim_id=claim_id,
+            documents=["invoice"],
+            deadline=now + datetime.timedelta(days=7),
+            by=user,
+            now=now,
+        ),
+        "reopen": lambda: services.claim_reopen(
+            claim_id=claim_id, by=user, now=now, code="new_evidence"
         ),
     }
     return calls[act]
@@ -111,15 +121,37 @@ def claims_in_every_situation(investigator, reviewer):
     claim = ClaimFactory()
     services.claim_withdraw(claim_id=claim.pk, by=claim.membership.member.user, now=START)
     situations.append(("withdrawn", claim, START))
+    claim = ClaimFactory()
+    to_investigating(claim, investigator=investigator, now=START)
+    requests.claim_request_info(
+        claim_id=claim.pk,
+        documents=["invoice"],
+        deadline=START + datetime.timedelta(days=5),
+        by=investigator,
+        now=START,
+    )
+    situations.append(("waiting on the claimant", claim, START))
+    claim = ClaimFactory()
+    to_investigating(claim, investigator=investigator, now=START)
+    services.claim_reject(
+        claim_id=claim.pk, by=reviewer, now=START, code="pre_existing", reason="x"
+    )
+    situations.append(("rejected", claim, START))
     return situations
 
 
 def test_the_buttons_offered_are_exactly_what_the_services_accept(
-    client, claims_in_every_situation, investigator, other_investigator, reviewer, finance
+    client,
+    claims_in_every_situation,
+    investigator,
+    other_investigator,
+    reviewer,
+    finance,
+    supervisor,
 ):
     checked = 0
     for label, claim, now in claims_in_every_situation:
-        for user in (investigator, other_investigator, reviewer, finance):
+        for user in (investigator, other_investigator, reviewer, finance, supervisor):
             with time_machine.travel(now, tick=False):
                 offered = offered_by_admin(client, user, claim)
             accepted = accepted_by_services(

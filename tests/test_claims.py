@@ -141,7 +141,9 @@ class TestAllowedTransitions:
 
     def test_reviewer_rejects_after_investigation(self, claim, investigator, reviewer):
         to_investigating(claim, investigator=investigator, now=NOW)
-        services.claim_reject(claim_id=claim.pk, by=reviewer, now=NOW, reason="not an accident")
+        services.claim_reject(
+            claim_id=claim.pk, by=reviewer, now=NOW, code="misstatement", reason="not an accident"
+        )
         assert state_of(claim) == ClaimState.REJECTED
 
     def test_disputed_claim_is_approved_with_a_reason(self, claim, investigator, reviewer):
@@ -158,7 +160,11 @@ class TestAllowedTransitions:
     def test_disputed_claim_is_rejected(self, claim, investigator, reviewer):
         claim = to_disputed(claim, investigator=investigator, now=NOW)
         services.claim_reject(
-            claim_id=claim.pk, by=reviewer, now=after_window(claim), reason="pre-existing condition"
+            claim_id=claim.pk,
+            by=reviewer,
+            now=after_window(claim),
+            code="misstatement",
+            reason="pre-existing condition",
         )
         assert state_of(claim) == ClaimState.REJECTED
 
@@ -174,7 +180,9 @@ class TestForbiddenTransitions:
         "call",
         [
             lambda c, u: services.claim_approve(claim_id=c.pk, by=u, now=NOW),
-            lambda c, u: services.claim_reject(claim_id=c.pk, by=u, now=NOW, reason="r"),
+            lambda c, u: services.claim_reject(
+                claim_id=c.pk, by=u, now=NOW, code="misstatement", reason="r"
+            ),
             lambda c, u: services.claim_mark_paid(claim_id=c.pk, by=u, now=NOW),
             lambda c, u: services.claim_publicize(claim_id=c.pk, by=u, now=NOW),
             lambda c, u: services.claim_open_dispute_review(claim_id=c.pk, by=u, now=NOW),
@@ -210,7 +218,9 @@ class TestForbiddenTransitions:
         services.claim_approve(claim_id=claim.pk, by=reviewer, now=after_window(claim))
         services.claim_mark_paid(claim_id=claim.pk, by=finance, now=after_window(claim))
         for call in (
-            lambda: services.claim_reject(claim_id=claim.pk, by=reviewer, now=NOW, reason="x"),
+            lambda: services.claim_reject(
+                claim_id=claim.pk, by=reviewer, now=NOW, code="misstatement", reason="x"
+            ),
             lambda: services.claim_withdraw(
                 claim_id=claim.pk, by=claim.membership.member.user, now=NOW
             ),
@@ -238,7 +248,9 @@ class TestForbiddenTransitions:
     def test_investigators_cannot_decide(self, claim, investigator, other_investigator):
         to_investigating(claim, investigator=investigator, now=NOW)
         with pytest.raises(PermissionDenied):
-            services.claim_reject(claim_id=claim.pk, by=other_investigator, now=NOW, reason="x")
+            services.claim_reject(
+                claim_id=claim.pk, by=other_investigator, now=NOW, code="misstatement", reason="x"
+            )
         assert state_of(claim) == ClaimState.INVESTIGATING
 
     def test_reviewers_cannot_mark_paid(self, claim, investigator, reviewer):
@@ -266,7 +278,9 @@ class TestFourEyes:
         to_investigating(claim, investigator=reviewer, now=NOW)
         services.claim_record_investigation(claim_id=claim.pk, summary="s", by=reviewer, now=NOW)
         with pytest.raises(PermissionDenied):
-            services.claim_reject(claim_id=claim.pk, by=reviewer, now=NOW, reason="x")
+            services.claim_reject(
+                claim_id=claim.pk, by=reviewer, now=NOW, code="misstatement", reason="x"
+            )
 
     def test_only_the_assigned_investigator_records_findings(
         self, claim, investigator, other_investigator

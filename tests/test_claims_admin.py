@@ -67,7 +67,7 @@ def test_the_investigator_sees_no_approve_button_and_a_forged_post_is_refused(cl
     client.force_login(investigator)
     with time_machine.travel(START, tick=False):
         press(client, claim, "start_investigation", investigator=investigator.pk)
-        response = press(client, claim, "reject", reason="forged")
+        response = press(client, claim, "reject", refusal_code="misstatement", reason="forged")
     assert "reject" not in buttons(client, claim)
     assert any("may not" in m for m in messages_of(response))
     assert Claim.objects.get(pk=claim.pk).state == ClaimState.INVESTIGATING

@@ -268,8 +268,14 @@ def test_a_claim_decided_before_its_draw_runs_gets_no_jury(
     moment = after_window(claim)
     with django_capture_on_commit_callbacks() as sent:  # sent, not yet run
         services.claims_close_due_windows(now=moment)
-    decide = services.claim_approve if decision == "approve" else services.claim_reject
-    decide(claim_id=claim.pk, by=reviewer, now=moment, reason="the hospital confirmed it")
+    if decision == "approve":
+        services.claim_approve(
+            claim_id=claim.pk, by=reviewer, now=moment, reason="the hospital confirmed it"
+        )
+    else:
+        services.claim_reject(
+            claim_id=claim.pk, by=reviewer, now=moment, code="misstatement", reason="forged"
+        )
     committed = _stored(claim)
     with tasks_in_this_process():
         for callback in sent:
@@ -289,7 +295,9 @@ def test_a_claim_decided_while_its_draw_runs_gets_no_jury(disputed, reviewer, mo
     real_pick = disputes.jury_pick
 
     def decided_meanwhile(**kwargs):
-        services.claim_reject(claim_id=claim.pk, by=reviewer, now=moment, reason="fraud")
+        services.claim_reject(
+            claim_id=claim.pk, by=reviewer, now=moment, code="misstatement", reason="fraud"
+        )
         return real_pick(**kwargs)
 
     monkeypatch.setattr(disputes, "jury_pick", decided_meanwhile)

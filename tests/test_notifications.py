@@ -55,7 +55,11 @@ def test_each_claim_state_change_is_one_notice_delivered_once_with_the_rejection
     )
     services.claims_close_due_windows(now=after_window(claim))
     services.claim_reject(
-        claim_id=claim.pk, by=reviewer, now=after_window(claim), reason="Pre-existing condition."
+        claim_id=claim.pk,
+        by=reviewer,
+        now=after_window(claim),
+        code="misstatement",
+        reason="Pre-existing condition.",
     )
     mine = Notice.objects.filter(member=membership.member).order_by("id")
     assert [n.event for n in mine] == [

@@ -50,8 +50,9 @@ def test_the_claim_list_costs_the_same_queries_for_one_claim_or_many(
     assert _list_queries(one.member) == _list_queries(many.member)
     client = APIClient()
     client.force_authenticate(many.member.user)
-    # the page's count and rows, their evidence, their history (the member is the test's own)
-    with django_assert_num_queries(4):
+    # the page's count and rows, their evidence, their history, their requests for
+    # information (the member is the test's own)
+    with django_assert_num_queries(5):
         assert len(client.get("/api/claims/").json()["results"]) == 6
 
 
@@ -61,7 +62,11 @@ def test_a_claims_history_is_in_the_order_it_happened(investigator):
         claim_id=claim.pk, investigator_id=investigator.pk, by=investigator, now=START
     )
     services.claim_reject(
-        claim_id=claim.pk, by=None, now=START + datetime.timedelta(hours=1), reason="no"
+        claim_id=claim.pk,
+        by=None,
+        now=START + datetime.timedelta(hours=1),
+        code="misstatement",
+        reason="no",
     )
     assert [row.transition for row in claim_history(claim)] == ["start_investigation", "reject"]
 

@@ -115,7 +115,9 @@ def test_a_null_character_in_an_admin_text_is_a_message_not_a_500(client, review
         _press(client, claim, "start_investigation", investigator=reviewer.pk)
         messages = _press(client, claim, "record_investigation", summary="seen\x00it")
         assert any("null characters" in m for m in messages), messages
-        messages = _press(client, claim, "reject", reason="bad\x00reason")
+        messages = _press(
+            client, claim, "reject", refusal_code="misstatement", reason="bad\x00reason"
+        )
         assert any("null characters" in m for m in messages), messages
     claim.refresh_from_db()
     assert claim.state == ClaimState.INVESTIGATING and not claim.investigation_summary

@@ -62,7 +62,7 @@ def _cases(investigator, reviewer):
         (ClaimState.INVESTIGATING, ClaimState.REJECTED): (
             lambda claim: to_investigating(claim, investigator=investigator, now=NOW),
             lambda claim: services.claim_reject(
-                claim_id=claim.pk, by=reviewer, now=NOW, reason=REASON
+                claim_id=claim.pk, by=reviewer, now=NOW, code="misstatement", reason=REASON
             ),
         ),
         (ClaimState.PUBLICIZED, ClaimState.DISPUTED): (
@@ -82,12 +82,32 @@ def _cases(investigator, reviewer):
         (ClaimState.DISPUTED, ClaimState.REJECTED): (
             disputed,
             lambda claim: services.claim_reject(
-                claim_id=claim.pk, by=reviewer, now=later(claim), reason=REASON
+                claim_id=claim.pk, by=reviewer, now=later(claim), code="misstatement", reason=REASON
             ),
         ),
         (ClaimState.APPROVED, ClaimState.PAID): (
             lambda claim: _approved(claim, investigator=investigator),
             lambda claim: services.claim_mark_paid(claim_id=claim.pk, by=None, now=later(claim)),
+        ),
+        (ClaimState.REJECTED, ClaimState.INVESTIGATING): (
+            lambda claim: services.claim_reject(
+                claim_id=to_investigating(claim, investigator=investigator, now=NOW).pk,
+                by=reviewer,
+                now=NOW,
+                code="misstatement",
+                reason=REASON,
+            ),
+            lambda claim: services.claim_reopen(
+                claim_id=claim.pk, by=reviewer, now=NOW, code="new_evidence"
+            ),
+        ),
+        (ClaimState.WITHDRAWN, ClaimState.INVESTIGATING): (
+            lambda claim: services.claim_withdraw(
+                claim_id=claim.pk, by=claim.membership.member.user, now=NOW
+            ),
+            lambda claim: services.claim_reopen(
+                claim_id=claim.pk, by=reviewer, now=NOW, code="decision_error"
+            ),
         ),
     }
 
@@ -116,6 +136,8 @@ def test_every_claim_transition_has_a_case_here(investigator, reviewer):
         (ClaimState.DISPUTED, ClaimState.APPROVED),
         (ClaimState.DISPUTED, ClaimState.REJECTED),
         (ClaimState.APPROVED, ClaimState.PAID),
+        (ClaimState.REJECTED, ClaimState.INVESTIGATING),
+        (ClaimState.WITHDRAWN, ClaimState.INVESTIGATING),
     ],
     ids=lambda edge: f"{edge[0]}-{edge[1]}",
 )
@@ -135,11 +157,18 @@ def test_each_claim_transition_tells_the_claimant_once(edge, membership, investi
     payload = {"claim_id": claim.pk, "state": target}
     if target == ClaimState.REJECTED:
         payload["reason"] = REASON
+    if claim.reason is not None:  # the catalogue's words, both languages
+        payload |= {
+            "reason_code": claim.reason.code,
+            "reason_en": claim.reason.text_en,
+            "reason_zh": claim.reason.text_zh,
+        }
+    round_tag = f":r{claim.reopened}" if claim.reopened else ""
     moved_at = StateLog.objects.for_(claim).latest("timestamp", "pk").timestamp  # the act's now
     assert (notice.member_id, notice.kind, notice.event, notice.payload, notice.created_at) == (
         membership.member_id,
         "claim",
-        f"claim:{claim.pk}:{target}",
+        f"claim:{claim.pk}:{target}{round_tag}",
         payload,
         moved_at,
     )

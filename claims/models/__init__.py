@@ -1,8 +1,19 @@
 """The claims app's models, one module per kind: the illness lists (conditions.py), claims
-(claims.py), their evidence chain (evidence.py), disputes and juries (disputes.py)."""
+(claims.py), their evidence chain (evidence.py), disputes and juries (disputes.py), and the
+desk (desk.py): reasons, firms, clock targets, assignments and requests for information."""
 
 from claims.models.claims import Claim, ClaimState, IncidentKind
 from claims.models.conditions import Condition, ConditionCategory
+from claims.models.desk import (
+    ClaimAssignment,
+    ClockTarget,
+    InfoRequest,
+    InvestigationFirm,
+    Investigator,
+    Reason,
+    ReasonKind,
+    RequestStatus,
+)
 from claims.models.disputes import Dispute, JuryDraw, JurySeat, Vote
 from claims.models.evidence import (
     GENESIS_LINK,
@@ -14,15 +25,23 @@ from claims.models.evidence import (
 __all__ = [
     "GENESIS_LINK",
     "Claim",
+    "ClaimAssignment",
     "ClaimState",
+    "ClockTarget",
     "Condition",
     "ConditionCategory",
     "Dispute",
     "EvidenceDocument",
     "EvidenceKind",
     "IncidentKind",
+    "InfoRequest",
+    "InvestigationFirm",
+    "Investigator",
     "JuryDraw",
     "JurySeat",
+    "Reason",
+    "ReasonKind",
+    "RequestStatus",
     "Vote",
     "evidence_upload_to",
 ]

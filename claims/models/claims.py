@@ -77,6 +77,10 @@ def _has_disputes(claim: Claim) -> bool:
     return claim.disputes.exists()
 
 
+def _can_reopen(claim: Claim, user) -> bool:
+    return user.has_perm("claims.reopen_claim")
+
+
 class Claim(ConcurrentTransitionMixin, models.Model):
     membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="claims")
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="claims")
@@ -141,6 +145,24 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_reason = models.TextField(_("decision reason"), blank=True)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    # The desk: the code from the reasons catalogue of the last refusal, withdrawal or
+    # reopening; how many times the claim was reopened; the clock of the current state
+    # (claims/clock.py): when it was entered, when it is due, and its pauses while the claim
+    # waits on the claimant.
+    reason = models.ForeignKey(
+        "claims.Reason",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("reason code"),
+    )
+    reopened = models.PositiveSmallIntegerField(_("times reopened"), default=0)
+    state_since = models.DateTimeField(_("in this state since"), null=True, blank=True)
+    due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    paused_at = models.DateTimeField(_("waiting on the claimant since"), null=True, blank=True)
+    paused_seconds = models.PositiveIntegerField(_("seconds paused in this state"), default=0)
+    overdue_told_at = models.DateTimeField(_("supervisors told it is late"), null=True, blank=True)
     # The transitions' log rows (django-fsm-log), so that a list can prefetch them (no column).
     state_log = GenericRelation(StateLog)
 
@@ -153,6 +175,8 @@ class Claim(ConcurrentTransitionMixin, models.Model):
             ("publicize_claim", "Can send investigated claims to publicity"),
             ("decide_claim", "Can approve or reject claims"),
             ("pay_claim", "Can mark approved claims paid"),
+            ("assign_claim", "Can reassign claims and see everyone's load (supervisor)"),
+            ("reopen_claim", "Can reopen a closed claim"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -175,6 +199,17 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["state", "publicity_ends_at"], name="claim_due_windows"),
             models.Index(fields=["plan", "state"], name="claim_plan_state"),
+            # The desks: my work and the overdue list, most urgent first.
+            models.Index(
+                fields=["investigator", "due_at"],
+                name="claim_desk_mine",
+                condition=Q(state__in=["submitted", "investigating"]),
+            ),
+            models.Index(
+                fields=["due_at"],
+                name="claim_desk_due",
+                condition=Q(due_at__isnull=False, paused_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -201,8 +236,9 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         target=ClaimState.WITHDRAWN,
         permission=_is_claimant,
     )
-    def withdraw(self, *, now, by: User | None = None, description=None) -> None:
+    def withdraw(self, *, now, code=None, by: User | None = None, description=None) -> None:
         self.decided_at = now
+        self.reason = code
 
     @fsm_log_by
     @fsm_log_description
@@ -253,9 +289,10 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         target=ClaimState.REJECTED,
         permission=_can_decide,
     )
-    def reject(self, *, now, reason, by: User | None = None, description=None) -> None:
+    def reject(self, *, now, reason, code=None, by: User | None = None, description=None) -> None:
         self.decided_at = now
         self.decision_reason = reason
+        self.reason = code
 
     @fsm_log_by
     @fsm_log_description
@@ -264,3 +301,17 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     )
     def mark_paid(self, *, now, by: User | None = None, description=None) -> None:
         self.paid_at = now
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=[ClaimState.REJECTED, ClaimState.WITHDRAWN],
+        target=ClaimState.INVESTIGATING,
+        permission=_can_reopen,
+    )
+    def reopen(self, *, now, reason, by: User | None = None, description=None) -> None:
+        self.reason = reason
+        self.reopened += 1
+        self.decided_at = None
+        self.decision_reason = ""

@@ -20,6 +20,9 @@ class EvidenceKind(models.TextChoices):
     MEDICAL_CERTIFICATE = "medical_certificate", _("medical certificate")
     DISCHARGE_SUMMARY = "discharge_summary", _("discharge summary")
     SURGICAL_RECORD = "surgical_record", _("surgical record")
+    PATHOLOGY_REPORT = "pathology_report", _("pathology report")
+    IDENTITY_DOCUMENT = "identity_document", _("the patient's identity document")
+    INVOICE = "invoice", _("invoices")
     INVESTIGATION_REPORT = "investigation_report", _("investigation report")
     OTHER = "other", _("other")
 
@@ -48,6 +51,15 @@ class EvidenceDocument(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
     uploaded_at = models.DateTimeField()
+
+    # The request for information this document answers, if any.
+    info_request = models.ForeignKey(
+        "claims.InfoRequest",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="documents_received",
+    )
 
     class Meta:
         verbose_name = _("evidence document")

@@ -3,7 +3,7 @@ entries (`beat_entry`)."""
 
 from django.contrib.auth.management import create_permissions
 
-ROLES = ("investigator", "reviewer", "finance")
+ROLES = ("investigator", "reviewer", "finance", "supervisor")
 
 
 def grant(apps, schema_editor, grants: dict[str, list[str]]) -> None:

@@ -67,6 +67,7 @@ SPECTACULAR_SETTINGS = {
     # generator does not warn (check --deploy fails on warnings).
     "ENUM_NAME_OVERRIDES": {
         "PeriodStatusEnum": "billing.models.PeriodStatus",
+        "EvidenceKindEnum": "claims.models.EvidenceKind",
         "RelationshipEnum": "members.models.Relationship",
         "DependantRelationshipEnum": [
             ("spouse", "spouse"),

@@ -215,6 +215,7 @@ def seed_demo_claims(*, now: datetime.datetime, seed: int) -> int:
         claim_id=rejected.pk,
         by=staff["reviewer"],
         now=ago(6),
+        code="not_covered_person",
         reason="The injury predates the membership.",
     )
     withdrawn = _claim(pool[6], ago(3))

@@ -1,0 +1,227 @@
+"""The claims desk in the admin: the desks a person works from (a list filter), the clock
+columns, the supervisor's reassignment and load page, and the catalogue's screens. Each
+screen calls one service or one selector."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from claims import desk
+from claims.clock import is_overdue, overdue_q, time_in_state
+from claims.models import (
+    ClaimAssignment,
+    ClockTarget,
+    InfoRequest,
+    InvestigationFirm,
+    Investigator,
+    Reason,
+    ReasonKind,
+)
+from claims.rules import REFUSALS
+from mutual.core.admin_tools import ReadOnlyInline, ReadOnlyMixin, yuan_column
+from mutual.core.money import format_yuan
+
+
+class DeskFilter(admin.SimpleListFilter):
+    """The desks: my work (most urgent first), unassigned, overdue, waiting on the claimant."""
+
+    title = _("desk")
+    parameter_name = "desk"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("mine", _("My work")),
+            ("unassigned", _("Unassigned")),
+            ("overdue", _("Overdue")),
+            ("waiting", _("Waiting on the claimant")),
+        ]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        worked = Q(state__in=desk.WORKED_STATES)
+        # Each desk's order is DESK_ORDERING (the changelist orders after filtering).
+        if self.value() == "mine":
+            return queryset.filter(worked, investigator=request.user)
+        if self.value() == "unassigned":
+            return queryset.filter(worked, investigator__isnull=True)
+        if self.value() == "overdue":
+            return queryset.filter(overdue_q(now))
+        if self.value() == "waiting":
+            return queryset.filter(paused_at__isnull=False)
+        return queryset
+
+
+DESK_ORDERING = {
+    "mine": ["due_at", "pk"],  # most urgent first (no due time: last, as PostgreSQL sorts NULL)
+    "unassigned": ["submitted_at", "pk"],
+    "overdue": ["due_at", "pk"],
+    "waiting": ["paused_at", "pk"],
+}
+
+
+def desk_ordering(request) -> list[str] | None:
+    """A desk's own order, unless the person sorted by a column."""
+    if "o" in request.GET:
+        return None
+    return DESK_ORDERING.get(request.GET.get("desk", ""))
+
+
+def due_column(claim) -> str:
+    """The due time, red when late; "waiting" while the clock is paused."""
+    now = timezone.now()
+    if claim.paused_at is not None:
+        return format_html('<span class="desk-waiting">{}</span>', _("waiting on claimant"))
+    if claim.due_at is None:
+        return "—"
+    text = f"{timezone.localtime(claim.due_at):%Y-%m-%d %H:%M}"
+    if is_overdue(claim, now=now):
+        return format_html('<strong class="desk-late" style="color:#ba2121">{} ⚠</strong>', text)
+    return text
+
+
+def in_state_column(claim) -> str:
+    spent = time_in_state(claim, now=timezone.now())
+    if spent is None:
+        return "—"
+    return f"{spent.days} d {spent.seconds // 3600} h"
+
+
+class ReassignForm(ActionForm):
+    investigator = forms.ModelChoiceField(
+        queryset=Investigator.objects.filter(active=True).select_related("user", "firm"),
+        required=False,
+        label=_("to"),
+        to_field_name="user_id",
+    )
+    reason_code = forms.ModelChoiceField(
+        queryset=Reason.objects.filter(kind=ReasonKind.REASSIGN, active=True),
+        required=False,
+        label=_("reason"),
+        to_field_name="code",
+    )
+
+
+def reassign_action(model_admin, request, queryset):
+    """Admin action: one service call for the selected claims."""
+    form = ReassignForm(request.POST)
+    form.is_valid()
+    target, reason = form.cleaned_data.get("investigator"), form.cleaned_data.get("reason_code")
+    try:
+        moved = desk.claims_reassign(
+            claim_ids=list(queryset.values_list("pk", flat=True)[:500]),
+            investigator_id=target.user_id if target else 0,
+            code=reason.code if reason else "",
+            by=request.user,
+            now=timezone.now(),
+        )
+    except REFUSALS as error:
+        model_admin.message_user(request, getattr(error, "message", str(error)), messages.ERROR)
+        return
+    model_admin.message_user(request, _("%(n)d claim(s) reassigned.") % {"n": moved})
+
+
+reassign_action.short_description = _("Reassign selected claims (choose to whom and why)")
+reassign_action.allowed_permissions = ["assign"]
+
+
+def load_view(model_admin, request):
+    """The supervisor's view of everyone's load."""
+    if not request.user.has_perm("claims.assign_claim"):
+        raise PermissionDenied
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": _("Investigators' load"),
+        "rows": desk.desk_load(now=timezone.now()),
+        "opts": model_admin.model._meta,
+    }
+    return TemplateResponse(request, "admin/claims/claim/desk_load.html", context)
+
+
+class InfoRequestInline(ReadOnlyInline):
+    model = InfoRequest
+    fields = ["documents", "deadline", "status", "made_by", "made_at", "reminded_at", "closed_at"]
+    readonly_fields = fields
+
+
+class AssignmentInline(ReadOnlyInline):
+    model = ClaimAssignment
+    fields = ["at", "assigned_from", "assigned_to", "reason", "note", "by"]
+    readonly_fields = fields
+
+
+@admin.register(Reason)
+class ReasonAdmin(admin.ModelAdmin):
+    list_display = ["code", "kind", "text_en", "text_zh", "active"]
+    list_filter = ["kind", "active"]
+    search_fields = ["^code"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code", "kind"] if obj else []  # claims point at the code: never renamed
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(InvestigationFirm)
+class InvestigationFirmAdmin(admin.ModelAdmin):
+    """Each firm's counts, SLA figures and fees per case, for finance (one query a page)."""
+
+    list_display = ["name", "fee", "open_n", "late_n", "decided_n", "on_time", "fees_due"]
+    fee = yuan_column("fee_per_case_fen", _("fee per case (yuan)"), sortable=False)
+
+    def get_queryset(self, request):
+        return desk.firms_with_figures(now=timezone.now())
+
+    @admin.display(description=_("open"), ordering="open_n")
+    def open_n(self, firm):
+        return firm.open_n
+
+    @admin.display(description=_("late now"), ordering="late_n")
+    def late_n(self, firm):
+        return firm.late_n
+
+    @admin.display(description=_("decided"), ordering="decided_n")
+    def decided_n(self, firm):
+        return firm.decided_n
+
+    @admin.display(description=_("decided without going late"))
+    def on_time(self, firm):
+        if not firm.decided_n:
+            return "—"
+        return f"{100 * firm.decided_on_time_n / firm.decided_n:.1f}%"
+
+    @admin.display(description=_("fees for decided cases (yuan)"))
+    def fees_due(self, firm):
+        return format_yuan(firm.decided_n * firm.fee_per_case_fen)
+
+
+@admin.register(Investigator)
+class InvestigatorAdmin(admin.ModelAdmin):
+    list_display = ["user", "firm", "active"]
+    list_filter = ["firm", "active"]
+    list_select_related = ["user", "firm"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(ClockTarget)
+class ClockTargetAdmin(admin.ModelAdmin):
+    list_display = ["plan", "state", "days", "working_days"]
+    list_filter = ["plan"]
+    list_select_related = ["plan"]
+
+
+@admin.register(InfoRequest)
+class InfoRequestAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ["pk", "claim", "status", "deadline", "made_by", "made_at", "closed_at"]
+    list_filter = ["status"]
+    list_select_related = ["claim", "made_by"]
+    readonly_fields = ["claim", "documents", "note", "deadline", "status", "made_by", "made_at",
+                       "reminded_at", "closed_at"]  # fmt: skip
