@@ -15,7 +15,6 @@ from claims.desk_admin import (
     AssignmentInline,
     DeskFilter,
     InfoRequestInline,
-    ReassignForm,
     desk_ordering,
     due_column,
     in_state_column,
@@ -36,6 +35,7 @@ from claims.models import (
 )
 from claims.reasons import reasons_of
 from claims.requests import REQUESTABLE
+from claims.review_admin import AppealInline, AuditInline, SignalInline
 from claims.rules import window_due_q, window_open_q
 from mutual.core.admin_tools import (
     FastChangeListMixin,
@@ -93,17 +93,16 @@ class PublicityFilter(admin.SimpleListFilter):
 @admin.register(Claim)
 class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.ModelAdmin):
     change_form_template = "admin/claims/claim/change_form.html"
+    # What fits at 1400 px beside the filters: the plan and the kind (filters), the approved
+    # amount, the time in state and the risk score are on the claim's page (the risky desk
+    # orders by the score).
     list_display = [
         "id",
         "claimant",
-        "plan",
         "state",
-        "incident_kind",
         "requested",
-        "approved",
         "submitted_at",
         "investigator",
-        "in_state",
         "due",
         "window_left",
     ]
@@ -116,7 +115,6 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
         "condition__category",
     ]
     list_select_related = ["membership__member", "plan", "investigator"]
-    action_form = ReassignForm
     search_fields = ["=id", "=membership__member__national_id", "^hospital", "^diagnosis"]
     search_help_text = _("Claim number, exact national id, or the start of hospital or diagnosis.")
     date_hierarchy = "submitted_at"
@@ -126,6 +124,9 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
         DisputeInline,
         JuryInline,
         AssignmentInline,
+        SignalInline,
+        AppealInline,
+        AuditInline,
         StateLogInline,
     ]
     actions = ["take_for_investigation", "approve_closed_windows", reassign_action]
@@ -170,6 +171,8 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
                     "reason",
                     "decision_reason",
                     "reopened",
+                    "risk_score",
+                    "audit_held",
                     "paid_at",
                 ]
             },
@@ -211,10 +214,6 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
     cover = yuan_column("cover_fen", _("cover"), sortable=False)
     requested = yuan_column("amount_requested_fen", _("requested"))
     approved = yuan_column("amount_approved_fen", _("approved"))
-
-    @admin.display(description=_("in state"), ordering="state_since")
-    def in_state(self, claim):
-        return in_state_column(claim)
 
     @admin.display(description=_("due"), ordering="due_at")
     def due(self, claim):

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from claims import evidence, requests, services
+from claims import evidence, requests, review, services
 from claims.errors import ErrorCode
 from claims.models import Claim
 from claims.selectors import claim_actions_for
@@ -64,6 +64,24 @@ ACTIONS = {
             style="danger",
         ),
         ClaimAction("reopen", _("Reopen"), "claims.reopen_claim", ("reopen_code", "note")),
+        ClaimAction(
+            "uphold_appeal", _("Uphold the appeal (reopen)"), "claims.decide_claim", ("note",)
+        ),
+        ClaimAction(
+            "dismiss_appeal",
+            _("Dismiss the appeal"),
+            "claims.decide_claim",
+            ("note",),
+            style="danger",
+        ),
+        ClaimAction("confirm_audit", _("Audit: confirm (approve)"), "claims.decide_claim"),
+        ClaimAction(
+            "miss_audit",
+            _("Audit: missed (send to review)"),
+            "claims.decide_claim",
+            ("note",),
+            style="danger",
+        ),
     ]
 }
 
@@ -174,6 +192,18 @@ def perform(action: str, *, claim_id: int, user, now, data, files) -> str:
             note=_text(data, "note"),
         )
         return str(_("Claim reopened for investigation."))
+    if action in ("uphold_appeal", "dismiss_appeal"):
+        review.appeal_decide(
+            claim_id=claim_id, uphold=action == "uphold_appeal", note=_text(data, "note"),
+            by=user, now=now,
+        )  # fmt: skip
+        return str(_("Appeal decided."))
+    if action in ("confirm_audit", "miss_audit"):
+        review.audit_decide(
+            claim_id=claim_id, confirmed=action == "confirm_audit", note=_text(data, "note"),
+            by=user, now=now,
+        )  # fmt: skip
+        return str(_("Audit recorded."))
     if action == "request_info":
         request = requests.claim_request_info(
             claim_id=claim_id,

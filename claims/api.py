@@ -10,9 +10,10 @@ from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from claims import disputes, evidence, requests, selectors, services
+from claims import disputes, evidence, requests, review, selectors, services
 from claims.cover import conditions_in_force
 from claims.models import (
+    Appeal,
     Claim,
     Condition,
     EvidenceDocument,
@@ -58,6 +59,17 @@ class InfoRequestOutput(serializers.ModelSerializer):
         return sorted({document.kind for document in request.documents_received.all()})
 
 
+class AppealOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Appeal
+        fields = ["id", "reason", "filed_at", "status", "decided_at", "note"]
+        read_only_fields = fields
+
+
+class AppealInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why the refusal is wrong")
+
+
 class ReasonOutput(serializers.ModelSerializer):
     class Meta:
         model = Reason
@@ -86,6 +98,7 @@ class ClaimOutput(serializers.ModelSerializer):
     condition = ConditionOutput(read_only=True, allow_null=True)
     reason = ReasonOutput(read_only=True, allow_null=True)
     requests = InfoRequestOutput(source="info_requests", many=True, read_only=True)
+    appeals = AppealOutput(many=True, read_only=True)
 
     class Meta:
         model = Claim
@@ -114,6 +127,7 @@ class ClaimOutput(serializers.ModelSerializer):
             "paid_at",
             "evidence",
             "requests",
+            "appeals",
             "history",
         ]
         read_only_fields = fields
@@ -207,6 +221,20 @@ class ClaimViewSet(
             request_id=data.validated_data.get("request"),
         )
         return Response(EvidenceOutput(document).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=AppealInput, responses={201: AppealOutput})
+    @action(detail=True, methods=["post"])
+    def appeal(self, request, pk=None):
+        """Appeal a refusal, within 30 days of it: a reviewer who did not refuse it decides."""
+        data = AppealInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        appeal = review.appeal_file(
+            claim_id=self.get_object().pk,
+            reason=data.validated_data["reason"],
+            by=request.user,
+            now=timezone.now(),
+        )
+        return Response(AppealOutput(appeal).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={200: InfoRequestOutput})
     @action(detail=True, methods=["post"], url_path=r"requests/(?P<request_id>[0-9]{1,18})/answer")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.template.response import TemplateResponse
@@ -16,8 +15,10 @@ from django.utils.translation import gettext_lazy as _
 
 from claims import desk
 from claims.clock import is_overdue, overdue_q, time_in_state
+from claims.fraud import risky_q
 from claims.models import (
     ClaimAssignment,
+    ClaimState,
     ClockTarget,
     InfoRequest,
     InvestigationFirm,
@@ -42,6 +43,9 @@ class DeskFilter(admin.SimpleListFilter):
             ("unassigned", _("Unassigned")),
             ("overdue", _("Overdue")),
             ("waiting", _("Waiting on the claimant")),
+            ("risky", _("Risky (supervisor)")),
+            ("audit", _("Audit sample")),
+            ("appeals", _("Appeals")),
         ]
 
     def queryset(self, request, queryset):
@@ -56,6 +60,12 @@ class DeskFilter(admin.SimpleListFilter):
             return queryset.filter(overdue_q(now))
         if self.value() == "waiting":
             return queryset.filter(paused_at__isnull=False)
+        if self.value() == "risky":
+            return queryset.filter(risky_q())
+        if self.value() == "audit":
+            return queryset.filter(audit_held=True, state=ClaimState.PUBLICIZED)
+        if self.value() == "appeals":
+            return queryset.filter(state=ClaimState.REJECTED, appeals__status="pending")
         return queryset
 
 
@@ -64,6 +74,9 @@ DESK_ORDERING = {
     "unassigned": ["submitted_at", "pk"],
     "overdue": ["due_at", "pk"],
     "waiting": ["paused_at", "pk"],
+    "risky": ["-risk_score", "pk"],
+    "audit": ["publicity_ends_at", "pk"],
+    "appeals": ["decided_at", "pk"],
 }
 
 
@@ -83,8 +96,10 @@ def due_column(claim) -> str:
         return "—"
     text = f"{timezone.localtime(claim.due_at):%Y-%m-%d %H:%M}"
     if is_overdue(claim, now=now):
-        return format_html('<strong class="desk-late" style="color:#ba2121">{} ⚠</strong>', text)
-    return text
+        return format_html(
+            '<strong class="desk-late" style="color:#ba2121;white-space:nowrap">{} ⚠</strong>', text
+        )
+    return format_html('<span style="white-space:nowrap">{}</span>', text)
 
 
 def in_state_column(claim) -> str:
@@ -94,41 +109,54 @@ def in_state_column(claim) -> str:
     return f"{spent.days} d {spent.seconds // 3600} h"
 
 
-class ReassignForm(ActionForm):
+class ReassignForm(forms.Form):
+    """The second step of the bulk action: to whom, and why."""
+
     investigator = forms.ModelChoiceField(
         queryset=Investigator.objects.filter(active=True).select_related("user", "firm"),
-        required=False,
         label=_("to"),
         to_field_name="user_id",
     )
     reason_code = forms.ModelChoiceField(
         queryset=Reason.objects.filter(kind=ReasonKind.REASSIGN, active=True),
-        required=False,
         label=_("reason"),
         to_field_name="code",
     )
+    note = forms.CharField(label=_("note"), max_length=300, required=False)
 
 
 def reassign_action(model_admin, request, queryset):
-    """Admin action: one service call for the selected claims."""
-    form = ReassignForm(request.POST)
-    form.is_valid()
-    target, reason = form.cleaned_data.get("investigator"), form.cleaned_data.get("reason_code")
-    try:
-        moved = desk.claims_reassign(
-            claim_ids=list(queryset.values_list("pk", flat=True)[:500]),
-            investigator_id=target.user_id if target else 0,
-            code=reason.code if reason else "",
-            by=request.user,
-            now=timezone.now(),
-        )
-    except REFUSALS as error:
-        model_admin.message_user(request, getattr(error, "message", str(error)), messages.ERROR)
-        return
-    model_admin.message_user(request, _("%(n)d claim(s) reassigned.") % {"n": moved})
+    """Admin action in two steps, as Django's own delete: the selected claims, then a page
+    choosing to whom and why, whose submission is one service call."""
+    ids = list(queryset.values_list("pk", flat=True)[:500])
+    form = ReassignForm(request.POST if "apply" in request.POST else None)
+    if "apply" in request.POST and form.is_valid():
+        try:
+            moved = desk.claims_reassign(
+                claim_ids=ids,
+                investigator_id=form.cleaned_data["investigator"].user_id,
+                code=form.cleaned_data["reason_code"].code,
+                note=form.cleaned_data["note"],
+                by=request.user,
+                now=timezone.now(),
+            )
+        except REFUSALS as error:
+            model_admin.message_user(request, getattr(error, "message", str(error)), messages.ERROR)
+            return None
+        model_admin.message_user(request, _("%(n)d claim(s) reassigned.") % {"n": moved})
+        return None
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": _("Reassign claims"),
+        "form": form,
+        "ids": ids,
+        "opts": model_admin.model._meta,
+        "action": "reassign_action",
+    }
+    return TemplateResponse(request, "admin/claims/claim/reassign.html", context)
 
 
-reassign_action.short_description = _("Reassign selected claims (choose to whom and why)")
+reassign_action.short_description = _("Reassign selected claims")
 reassign_action.allowed_permissions = ["assign"]
 
 

@@ -6,9 +6,11 @@ from django.db import models
 
 
 class ErrorCode(models.TextChoices):
+    ALREADY_APPEALED = "already_appealed"
     ALREADY_DISPUTED = "already_disputed"
     ALREADY_VOTED = "already_voted"
     AMOUNT = "amount"
+    APPEAL_LATE = "appeal_late"
     BAD_DATES = "bad_dates"
     BAD_DEADLINE = "bad_deadline"
     BAD_DOCUMENTS = "bad_documents"

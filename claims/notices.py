@@ -139,6 +139,34 @@ def notify_info_request(*, request, event: str, now: datetime.datetime) -> int:
     )
 
 
+def notify_appeal_decided(*, appeal, now: datetime.datetime) -> int:
+    """The claimant is told the outcome of their appeal, with the reviewer's note."""
+    return notify(
+        member_ids=[appeal.claim.membership.member_id],
+        kind=NoticeKind.CLAIM,
+        event=f"appeal:{appeal.pk}:{appeal.status}",
+        payload={
+            "claim_id": appeal.claim_id,
+            "appeal_id": appeal.pk,
+            "status": str(appeal.status),
+            "note": appeal.note,
+        },
+        now=now,
+    )
+
+
+def _appeal(p: dict) -> tuple[str, str]:
+    outcome = (
+        "upheld: the claim is investigated again"
+        if p["status"] == "upheld"
+        else ("dismissed: the refusal stands")
+    )
+    body = f"Your appeal against the refusal of claim #{p['claim_id']} was {outcome}."
+    if p.get("note"):
+        body += f"\n{p['note']}"
+    return f"Your appeal on claim #{p['claim_id']}: {p['status']}", body
+
+
 def _request(p: dict) -> tuple[str, str]:
     documents = ", ".join(d.replace("_", " ") for d in p["documents"])
     subject = f"Claim #{p['claim_id']}: documents needed by {p['deadline']} (Shanghai)"
@@ -156,6 +184,8 @@ def _request(p: dict) -> tuple[str, str]:
 def _claim(p: dict) -> tuple[str, str]:
     if "request_id" in p:
         return _request(p)
+    if "appeal_id" in p:
+        return _appeal(p)
     subject = f"Your claim #{p['claim_id']} is now {p['state']}"
     body = subject + "."
     if p.get("reason_en"):

@@ -40,8 +40,9 @@ def window_open_q(now: datetime.datetime) -> Q:
 
 
 def window_due_q(now: datetime.datetime) -> Q:
-    """Publicized and over, not yet closed: the window closer's (and a reviewer's) work."""
-    return Q(state=ClaimState.PUBLICIZED, publicity_ends_at__lte=now)
+    """Publicized and over, not yet closed: the window closer's (and a reviewer's) work. A
+    claim held for the audit sample waits for its second review instead."""
+    return Q(state=ClaimState.PUBLICIZED, publicity_ends_at__lte=now, audit_held=False)
 
 
 def require_window_closed(claim: Claim, *, by: User | None, now: datetime.datetime) -> None:
@@ -102,6 +103,30 @@ def require_accepts_evidence(claim: Claim, *, by: User | None, now: datetime.dat
         )
 
 
+# --- second looks ----------------------------------------------------------------------------
+def _not_the_first_look(claim: Claim, by: User | None, refused_by_id: int | None = None) -> None:
+    """A second look is a reviewer's who neither recorded the findings nor refused the claim."""
+    if by is None or not by.has_perm("claims.decide_claim"):
+        raise PermissionDenied("a second look is a reviewer's")
+    if by.pk in (claim.investigation_recorded_by_id, refused_by_id):
+        raise PermissionDenied("a second look is someone else's than the first")
+
+
+def require_pending_appeal(claim: Claim, *, by: User | None, now: datetime.datetime) -> None:
+    appeal = claim.appeals.filter(status="pending").only("refused_by_id").first()
+    if appeal is None or claim.state != ClaimState.REJECTED:
+        raise ServiceError("this claim has no pending appeal", code=ErrorCode.BAD_STATE)
+    _not_the_first_look(claim, by, appeal.refused_by_id)
+    if not by.has_perm("claims.reopen_claim"):
+        raise PermissionDenied("deciding an appeal may reopen the claim")
+
+
+def require_audit_pending(claim: Claim, *, by: User | None, now: datetime.datetime) -> None:
+    if not claim.audit_held or claim.state != ClaimState.PUBLICIZED:
+        raise ServiceError("this claim waits for no audit", code=ErrorCode.BAD_STATE)
+    _not_the_first_look(claim, by)
+
+
 # --- every act --------------------------------------------------------------------------------
 Rule = Callable[..., None]
 
@@ -129,6 +154,12 @@ ACT_RULES: dict[str, tuple[Rule, ...]] = {
     "withdraw": (_transition("withdraw"),),
     "mark_paid": (_transition("mark_paid", system_allowed=True),),
     "reopen": (_transition("reopen"),),
+    "decide_appeal": (require_pending_appeal,),
+    "uphold_appeal": (require_pending_appeal,),
+    "dismiss_appeal": (require_pending_appeal,),
+    "decide_audit": (require_audit_pending,),
+    "confirm_audit": (require_audit_pending,),
+    "miss_audit": (require_audit_pending,),
     "request_info": (
         require_under_investigation,
         require_assigned_investigator,

@@ -21,7 +21,7 @@ def claims_of(member: Member) -> QuerySet[Claim]:
         Claim.objects.filter(membership__member__in=household_of(member))
         .select_related("membership__member", "condition", "reason")
         .order_by("-submitted_at", "-pk")
-        .prefetch_related("evidence", "state_log", "info_requests__documents_received")
+        .prefetch_related("evidence", "state_log", "info_requests__documents_received", "appeals")
     )
 
 
@@ -72,6 +72,10 @@ STAFF_ACTS = (
     "reject",
     "request_info",
     "reopen",
+    "uphold_appeal",
+    "dismiss_appeal",
+    "confirm_audit",
+    "miss_audit",
 )
 
 

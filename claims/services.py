@@ -18,11 +18,13 @@ from claims.clock import clock_enter
 from claims.cover import amount_within, claim_cover, claim_event_at
 from claims.desk import claim_assign_new
 from claims.errors import ErrorCode
+from claims.fraud import claim_signals_compute
 from claims.jury import jury_request
 from claims.models import Claim, ClaimState, IncidentKind, ReasonKind
 from claims.notices import notify_claim_moved
 from claims.reasons import reason_for
 from claims.rules import claim_act_require, window_due_q
+from claims.sampling import audit_hold_if_picked
 from members.households import acts_for
 from members.models import EndReason, Membership, MembershipStatus
 from mutual.core.errors import ServiceError
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def _locked(claim_id: int) -> Claim:
+def claim_locked(claim_id: int) -> Claim:
     return (
         Claim.objects.select_for_update(of=("self",))
         .select_related("membership__member", "plan")
@@ -43,7 +45,7 @@ def _locked(claim_id: int) -> Claim:
     )
 
 
-def _move(
+def claim_move(
     transition, *, by: User | None, now: datetime.datetime, system_allowed: bool = False, **kwargs
 ) -> Claim:
     """Run one of a locked claim's transitions (run_transition), save it, and tell the
@@ -53,6 +55,7 @@ def _move(
     run_transition(transition, by=by, now=now, system_allowed=system_allowed, **kwargs)
     clock_enter(claim, now=now)
     claim.save()
+    claim_signals_compute(claim=claim, now=now)
     notify_claim_moved(claim=claim, now=now, reason=kwargs.get("reason", ""))
     return claim
 
@@ -128,6 +131,7 @@ def claim_submit(
     clock_enter(claim, now=now)
     claim.save()
     claim_assign_new(claim=claim, now=now)
+    claim_signals_compute(claim=claim, now=now)
     return claim
 
 
@@ -135,10 +139,10 @@ def claim_submit(
 def claim_withdraw(
     *, claim_id: int, by: User | None, now: datetime.datetime, code: str = "member_request"
 ) -> Claim:
-    claim = _locked(claim_id)
+    claim = claim_locked(claim_id)
     claim_act_require("withdraw", claim=claim, by=by, now=now)
     reason = reason_for(code, kind=ReasonKind.WITHDRAWAL)
-    _move(claim.withdraw, by=by, now=now, code=reason, description="withdrawn by the member")
+    claim_move(claim.withdraw, by=by, now=now, code=reason, description="withdrawn by the member")
     return claim
 
 
@@ -147,7 +151,7 @@ def claim_start_investigation(
     *, claim_id: int, investigator_id: int, by: User | None, now: datetime.datetime
 ) -> Claim:
     """Assign a third-party investigator (an investigator may take a claim themselves)."""
-    claim = _locked(claim_id)
+    claim = claim_locked(claim_id)
     claim_act_require("start_investigation", claim=claim, by=by, now=now)
     investigator = get_user_model().objects.filter(pk=investigator_id).first()
     if investigator is None:
@@ -162,7 +166,7 @@ def claim_start_investigation(
             code=ErrorCode.NOT_INVESTIGATOR,
             field="investigator",
         )
-    _move(
+    claim_move(
         claim.start_investigation,
         by=by,
         now=now,
@@ -180,7 +184,7 @@ def claim_record_investigation(
 ) -> Claim:
     """The investigator records findings (the report file goes in as evidence).
     Not a state change: the claim stays `investigating` until it is publicized or rejected."""
-    claim = _locked(claim_id)
+    claim = claim_locked(claim_id)
     claim_act_require("record_investigation", claim=claim, by=by, now=now)
     if not summary.strip():
         raise ServiceError("the findings cannot be empty", code=ErrorCode.EMPTY, field="summary")
@@ -202,7 +206,7 @@ def claim_publicize(
     *, claim_id: int, by: User | None, now: datetime.datetime, amount_fen: int | None = None
 ) -> Claim:
     """Open the public window (the plan's publicity_days) with the amount to be paid."""
-    claim = _locked(claim_id)
+    claim = claim_locked(claim_id)
     claim_act_require("publicize", claim=claim, by=by, now=now)
     amount = claim.amount_requested_fen if amount_fen is None else amount_fen
     if not 0 < amount <= claim.cover_fen:
@@ -212,7 +216,7 @@ def claim_publicize(
             field="amount_fen",
         )
     ends_at = now + datetime.timedelta(days=claim.plan.publicity_days)
-    _move(
+    claim_move(
         claim.publicize,
         by=by,
         now=now,
@@ -229,7 +233,7 @@ def claim_approve(
     *, claim_id: int, by: User | None, now: datetime.datetime, reason: str = ""
 ) -> Claim:
     """Approve an undisputed claim whose window closed, or a disputed one after review."""
-    claim = _locked(claim_id)
+    claim = claim_locked(claim_id)
     claim_act_require("approve", claim=claim, by=by, now=now)
     if claim.state == ClaimState.DISPUTED and by is not None and not reason.strip():
         raise ServiceError(
@@ -237,7 +241,7 @@ def claim_approve(
             code=ErrorCode.REASON_REQUIRED,
             field="reason",
         )
-    _move(
+    claim_move(
         claim.approve,
         by=by,
         system_allowed=True,
@@ -254,14 +258,14 @@ def claim_reject(
 ) -> Claim:
     """Refuse a claim with a code from the reasons catalogue (its text is what the member
     reads) and, from a person, a written note for the file."""
-    claim = _locked(claim_id)
+    claim = claim_locked(claim_id)
     claim_act_require("reject", claim=claim, by=by, now=now)
     refusal = reason_for(code, kind=ReasonKind.REFUSAL)
     if by is not None and not reason.strip():
         raise ServiceError(
             "a rejection needs a written reason", code=ErrorCode.REASON_REQUIRED, field="reason"
         )
-    _move(
+    claim_move(
         claim.reject,
         by=by,
         system_allowed=True,
@@ -280,10 +284,10 @@ def claim_reopen(
     """Reopen a refused or withdrawn claim for investigation, with a reopening reason from the
     catalogue. The claim keeps its evidence and findings; each state it reaches again is told
     to the claimant again (the notice's event carries the round)."""
-    claim = _locked(claim_id)
+    claim = claim_locked(claim_id)
     claim_act_require("reopen", claim=claim, by=by, now=now)
     reopening = reason_for(code, kind=ReasonKind.REOPEN)
-    _move(
+    claim_move(
         claim.reopen,
         by=by,
         now=now,
@@ -297,10 +301,10 @@ def claim_reopen(
 def claim_open_dispute_review(*, claim_id: int, by: User | None, now: datetime.datetime) -> Claim:
     """Send a disputed claim to review. On a jury plan the draw is its own task, sent once
     this commits: the claim's lock is held for the transition only, not for the draw."""
-    claim = _locked(claim_id)
+    claim = claim_locked(claim_id)
     claim_act_require("open_dispute_review", claim=claim, by=by, now=now)
     count = claim.disputes.count()
-    _move(
+    claim_move(
         claim.open_dispute_review,
         by=by,
         now=now,
@@ -314,14 +318,14 @@ def claim_open_dispute_review(*, claim_id: int, by: User | None, now: datetime.d
 @transaction.atomic
 def claim_mark_paid(*, claim_id: int, by: User | None, now: datetime.datetime) -> Claim:
     """Billing calls this inside the transaction that posts the payout."""
-    claim = _locked(claim_id)
+    claim = claim_locked(claim_id)
     claim_act_require("mark_paid", claim=claim, by=by, now=now)
-    _move(claim.mark_paid, by=by, system_allowed=True, now=now, description="payout posted")
+    claim_move(claim.mark_paid, by=by, system_allowed=True, now=now, description="payout posted")
     return claim
 
 
 def _close_window(claim_id: int, *, now: datetime.datetime) -> str | None:
-    """Close one claim's window in its own transaction. Returns "approved" or "disputed", or
+    """Close one claim's window in its own transaction. Returns "approved", "disputed" or "held", or
     None when the claim is no longer due (closed meanwhile) or another closer holds it."""
     with transaction.atomic():
         claim = (
@@ -334,6 +338,8 @@ def _close_window(claim_id: int, *, now: datetime.datetime) -> str | None:
         if claim.disputes.exists():
             claim_open_dispute_review(claim_id=claim_id, by=None, now=now)
             return "disputed"
+        if audit_hold_if_picked(claim=claim, now=now):
+            return "held"  # for the audit sample's second review (claims/review.py)
         claim_approve(claim_id=claim_id, by=None, now=now)
         return "approved"
 
@@ -344,7 +350,7 @@ def claims_close_due_windows(*, now: datetime.datetime, batch_size: int = 500) -
     counted under "failed" and left for the next run, and the others still close. Safe to run
     twice at once: each claim is locked with SKIP LOCKED, and a claim already closed no longer
     matches."""
-    closed = {"approved": 0, "disputed": 0, "failed": 0}
+    closed = {"approved": 0, "disputed": 0, "held": 0, "failed": 0}
     due = Claim.objects.filter(window_due_q(now))
     after = None  # (publicity_ends_at, pk) of the last claim tried: each is tried once a run
     while True:

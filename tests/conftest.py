@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group
 
 from members.credit import LocalCreditScoreProvider
 from mutual.worker_process import start_worker, stop_worker
+from tests.browser_operator import browser  # noqa: F401 (the browser tests' fixture)
 from tests.factories import MemberFactory, MembershipFactory, PlanFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,32 +2,25 @@
 server on the real PostgreSQL, with a real Celery worker. Screenshots of every step are saved
 under test-artifacts/ (git-ignored)."""
 
-import base64
 import datetime
 import json
-import shutil
 import urllib.request
-from pathlib import Path
 
 import pytest
 import time_machine
-from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
 from django.utils import timezone
-from django_otp.oath import totp
 
 from billing.ledger import ledger_verify
 from billing.models import FINISHED, ApportionmentPeriod
 from claims.models import Claim, ClaimState
 from claims.tasks import close_publicity_windows
-from mutual.two_factor import staff_2fa_enroll
 from office.demo_users import DEMO_PASSWORD
+from tests.browser_operator import ARTIFACTS, CHROMIUM, Operator
 from tests.claim_steps import pdf, to_publicized
 from tests.factories import ClaimFactory, MembershipFactory, PlanFactory
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 START = datetime.datetime(2030, 12, 7, 2, 0, tzinfo=datetime.UTC)  # 10:00 in Shanghai
 
 pytestmark = [
@@ -35,74 +28,6 @@ pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine: `apt-get install "
                                                  "chromium` (make test does it as root)"),
 ]  # fmt: skip
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are
-    # still synchronous (Django and pytest-playwright document this switch for tests).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
-        )  # fmt: skip
-        yield chromium
-        chromium.close()
-
-
-class Operator:
-    """One staff member's browser session in the admin. With staff two-factor login on (as in
-    production, and in the tests), they are enrolled and type the authenticator's code."""
-
-    def __init__(self, browser, live_server, username, step_prefix, password="pw", width=1280):
-        self.page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
-        # The pages' Content-Security-Policy must not break them: whatever it refuses is
-        # reported on the console, and every screenshot checks that nothing was.
-        self.refused: list[str] = []
-        self.page.on(
-            "console",
-            lambda m: "Content Security Policy" in m.text and self.refused.append(m.text),
-        )
-        self.base, self.prefix, self.step = live_server.url, step_prefix, 0
-        self.page.goto(f"{self.base}/admin/login/")
-        self.page.fill("#id_username", username)
-        self.page.fill("#id_password", password)
-        if settings.MUTUAL_STAFF_2FA:
-            secret = staff_2fa_enroll(username=username).secret
-            self.page.fill("#id_otp_token", f"{totp(base64.b32decode(secret)):06d}")
-        self.page.click("input[type=submit]")
-        assert self.page.url.rstrip("/").endswith("/admin"), "the login was refused"
-
-    def open(self, path):
-        self.page.goto(f"{self.base}{path}")
-
-    def press(self, action, **fields):
-        form = self.page.locator(f"form[data-action='{action}']")
-        for name, value in fields.items():
-            target = form.locator(f"[name='{name}']")
-            if name == "file":
-                target.set_input_files(value)
-            elif name in ("investigator", "kind"):
-                target.select_option(value)
-            else:
-                target.fill(value)
-        form.locator("input[type=submit]").click()
-
-    def shot(self, name):
-        assert not self.refused, self.refused
-        self.step += 1
-        self.page.screenshot(path=ARTIFACTS / f"{self.prefix}-{self.step:02d}-{name}.png",
-                             full_page=True)  # fmt: skip
-
-    def messages(self) -> str:
-        return self.page.locator("ul.messagelist").inner_text()
 
 
 def api_dispute(base, member, case_id, reason):
@@ -157,7 +82,7 @@ def test_the_seed_case_from_submission_to_payment(
     with time_machine.travel(after_window, tick=True):
         # The worker closes the windows: one approved, one disputed.
         result = close_publicity_windows.delay(after_window.isoformat()).get(timeout=60)
-        assert result == {"approved": 1, "disputed": 1, "failed": 0}
+        assert result == {"approved": 1, "disputed": 1, "held": 0, "failed": 0}
 
         # The reviewer resolves the dispute; the investigator was never offered approval.
         rev = Operator(browser, live_server, reviewer.username, "reviewer")
@@ -249,7 +174,7 @@ def test_the_demo_office_shows_its_posted_periods_on_a_readable_dashboard(browse
     assert len(posted) >= 2
     fin = Operator(browser, live_server, "finance", "demo", password=DEMO_PASSWORD, width=1400)
     fin.open("/admin/")
-    last_periods = fin.page.locator("#dashboard .module.wide table")
+    last_periods = fin.page.locator("#last-periods table")
     for period in posted:
         assert str(period) in last_periods.inner_text()
     # Readable at 1400 px: no table header squeezed onto more than two lines.

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from claims import evidence, requests, services
+from claims import evidence, requests, review, services
 from claims.models import Claim
 from claims.rules import REFUSALS
 from claims.selectors import STAFF_ACTS
@@ -66,6 +66,18 @@ def _service_call(act: str, *, claim_id: int, user, now, investigator_id: int):
         "reopen": lambda: services.claim_reopen(
             claim_id=claim_id, by=user, now=now, code="new_evidence"
         ),
+        "uphold_appeal": lambda: review.appeal_decide(
+            claim_id=claim_id, uphold=True, by=user, now=now
+        ),
+        "dismiss_appeal": lambda: review.appeal_decide(
+            claim_id=claim_id, uphold=False, note="stands", by=user, now=now
+        ),
+        "confirm_audit": lambda: review.audit_decide(
+            claim_id=claim_id, confirmed=True, by=user, now=now
+        ),
+        "miss_audit": lambda: review.audit_decide(
+            claim_id=claim_id, confirmed=False, note="missed", by=user, now=now
+        ),
     }
     return calls[act]
 
@@ -96,7 +108,7 @@ def offered_by_admin(client, user, claim) -> set[str]:
 
 
 @pytest.fixture
-def claims_in_every_situation(investigator, reviewer):
+def claims_in_every_situation(investigator, other_investigator, reviewer):
     """(label, claim, moment) for every state a staff member meets, windows open and closed."""
     situations = [("submitted", ClaimFactory(), START)]
     claim = ClaimFactory()
@@ -137,6 +149,24 @@ def claims_in_every_situation(investigator, reviewer):
         claim_id=claim.pk, by=reviewer, now=START, code="pre_existing", reason="x"
     )
     situations.append(("rejected", claim, START))
+    review.appeal_file(
+        claim_id=claim.pk, reason="wrong", by=claim.membership.member.user, now=START
+    )
+    situations.append(("rejected, appealed", claim, START))
+    claim = to_investigating(ClaimFactory(), investigator=other_investigator, now=START)
+    services.claim_reject(
+        claim_id=claim.pk, by=reviewer, now=START, code="pre_existing", reason="x"
+    )
+    review.appeal_file(
+        claim_id=claim.pk, reason="wrong", by=claim.membership.member.user, now=START
+    )
+    situations.append(("appealed, refused by someone else", claim, START))
+    from claims.models import DeskPolicy
+
+    claim = to_publicized(ClaimFactory(), investigator=investigator, now=START)
+    DeskPolicy.objects.update_or_create(plan=claim.plan, defaults={"audit_permille": 1000})
+    services.claims_close_due_windows(now=after_window(claim))
+    situations.append(("held for the audit", claim, after_window(claim)))
     return situations
 
 

@@ -401,13 +401,14 @@ class TestWindowCloser:
             now=NOW,
         )
         result = services.claims_close_due_windows(now=after_window(quiet))
-        assert result == {"approved": 1, "disputed": 1, "failed": 0}
+        assert result == {"approved": 1, "disputed": 1, "held": 0, "failed": 0}
         assert state_of(quiet) == ClaimState.APPROVED
         assert state_of(contested) == ClaimState.DISPUTED
         assert state_of(later) == ClaimState.PUBLICIZED
         assert services.claims_close_due_windows(now=after_window(quiet)) == {
             "approved": 0,
             "disputed": 0,
+            "held": 0,
             "failed": 0,
         }
 
@@ -434,7 +435,7 @@ class TestWindowCloser:
         moment = after_window(poisoned)
         with caplog.at_level(logging.ERROR, logger="claims.services"):
             result = services.claims_close_due_windows(now=moment, batch_size=2)
-        assert result == {"approved": 4, "disputed": 0, "failed": 1}
+        assert result == {"approved": 4, "disputed": 0, "held": 0, "failed": 1}
         assert [state_of(claim) for claim in claims] == [ClaimState.PUBLICIZED] + [
             ClaimState.APPROVED
         ] * 4
@@ -446,5 +447,6 @@ class TestWindowCloser:
         assert services.claims_close_due_windows(now=moment) == {
             "approved": 0,
             "disputed": 0,
+            "held": 0,
             "failed": 1,
         }

@@ -232,31 +232,25 @@ def test_the_reassign_action_in_the_admin(client, supervisor, investigator, othe
     hired(investigator), hired(other_investigator)
     claim = ClaimFactory(investigator=investigator)
     client.force_login(supervisor)
+    url = reverse("admin:claims_claim_changelist")
+    chosen = {"action": "reassign_action", "_selected_action": [claim.pk]}
+    page = client.post(url, {**chosen, "index": 0})
+    assert page.status_code == 200 and b'id="reassign-form"' in page.content
+    page = client.post(url, {**chosen, "apply": "1", "investigator": investigator.pk})
+    assert page.status_code == 200 and page.context["form"].errors["reason_code"]
+    claim.refresh_from_db()
+    assert claim.investigator == investigator  # no reason: nothing moved
     response = client.post(
-        reverse("admin:claims_claim_changelist"),
-        {
-            "action": "reassign_action",
-            "_selected_action": [claim.pk],
-            "investigator": other_investigator.pk,
-            "reason_code": "absence",
-        },
+        url,
+        {**chosen, "apply": "1", "investigator": other_investigator.pk, "reason_code": "absence"},
         follow=True,
     )
-    assert response.status_code == 200
+    assert "1 claim(s) reassigned." in [str(m) for m in response.context["messages"]]
     claim.refresh_from_db()
     assert claim.investigator == other_investigator
-    response = client.post(
-        reverse("admin:claims_claim_changelist"),
-        {
-            "action": "reassign_action",
-            "_selected_action": [claim.pk],
-            "investigator": investigator.pk,
-        },
-        follow=True,
-    )
-    assert any("reason" in str(m) for m in response.context["messages"])
-    claim.refresh_from_db()
-    assert claim.investigator == other_investigator  # no reason: nothing moved
+    client.force_login(investigator)  # not a supervisor: the action is not offered
+    page = client.get(url)
+    assert "reassign_action" not in dict(page.context["action_form"].fields["action"].choices)
 
 
 def test_supervisors_are_told_once_of_each_claim_gone_late(supervisor, investigator):

@@ -51,7 +51,6 @@ def test_seed_demo_refuses_a_negative_count():
 
 
 def test_demo_admin_prints_working_logins(capsys, rf):
-    call_command("demo_admin")
     out = capsys.readouterr().out
     assert "admin" in out and "mutual-demo" in out
     # django-axes counts every login against its request's address: authenticate needs one.
@@ -137,3 +136,27 @@ def test_seed_demo_history_works_whatever_the_day(moment):
     finished = ApportionmentPeriod.objects.filter(status__in=FINISHED)
     assert finished.count() == 3 and ledger_verify() == []
     assert Membership.objects.filter(bills__debit_attempts=2, status="lapsed").exists()
+
+
+def test_bench_admin_writes_the_desk_workload_and_times_every_desk_page(capsys):
+    """The benchmark's own workload stays valid (its SQL meets every constraint) and every page
+    it times answers 200 (the figures of record are in the README, at 1,000,000 claims)."""
+    import json
+
+    from tests.factories import UserFactory
+
+    call_command("seed_demo", "--members", "300", "--seed", "3", "--no-claims")
+    UserFactory(username="bench-admin", is_staff=True, is_superuser=True)
+    capsys.readouterr()
+    call_command("bench_admin", "--claims", "6000", "--repeat", "1")
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["claims_in_database"] >= 5000
+    pages = {
+        name: row for name, row in figures.items() if isinstance(row, dict) and "status" in row
+    }
+    refused = {n: r["status"] for n, r in pages.items() if r["status"] != 200}
+    assert refused == {"memberships, page 1000": 302}  # 300 members have no page 1000
+    assert figures["desk figures (dashboard panel)"]["queries"] <= 10
+    from claims.models import ClaimAudit, InfoRequest
+
+    assert InfoRequest.objects.exists() and ClaimAudit.objects.exists()

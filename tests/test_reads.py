@@ -51,8 +51,8 @@ def test_the_claim_list_costs_the_same_queries_for_one_claim_or_many(
     client = APIClient()
     client.force_authenticate(many.member.user)
     # the page's count and rows, their evidence, their history, their requests for
-    # information (the member is the test's own)
-    with django_assert_num_queries(5):
+    # information, their appeals (the member is the test's own)
+    with django_assert_num_queries(6):
         assert len(client.get("/api/claims/").json()["results"]) == 6
 
 

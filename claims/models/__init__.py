@@ -1,6 +1,7 @@
 """The claims app's models, one module per kind: the illness lists (conditions.py), claims
 (claims.py), their evidence chain (evidence.py), disputes and juries (disputes.py), and the
-desk (desk.py): reasons, firms, clock targets, assignments and requests for information."""
+desk (desk.py): reasons, firms, clock targets, assignments and requests for information, and
+second looks (review.py): appeals, fraud signals and the audit sample."""
 
 from claims.models.claims import Claim, ClaimState, IncidentKind
 from claims.models.conditions import Condition, ConditionCategory
@@ -21,15 +22,30 @@ from claims.models.evidence import (
     EvidenceKind,
     evidence_upload_to,
 )
+from claims.models.review import (
+    Appeal,
+    AppealStatus,
+    AuditOutcome,
+    ClaimAudit,
+    ClaimSignal,
+    DeskPolicy,
+    SignalCode,
+)
 
 __all__ = [
     "GENESIS_LINK",
+    "Appeal",
+    "AppealStatus",
+    "AuditOutcome",
     "Claim",
     "ClaimAssignment",
+    "ClaimAudit",
+    "ClaimSignal",
     "ClaimState",
     "ClockTarget",
     "Condition",
     "ConditionCategory",
+    "DeskPolicy",
     "Dispute",
     "EvidenceDocument",
     "EvidenceKind",
@@ -42,6 +58,7 @@ __all__ = [
     "Reason",
     "ReasonKind",
     "RequestStatus",
+    "SignalCode",
     "Vote",
     "evidence_upload_to",
 ]

@@ -162,6 +162,9 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
     paused_at = models.DateTimeField(_("waiting on the claimant since"), null=True, blank=True)
     paused_seconds = models.PositiveIntegerField(_("seconds paused in this state"), default=0)
+    # The fraud signals' total weight (claims/fraud.py), and a hold for the audit sample.
+    risk_score = models.PositiveSmallIntegerField(_("risk score"), default=0)
+    audit_held = models.BooleanField(_("held for the audit sample"), default=False)
     overdue_told_at = models.DateTimeField(_("supervisors told it is late"), null=True, blank=True)
     # The transitions' log rows (django-fsm-log), so that a list can prefetch them (no column).
     state_log = GenericRelation(StateLog)
@@ -204,6 +207,12 @@ class Claim(ConcurrentTransitionMixin, models.Model):
                 fields=["investigator", "due_at"],
                 name="claim_desk_mine",
                 condition=Q(state__in=["submitted", "investigating"]),
+            ),
+            models.Index(
+                fields=["risk_score"], name="claim_desk_risky", condition=Q(risk_score__gt=0)
+            ),
+            models.Index(
+                fields=["publicity_ends_at"], name="claim_desk_audit", condition=Q(audit_held=True)
             ),
             models.Index(
                 fields=["due_at"],
@@ -315,3 +324,14 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         self.reopened += 1
         self.decided_at = None
         self.decision_reason = ""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=ClaimState.PUBLICIZED,
+        target=ClaimState.DISPUTED,
+        permission=_can_decide,
+    )
+    def audit_review(self, *, now, by: User | None = None, description=None) -> None:
+        """The audit sample's second look found a problem: reviewed as a disputed claim."""

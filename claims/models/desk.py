@@ -133,7 +133,7 @@ class ClaimAssignment(models.Model):
         ordering = ["at", "pk"]
 
     def __str__(self) -> str:
-        return f"Claim {self.claim_id} to {self.assigned_to_id} at {self.at:%Y-%m-%d %H:%M}"
+        return f"Claim {self.claim_id}: to {self.assigned_to}"
 
 
 class RequestStatus(models.TextChoices):

@@ -36,3 +36,21 @@ def more_attention(context) -> dict | None:
 @register.simple_tag
 def chart(items, unit: str = ""):
     return bar_chart(items, unit=unit)
+
+
+@register.simple_tag(takes_context=True)
+def desk_figures(context) -> dict | None:
+    """The claims desk's KPIs (claims.kpis), for staff who see claims; cached a minute."""
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from claims.kpis import desk_kpis
+
+    user = context.get("user")
+    if user is None or not user.has_perm("claims.view_claim"):
+        return None
+    figures = cache.get("desk-kpis")
+    if figures is None:
+        figures = desk_kpis(now=timezone.now())
+        cache.set("desk-kpis", figures, 60)
+    return figures
