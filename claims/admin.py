@@ -15,6 +15,7 @@ from claims.desk_admin import (
     AssignmentInline,
     DeskFilter,
     InfoRequestInline,
+    SubmittedFilter,
     desk_ordering,
     due_column,
     in_state_column,
@@ -108,6 +109,7 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
     ]
     list_filter = [
         DeskFilter,
+        SubmittedFilter,
         "state",
         PublicityFilter,
         "plan",
@@ -117,7 +119,6 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
     list_select_related = ["membership__member", "plan", "investigator"]
     search_fields = ["=id", "=membership__member__national_id", "^hospital", "^diagnosis"]
     search_help_text = _("Claim number, exact national id, or the start of hospital or diagnosis.")
-    date_hierarchy = "submitted_at"
     inlines = [
         EvidenceInline,
         InfoRequestInline,

@@ -167,7 +167,8 @@ def perform(action: str, *, claim_id: int, user, now, data, files) -> str:
             now=now,
             amount_fen=parse_yuan(data.get("amount_yuan", ""), field="amount_yuan"),
         )
-        return f"Publicized until {claim.publicity_ends_at:%Y-%m-%d %H:%M}."
+        ends_at = timezone.localtime(claim.publicity_ends_at)
+        return f"Publicized until {ends_at:%Y-%m-%d %H:%M} (Shanghai)."
     if action == "open_dispute_review":
         services.claim_open_dispute_review(claim_id=claim_id, by=user, now=now)
         return str(_("Dispute review opened."))

@@ -17,7 +17,7 @@ from functools import lru_cache
 import holidays
 from django.db.models import Q
 
-from claims.models import Claim, ClaimState, ClockTarget
+from claims.models import Claim, ClaimState, ClockTarget, StateSpan
 from mutual.core.timezones import local_date, local_midnight
 
 DAY = datetime.timedelta(days=1)
@@ -97,6 +97,20 @@ def target_for(plan_id: int, state: str) -> tuple[int, bool] | None:
 
 # --- a claim's clock (the caller holds the claim's row and saves it) ---------------------------
 CLOCK_FIELDS = ["state_since", "due_at", "paused_at", "paused_seconds"]
+
+
+def clock_leave(claim: Claim, *, now: datetime.datetime) -> None:
+    """The claim is about to leave its state (before its transition): its span is written."""
+    worked = time_in_state(claim, now=now)
+    if worked is None:
+        return
+    StateSpan.objects.create(
+        claim=claim,
+        state=claim.state,
+        entered_at=claim.state_since,
+        left_at=now,
+        worked_seconds=max(0, int(worked.total_seconds())),
+    )
 
 
 def clock_enter(claim: Claim, *, now: datetime.datetime) -> None:

@@ -173,26 +173,38 @@ def claims_flag_overdue(*, now: datetime.datetime) -> int:
 DECIDED_STATES = (ClaimState.APPROVED, ClaimState.PAID, ClaimState.REJECTED)
 
 
-def firms_with_figures(*, now: datetime.datetime):
-    """The firms, each with its claims' figures (through its investigators): open, late now,
-    decided, decided without ever being told late. Subqueries: one query for the page."""
-    from django.db.models import OuterRef, Subquery
-    from django.db.models.functions import Coalesce
+FIRM_WINDOW = datetime.timedelta(days=30)
 
-    def count(q: Q):
-        rows = (
-            Claim.objects.filter(q, investigator__investigator_profile__firm=OuterRef("pk"))
-            .order_by()
-            .values("investigator__investigator_profile__firm")
-            .annotate(n=Count("pk"))
-            .values("n")
+
+def firm_figures(*, now: datetime.datetime) -> list[dict]:
+    """Each firm's figures, through its investigators: open and late now, decided in the last
+    30 days, those of them never told late, and the fees for them. One grouped query over the
+    claims an index finds (open states, or decided in the window), whatever the history."""
+    firm_of = dict(Investigator.objects.values_list("user_id", "firm_id"))
+    decided = Q(state__in=DECIDED_STATES, decided_at__gt=now - FIRM_WINDOW, decided_at__lte=now)
+    rows = (
+        Claim.objects.filter(Q(state__in=WORKED_STATES) | decided, investigator_id__in=firm_of)
+        .values("investigator_id")
+        .annotate(
+            open=Count("pk", filter=Q(state__in=WORKED_STATES)),
+            late=Count("pk", filter=overdue_q(now)),
+            decided=Count("pk", filter=decided),
+            on_time=Count("pk", filter=decided & Q(overdue_told_at__isnull=True)),
         )
-        return Coalesce(Subquery(rows), 0)
-
-    decided = Q(state__in=DECIDED_STATES)
-    return InvestigationFirm.objects.annotate(
-        open_n=count(Q(state__in=WORKED_STATES)),
-        late_n=count(overdue_q(now)),
-        decided_n=count(decided),
-        decided_on_time_n=count(decided & Q(overdue_told_at__isnull=True)),
     )
+    totals: dict[int, dict] = {}
+    for row in rows:
+        firm = totals.setdefault(firm_of[row["investigator_id"]],
+                                 {"open": 0, "late": 0, "decided": 0, "on_time": 0})  # fmt: skip
+        for key in firm:
+            firm[key] += row[key]
+    figures = []
+    for firm in InvestigationFirm.objects.order_by("name"):
+        counts = totals.get(firm.pk, {"open": 0, "late": 0, "decided": 0, "on_time": 0})
+        figures.append({
+            "firm": firm,
+            **counts,
+            "on_time_share": counts["on_time"] / counts["decided"] if counts["decided"] else None,
+            "fees_fen": counts["decided"] * firm.fee_per_case_fen,
+        })  # fmt: skip
+    return figures

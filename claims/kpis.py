@@ -1,18 +1,17 @@
 """The claims desk's figures for the dashboard: open claims by state and age, the median and
 90th percentile time in each state over the last 30 days, the first-pass rate, the overdue
 counts and the audit sample's miss rate. Each is one aggregate query, whatever the number of
-claims (the state log's time index keeps the 30 days cheap)."""
+claims (each reads an index: the spans by the time they ended, the claims by state or
+decision time)."""
 
 from __future__ import annotations
 
 import datetime
 
-from django.contrib.contenttypes.models import ContentType
-from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Aggregate, Count, Exists, FloatField, OuterRef, Q
 
 from claims.clock import overdue_q
-from claims.models import AuditOutcome, Claim, ClaimAudit, ClaimState, InfoRequest
+from claims.models import AuditOutcome, Claim, ClaimAudit, ClaimState, InfoRequest, StateSpan
 
 OPEN_STATES = (
     ClaimState.SUBMITTED,
@@ -48,34 +47,19 @@ def open_by_state_and_age(*, now: datetime.datetime) -> list[dict]:
     return sorted(rows, key=lambda row: order[row["state"]])
 
 
-_TIME_IN_STATE = """
-WITH moved AS (
-    SELECT s.object_id, s.source_state, s.timestamp
-      FROM django_fsm_log_statelog s
-     WHERE s.content_type_id = %(ct)s AND s.timestamp >= %(since)s AND s.timestamp < %(now)s
-), spans AS (
-    SELECT m.source_state,
-           EXTRACT(EPOCH FROM m.timestamp - COALESCE(
-               (SELECT max(p.timestamp) FROM django_fsm_log_statelog p
-                 WHERE p.content_type_id = %(ct)s AND p.object_id = m.object_id
-                   AND p.timestamp < m.timestamp),
-               c.submitted_at)) AS seconds
-      FROM moved m JOIN claims_claim c ON c.id = m.object_id
-)
-SELECT source_state, count(*),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds),
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY seconds)
-  FROM spans WHERE source_state IS NOT NULL GROUP BY source_state
-"""
-
-
 def time_in_state(*, now: datetime.datetime) -> list[dict]:
-    """Each state left in the last 30 days: how many moves, the median and the 90th
-    percentile of the time spent in it (waits on the claimant included), in hours."""
-    ct = ContentType.objects.get_for_model(Claim).pk
-    with connection.cursor() as cursor:
-        cursor.execute(_TIME_IN_STATE, {"ct": ct, "since": now - WINDOW, "now": now})
-        rows = cursor.fetchall()
+    """Each state left in the last 30 days: how many stays, the median and the 90th
+    percentile of the time worked in it (waits on the claimant left out), in hours."""
+    rows = (
+        StateSpan.objects.filter(left_at__gt=now - WINDOW, left_at__lte=now)
+        .values("state")
+        .annotate(
+            moves=Count("pk"),
+            p50=Percentile(0.5),
+            p90=Percentile(0.9),
+        )
+        .values_list("state", "moves", "p50", "p90")
+    )
     order = {state: i for i, state in enumerate(ClaimState.values)}
     return [
         {"state": state, "moves": n, "median_hours": p50 / 3600, "p90_hours": p90 / 3600}
@@ -83,15 +67,34 @@ def time_in_state(*, now: datetime.datetime) -> list[dict]:
     ]
 
 
+class Percentile(Aggregate):
+    """PostgreSQL's percentile_cont over the spans' worked seconds."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, fraction: float):
+        super().__init__("worked_seconds", fraction=float(fraction))
+
+
 def first_pass_rate(*, now: datetime.datetime) -> tuple[int, int]:
-    """(decided with no request for information, decided) over the last 30 days."""
+    """(decided with no request for information, decided) over the last 30 days. Grouped by
+    the test, so that PostgreSQL hashes the requests once (an aggregate FILTER with the same
+    test ran it per claim: 0.85 s at a million claims)."""
     asked = InfoRequest.objects.filter(claim=OuterRef("pk"))
-    figures = Claim.objects.filter(
-        state__in=[ClaimState.APPROVED, ClaimState.PAID, ClaimState.REJECTED],
-        decided_at__gte=now - WINDOW,
-        decided_at__lte=now,
-    ).aggregate(decided=Count("pk"), first_pass=Count("pk", filter=~Exists(asked)))
-    return figures["first_pass"], figures["decided"]
+    rows = dict(
+        Claim.objects.filter(
+            state__in=[ClaimState.APPROVED, ClaimState.PAID, ClaimState.REJECTED],
+            decided_at__gte=now - WINDOW,
+            decided_at__lte=now,
+        )
+        .annotate(first_pass=~Exists(asked))
+        .values("first_pass")
+        .annotate(n=Count("pk"))
+        .values_list("first_pass", "n")
+    )
+    return rows.get(True, 0), sum(rows.values())
 
 
 def audit_miss_rate(*, now: datetime.datetime, days: int = 90) -> tuple[int, int]:

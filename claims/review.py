@@ -56,6 +56,8 @@ def appeal_file(*, claim_id: int, reason: str, by: User | None, now: datetime.da
     text = reason.strip()
     if not text:
         raise ServiceError("say why the refusal is wrong", code=ErrorCode.EMPTY, field="reason")
+    claim.appeal_pending = True
+    claim.save(update_fields=["appeal_pending"])
     return Appeal.objects.create(
         claim=claim, filed_by=by, reason=text[:2000], filed_at=now, refused_by_id=_refused_by(claim)
     )
@@ -78,6 +80,8 @@ def appeal_decide(
     appeal.status = AppealStatus.UPHELD if uphold else AppealStatus.DISMISSED
     appeal.decided_by, appeal.decided_at, appeal.note = by, now, note.strip()[:500]
     appeal.save(update_fields=["status", "decided_by", "decided_at", "note"])
+    claim.appeal_pending = False
+    claim.save(update_fields=["appeal_pending"])
     if uphold:
         claim_reopen(claim_id=claim.pk, by=by, now=now, code="appeal_upheld", note=note)
     notify_appeal_decided(appeal=appeal, now=now)

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from claims.clock import clock_enter
+from claims.clock import clock_enter, clock_leave
 from claims.cover import amount_within, claim_cover, claim_event_at
 from claims.desk import claim_assign_new
 from claims.errors import ErrorCode
@@ -52,6 +52,8 @@ def claim_move(
     claimant, all in the caller's transaction. Every claim transition in this module goes
     through here, so none is left untold; a rejection's notice carries its `reason`."""
     claim = transition.__self__
+    # The span of the state it leaves (rolled back with the rest if the transition is refused).
+    clock_leave(claim, now=now)
     run_transition(transition, by=by, now=now, system_allowed=system_allowed, **kwargs)
     clock_enter(claim, now=now)
     claim.save()

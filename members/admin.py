@@ -227,13 +227,32 @@ class MemberAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mo
     list_filter = [AgeBandFilter, "relationship"]
     list_select_related = ["user", "payer"]
     # Exact id and name prefix: both can use an index on a ten-million-row table. A
-    # household is found by its account holder's name too.
-    search_fields = ["=national_id", "^full_name", "^payer__full_name"]
+    # household is found by its account holder's name too (get_search_results).
+    search_fields = ["=national_id", "^full_name"]
+    SEARCH_LIMIT = 2_000
     search_help_text = _(
         "Exact national id, or the start of the name (of the person or of their account holder)."
     )
     raw_id_fields = ["user", "payer"]
     inlines = [MembershipInline, DependantInline]
+
+    def get_search_results(self, request, queryset, search_term):
+        """The people the term finds by their own id or name, and the dependants of account
+        holders it finds by name: each set read through its own index, at most SEARCH_LIMIT
+        ids each. (One WHERE OR-ing the person's columns with the joined holder's name made
+        PostgreSQL scan all ten million people: 33 s a search.)"""
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip()
+        if not term:
+            return found, may_have_duplicates
+        direct = list(found.order_by().values_list("pk", flat=True)[: self.SEARCH_LIMIT])
+        holders = Member.objects.filter(payer__isnull=True, full_name__istartswith=term)
+        dependants = list(
+            Member.objects.filter(payer__in=holders.values("pk")[: self.SEARCH_LIMIT])
+            .order_by()
+            .values_list("pk", flat=True)[: self.SEARCH_LIMIT]
+        )
+        return queryset.filter(pk__in=direct + dependants), False
 
     @admin.display(description=_("national id"))
     def national_id_masked(self, member: Member) -> str:

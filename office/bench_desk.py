@@ -32,8 +32,8 @@ INSERT INTO claims_claim (
     membership_id, plan_id, state, incident_kind, incident_date, diagnosis_date, diagnosis,
     hospital, cover_fen, amount_requested_fen, amount_approved_fen, submitted_at,
     investigator_id, investigation_summary, decision_reason, reopened, state_since, due_at,
-    paused_seconds, risk_score, audit_held, decided_at, paid_at, publicity_starts_at,
-    publicity_ends_at)
+    paused_seconds, risk_score, audit_held, appeal_pending, decided_at, paid_at,
+    publicity_starts_at, publicity_ends_at)
 SELECT m.id, m.plan_id, s.state, 'accident', s.at::date, s.at::date, 'bench case',
        'Hospital ' || (g %% 700), m.cover_fen, LEAST(m.cover_fen, 100000 + (g %% 997) * 1000),
        CASE WHEN s.state IN ('publicized', 'disputed', 'approved', 'paid')
@@ -42,7 +42,7 @@ SELECT m.id, m.plan_id, s.state, 'accident', s.at::date, s.at::date, 'bench case
        CASE WHEN s.state IN ('submitted', 'investigating', 'disputed')
             THEN s.since + interval '1 day' * (CASE WHEN g %% 5 = 0 THEN 1 ELSE 20 END) END,
        0, CASE WHEN g %% 97 = 0 THEN 60 WHEN g %% 13 = 0 THEN 20 ELSE 0 END,
-       s.state = 'publicized' AND g %% 50 = 0,
+       s.state = 'publicized' AND g %% 50 = 0, false,
        CASE WHEN s.state IN ('approved', 'paid', 'rejected', 'withdrawn')
             THEN s.at + interval '10 days' END,
        CASE WHEN s.state = 'paid' THEN s.at + interval '14 days' END,
@@ -104,6 +104,41 @@ SELECT c.id, 'bench', 50, c.publicity_ends_at, 'pending', ''
 """
 
 
+# Each claim's stays in the states it left (the desk's time-in-state figures read these).
+_SPANS = """
+INSERT INTO claims_statespan (claim_id, state, entered_at, left_at, worked_seconds)
+SELECT id, st, entered, left_at, GREATEST(0, EXTRACT(EPOCH FROM left_at - entered))::bigint
+  FROM (
+    SELECT c.id, 'submitted' AS st, c.submitted_at AS entered,
+           c.submitted_at + interval '1 day' AS left_at
+      FROM claims_claim c WHERE c.id > %(after)s AND c.state <> 'submitted'
+    UNION ALL
+    SELECT c.id, 'investigating', c.submitted_at + interval '1 day',
+           COALESCE(c.publicity_starts_at, c.decided_at)
+      FROM claims_claim c
+     WHERE c.id > %(after)s AND c.state NOT IN ('submitted', 'investigating', 'withdrawn')
+    UNION ALL
+    SELECT c.id, 'publicized', c.publicity_starts_at, c.publicity_ends_at
+      FROM claims_claim c WHERE c.id > %(after)s AND c.state IN ('disputed', 'approved', 'paid')
+    UNION ALL
+    SELECT c.id, 'approved', c.decided_at, c.paid_at
+      FROM claims_claim c WHERE c.id > %(after)s AND c.state = 'paid'
+  ) spans
+"""
+
+
+def ensure_desk_spans() -> int:
+    """The spans of the claims written here that have none yet (set-based, once)."""
+    from django.db.models import Max
+
+    from claims.models import StateSpan
+
+    after = StateSpan.objects.aggregate(last=Max("claim_id"))["last"] or 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(_SPANS, {"after": after})
+        return cursor.rowcount
+
+
 def _investigators() -> list[int]:
     users = get_user_model()
     group = Group.objects.get(name="investigator")
@@ -150,10 +185,16 @@ def ensure_desk_claims(*, total: int, now: datetime.datetime, batch: int = 200_0
             for statement in _SIDE.split(";\n"):
                 if statement.strip():
                     cursor.execute(statement, {"after": after, "now": now, "someone": someone})
+    spans = ensure_desk_spans()
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE claims_claim; ANALYZE django_fsm_log_statelog")
+        cursor.execute(
+            "UPDATE claims_claim SET appeal_pending = true WHERE NOT appeal_pending AND id IN "
+            "(SELECT claim_id FROM claims_appeal WHERE status = 'pending')"
+        )
+        cursor.execute("ANALYZE claims_claim; ANALYZE claims_statespan")
     return {
         "claims_written": written,
         "claims": have + written,
+        "spans_written": spans,
         "investigators": len(investigators),
     }

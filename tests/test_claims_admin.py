@@ -5,6 +5,7 @@ import datetime
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone
 
 from claims.models import Claim, ClaimState
 from tests.claim_steps import pdf
@@ -49,7 +50,9 @@ def test_reviewer_moves_a_claim_from_submitted_to_approved(client, reviewer, inv
 
         assert "publicize" in buttons(reviewer_client, claim)
         response = press(reviewer_client, claim, "publicize", amount_yuan="300000.00")
-        assert any("Publicized until" in m for m in messages_of(response))
+        # In the zone of every other screen, and said (issue 25: it was UTC, unlabelled).
+        ends = timezone.localtime(START + datetime.timedelta(days=3))
+        assert f"Publicized until {ends:%Y-%m-%d %H:%M} (Shanghai)." in messages_of(response)
         assert buttons(reviewer_client, claim) == set()  # nothing to decide while it is public
 
     with time_machine.travel(START + datetime.timedelta(days=3, minutes=1), tick=False):
@@ -89,3 +92,11 @@ def test_claim_changelist_renders_for_a_reviewer(client, reviewer):
     response = client.get(reverse("admin:claims_claim_changelist") + "?state=submitted")
     assert response.status_code == 200
     assert response.context["cl"].result_count == 3
+
+
+def test_a_claim_with_no_evidence_shows_no_green_check(client, reviewer):
+    """Issue 25: "0 documents verified" in green said something that had not happened."""
+    claim = ClaimFactory()
+    client.force_login(reviewer)
+    page = client.get(reverse("admin:claims_claim_change", args=[claim.pk])).content.decode()
+    assert "no documents yet" in page and "documents verified" not in page

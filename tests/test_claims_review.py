@@ -258,11 +258,11 @@ def test_the_desk_kpis_on_the_dashboard(client, plan, investigator, reviewer):
     from claims import kpis, requests
 
     start = NOW - datetime.timedelta(days=10)
-    quick = ClaimFactory(membership__plan=plan, submitted_at=start)
+    quick = ClaimFactory(membership__plan=plan, submitted_at=start, state_since=start)
     to_investigating(quick, investigator=investigator, now=start + datetime.timedelta(hours=4))
     services.claim_reject(claim_id=quick.pk, by=reviewer, now=start + datetime.timedelta(hours=10),
                           code="pre_existing", reason="x")  # fmt: skip
-    slow = ClaimFactory(membership__plan=plan, submitted_at=start)
+    slow = ClaimFactory(membership__plan=plan, submitted_at=start, state_since=start)
     to_investigating(slow, investigator=investigator, now=start + datetime.timedelta(hours=20))
     requests.claim_request_info(
         claim_id=slow.pk, documents=["invoice"], deadline=NOW + datetime.timedelta(days=5),

@@ -51,6 +51,7 @@ def test_seed_demo_refuses_a_negative_count():
 
 
 def test_demo_admin_prints_working_logins(capsys, rf):
+    call_command("demo_admin")
     out = capsys.readouterr().out
     assert "admin" in out and "mutual-demo" in out
     # django-axes counts every login against its request's address: authenticate needs one.
@@ -160,3 +161,4 @@ def test_bench_admin_writes_the_desk_workload_and_times_every_desk_page(capsys):
     from claims.models import ClaimAudit, InfoRequest
 
     assert InfoRequest.objects.exists() and ClaimAudit.objects.exists()
+    assert figures["claims_setup"]["spans_written"] > 0

@@ -88,12 +88,10 @@ def test_the_declared_filters_still_filter(admin_client, person):
     response = admin_client.get(memberships, {"status__exact": "active", "waiting": "no"})
     assert response.status_code == 200 and response.context["cl"].result_count == 2
     claims = reverse("admin:claims_claim_changelist")
-    year = claim.submitted_at.year
     for query in [
         {"state__exact": "submitted"},
         {"plan__id__exact": claim.plan_id},
-        {"submitted_at__year": year},
-        {"submitted_at__year": year, "submitted_at__month": claim.submitted_at.month},
+        {"submitted": "30"},  # the date hierarchy gave way to windows an index answers
     ]:
         response = admin_client.get(claims, query)
         assert response.status_code == 200, query

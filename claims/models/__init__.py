@@ -14,6 +14,7 @@ from claims.models.desk import (
     Reason,
     ReasonKind,
     RequestStatus,
+    StateSpan,
 )
 from claims.models.disputes import Dispute, JuryDraw, JurySeat, Vote
 from claims.models.evidence import (
@@ -59,6 +60,7 @@ __all__ = [
     "ReasonKind",
     "RequestStatus",
     "SignalCode",
+    "StateSpan",
     "Vote",
     "evidence_upload_to",
 ]

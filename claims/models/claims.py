@@ -165,6 +165,7 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     # The fraud signals' total weight (claims/fraud.py), and a hold for the audit sample.
     risk_score = models.PositiveSmallIntegerField(_("risk score"), default=0)
     audit_held = models.BooleanField(_("held for the audit sample"), default=False)
+    appeal_pending = models.BooleanField(_("an appeal waits for a decision"), default=False)
     overdue_told_at = models.DateTimeField(_("supervisors told it is late"), null=True, blank=True)
     # The transitions' log rows (django-fsm-log), so that a list can prefetch them (no column).
     state_log = GenericRelation(StateLog)
@@ -210,6 +211,22 @@ class Claim(ConcurrentTransitionMixin, models.Model):
             ),
             models.Index(
                 fields=["risk_score"], name="claim_desk_risky", condition=Q(risk_score__gt=0)
+            ),
+            models.Index(
+                fields=["decided_at"], name="claim_desk_appeals", condition=Q(appeal_pending=True)
+            ),
+            models.Index(
+                fields=["paused_at"],
+                name="claim_desk_waiting",
+                condition=Q(paused_at__isnull=False),
+            ),
+            # The newest first (the list's order) and the submitted filter.
+            models.Index(fields=["submitted_at"], name="claim_submitted_at"),
+            # Decisions by time: the desk's 30-day figures and the firms' fees.
+            models.Index(
+                fields=["decided_at"],
+                name="claim_decided_at",
+                condition=Q(decided_at__isnull=False),
             ),
             models.Index(
                 fields=["publicity_ends_at"], name="claim_desk_audit", condition=Q(audit_held=True)

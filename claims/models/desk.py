@@ -181,3 +181,24 @@ class InfoRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Request {self.pk} on claim {self.claim_id}"
+
+
+class StateSpan(models.Model):
+    """A claim's stay in one state, written when it leaves it: when it came and went, and
+    the time worked in it (its pauses, waiting on the claimant, left out). The desk's time
+    in state figures read these, a range of `left_at`."""
+
+    id = models.BigAutoField(primary_key=True)
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="spans")
+    state = models.CharField(_("state"), max_length=16, choices=ClaimState)
+    entered_at = models.DateTimeField(_("entered at"))
+    left_at = models.DateTimeField(_("left at"))
+    worked_seconds = models.PositiveBigIntegerField(_("seconds worked"))
+
+    class Meta:
+        verbose_name = _("time in a state")
+        verbose_name_plural = _("times in a state")
+        indexes = [models.Index(fields=["left_at"], name="span_left_at")]
+
+    def __str__(self) -> str:
+        return f"Claim {self.claim_id} in {self.state}"

@@ -6,7 +6,7 @@ import json
 from django.contrib import admin, messages
 from django.contrib.admin.exceptions import DisallowedModelAdminLookup
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import EmptyResultSet, PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils import timezone
@@ -30,7 +30,10 @@ class EstimatedCountPaginator(Paginator):
         queryset = self.object_list
         if not hasattr(queryset, "query"):
             return super().count
-        sql, params = queryset.query.sql_with_params()
+        try:
+            sql, params = queryset.query.sql_with_params()
+        except EmptyResultSet:  # a filter that can match nothing (pk__in=[])
+            return 0
         with connections[queryset.db].cursor() as cursor:
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0]
