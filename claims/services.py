@@ -20,7 +20,7 @@ from claims.desk import claim_assign_new
 from claims.errors import ErrorCode
 from claims.fraud import claim_signals_compute
 from claims.jury import jury_request
-from claims.models import Claim, ClaimState, IncidentKind, ReasonKind
+from claims.models import AppealStatus, Claim, ClaimState, IncidentKind, ReasonKind
 from claims.notices import notify_claim_moved
 from claims.reasons import reason_for
 from claims.rules import claim_act_require, window_due_q
@@ -295,6 +295,10 @@ def claim_reopen(
         now=now,
         reason=reopening,
         description=" ".join(filter(None, [f"reopened: {reopening.text_en}", note.strip()])),
+    )
+    # An appeal still pending got what it asked for: it is closed as upheld, not left waiting.
+    claim.appeals.filter(status=AppealStatus.PENDING).update(
+        status=AppealStatus.UPHELD, decided_by=by, decided_at=now, note="reopened by staff"
     )
     return claim
 

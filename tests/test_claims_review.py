@@ -284,3 +284,15 @@ def test_the_desk_kpis_on_the_dashboard(client, plan, investigator, reviewer):
         page = client.get("/admin/")
     assert page.status_code == 200
     assert 'id="desk-kpis"' in page.content.decode()
+
+
+def test_a_claim_reopened_by_staff_closes_its_pending_appeal(membership, investigator, reviewer):
+    claim = refused(ClaimFactory(membership=membership), investigator, reviewer)
+    appeal = review.appeal_file(
+        claim_id=claim.pk, reason="wrong", by=membership.member.user, now=NOW
+    )
+    services.claim_reopen(claim_id=claim.pk, by=reviewer, now=NOW, code="new_evidence")
+    appeal.refresh_from_db()
+    claim.refresh_from_db()
+    assert appeal.status == AppealStatus.UPHELD and appeal.decided_by == reviewer
+    assert not claim.appeal_pending and not Claim.objects.filter(appeal_pending=True).exists()

@@ -339,6 +339,7 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     def reopen(self, *, now, reason, by: User | None = None, description=None) -> None:
         self.reason = reason
         self.reopened += 1
+        self.appeal_pending = False
         self.decided_at = None
         self.decision_reason = ""
 
