@@ -461,3 +461,10 @@ def test_the_member_search_finds_a_household_by_its_holders_name(client, reviewe
     assert found == {holder.pk, child.pk}
     found = {m.pk for m in client.get(url, {"q": "li"}).context["cl"].result_list}
     assert found == {stranger.pk}
+
+
+def test_the_desks_speak_chinese(client, investigator):
+    client.force_login(investigator)
+    page = client.get(reverse("admin:claims_claim_changelist"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    text = page.content.decode()
+    assert "我的工作" in text and "等待申请人" in text and "已逾期" in text
