@@ -43,12 +43,15 @@ logger = logging.getLogger(__name__)
 
 
 def _gather_cases(period: ApportionmentPeriod) -> list[PeriodCase]:
-    """The claims approved in the period, as unsaved cases in publicity order."""
+    """The claims approved by the period's cutoff and in no period yet, as unsaved cases in
+    publicity order."""
     plan = period.plan
+    # Every approved claim decided before the cutoff that no period holds, however early it was
+    # decided (a plan's first period, a period made by hand): none is left out (issue 24). A
+    # claim already paid is gathered only from the period's own window.
     claims = Claim.objects.filter(
+        Q(state=ClaimState.APPROVED) | Q(state=ClaimState.PAID, decided_at__gte=period.starts_at),
         plan=plan,
-        state__in=[ClaimState.APPROVED, ClaimState.PAID],
-        decided_at__gte=period.starts_at,
         decided_at__lt=period.cutoff_at,
         period_case__isnull=True,
     ).order_by("publicity_starts_at", "pk")

@@ -15,6 +15,7 @@ import logging
 from django.db.models import Exists, OuterRef, Q
 
 from billing.models import FINISHED, ApportionmentPeriod, PeriodChunk, PeriodStatus
+from claims.models import Claim, ClaimState
 from members.models import Plan
 from mutual.core.timezones import local_date, local_midnight
 
@@ -54,6 +55,15 @@ def period_for(plan: Plan, *, now: datetime.datetime) -> ApportionmentPeriod:
     return _period_holding(plan, local_date(now))[0]
 
 
+def _earliest_ungathered(plan: Plan, *, now: datetime.datetime) -> datetime.datetime | None:
+    return (
+        Claim.objects.filter(plan=plan, state=ClaimState.APPROVED, period_case__isnull=True)
+        .order_by("decided_at")
+        .values_list("decided_at", flat=True)
+        .first()
+    )
+
+
 def periods_ensure(*, now: datetime.datetime) -> int:
     """Create every plan's periods up to the one holding `now`, those missed included: after
     beat was down across a cutoff, the periods it never saw are created (and then billed in
@@ -62,7 +72,13 @@ def periods_ensure(*, now: datetime.datetime) -> int:
     created = 0
     for plan in Plan.objects.all():
         last = ApportionmentPeriod.objects.filter(plan=plan).order_by("-cutoff_at").first()
-        day = local_date(last.cutoff_at if last and last.cutoff_at <= now else now)
+        if last is None:
+            # A plan's first period starts from its earliest approved claim, so that a claim
+            # approved before beat first saw the plan is billed on its own schedule (issue 24).
+            first = _earliest_ungathered(plan, now=now)
+            day = local_date(min(first, now) if first else now)
+        else:
+            day = local_date(last.cutoff_at if last.cutoff_at <= now else now)
         while True:  # cutoffs strictly increase, and the period holding `now` ends it
             period, new = _period_holding(plan, day)
             created += new

@@ -116,6 +116,28 @@ def juries_not_drawn(*, now: datetime.datetime, limit: int = 10) -> list[dict]:
     return _claims_since_window_closed(rows)
 
 
+UNGATHERED_AFTER = datetime.timedelta(days=31)  # the longest period: one cutoff a month
+
+
+def claims_no_period_gathered(*, now: datetime.datetime, limit: int = 10) -> list[dict]:
+    """Approved claims that no period has gathered a period length after their approval: a
+    claim that would never be billed nor paid (issue 24)."""
+    rows = (
+        Claim.objects.filter(
+            state=ClaimState.APPROVED,
+            period_case__isnull=True,
+            decided_at__lt=now - UNGATHERED_AFTER,
+        )
+        .only("pk", "decided_at")
+        .order_by("decided_at")[:limit]
+    )
+    return [
+        {"claim": f"#{c.pk}", "since": c.decided_at,
+         "url": reverse("admin:claims_claim_change", args=[c.pk])}
+        for c in rows
+    ]  # fmt: skip
+
+
 def attention_for(user, *, now: datetime.datetime) -> dict:
     """Each list for the users who may act on it; empty otherwise."""
     return {
@@ -130,4 +152,7 @@ def attention_for(user, *, now: datetime.datetime) -> dict:
         if user.has_perm("claims.decide_claim")
         else [],
         "juries": juries_not_drawn(now=now) if user.has_perm("claims.decide_claim") else [],
+        "ungathered": claims_no_period_gathered(now=now)
+        if user.has_perm("billing.view_apportionmentperiod")
+        else [],
     }

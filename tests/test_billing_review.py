@@ -140,6 +140,43 @@ def test_claims_decided_in_a_period_beat_never_saw_are_billed_and_paid():
     assert Claim.objects.get(pk=missed.pk).state == ClaimState.PAID
 
 
+def test_a_claim_approved_before_a_plans_first_period_is_billed_and_paid():
+    """Issue 24: a plan with no period started from the period holding `now`, so a claim
+    approved before it (10 December, first run on the 14th at noon) was never billed nor paid,
+    and nothing listed it. Now the first period starts from the earliest approved claim no
+    period has, and a period gathers every approved claim decided before its cutoff that no
+    period holds."""
+    plan = PlanFactory(management_fee_bp=0, cutoff_days=[14, 28], payout_delay_days=0)
+    people = bulk_memberships(plan, [active(local(2018, 6, 1))] * 10)
+    (early,) = bulk_approved_claims(
+        plan, people[0], [(local(2018, 12, 6), 1_000)], decided_at=local(2018, 12, 10)
+    )
+    schedule.periods_ensure(now=local(2018, 12, 14, 12))
+    schedule.periods_ensure(now=local(2018, 12, 16))
+    for period in ApportionmentPeriod.objects.filter(plan=plan).order_by("cutoff_at"):
+        if period.cutoff_at <= local(2018, 12, 16):
+            run(period, now=local(2018, 12, 16))
+            payouts.period_pay_claims(period_id=period.pk, now=local(2018, 12, 16))
+    assert PeriodCase.objects.filter(claim=early).count() == 1
+    assert Claim.objects.get(pk=early.pk).state == ClaimState.PAID
+
+
+def test_an_approved_claim_before_a_periods_start_is_gathered_by_the_next_run():
+    """Whatever the plan's history (a period made by hand, a start moved), every approved
+    claim decided before a period's cutoff and in no period is gathered once."""
+    plan = PlanFactory(management_fee_bp=0, cutoff_days=[14, 28], payout_delay_days=0)
+    people = bulk_memberships(plan, [active(local(2018, 6, 1))] * 10)
+    (stray,) = bulk_approved_claims(
+        plan, people[0], [(local(2018, 11, 2), 1_000)], decided_at=local(2018, 11, 5)
+    )
+    later = new_period(plan, starts_at=local(2018, 12, 14), cutoff_at=local(2018, 12, 28))
+    run(later)
+    assert PeriodCase.objects.filter(claim=stray, period=later).exists()
+    again = new_period(plan, starts_at=local(2018, 12, 28), cutoff_at=local(2019, 1, 14))
+    run(again)
+    assert PeriodCase.objects.filter(claim=stray).count() == 1
+
+
 # --- Year to date across plan migrations ----------------------------------------------------
 
 
@@ -723,3 +760,21 @@ def test_held_the_rules_at_the_real_products_numbers_are_exact_and_within_a_fen(
             assert abs(amounts.gross_fen * d - share.gross) < d  # are slow to normalise)
             exact = min(share.payable, 800 * d)  # 18,800 - 18,000 left this year
             assert abs(amounts.charged_fen * d - exact) < d
+
+
+def test_needs_a_person_lists_an_approved_claim_no_period_gathered(client, finance):
+    """Issue 24: whatever let it happen, an approved claim left out of every period for a
+    period's length is listed for finance on the dashboard."""
+    import time_machine
+
+    plan = PlanFactory(management_fee_bp=0, cutoff_days=[14, 28], payout_delay_days=0)
+    people = bulk_memberships(plan, [active(local(2018, 6, 1))] * 2)
+    (left_out,) = bulk_approved_claims(
+        plan, people[0], [(local(2018, 11, 2), 1_000)], decided_at=local(2018, 11, 5)
+    )
+    client.force_login(finance)
+    with time_machine.travel(local(2018, 11, 20), tick=False):
+        assert b'id="ungathered"' not in client.get("/admin/").content  # not yet a period
+    with time_machine.travel(local(2018, 12, 10), tick=False):
+        page = client.get("/admin/").content.decode()
+    assert 'id="ungathered"' in page and f"#{left_out.pk}" in page
