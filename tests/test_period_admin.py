@@ -250,3 +250,29 @@ def test_the_plan_form_refuses_cutoff_day_31_and_saves_valid_days_sorted(admin_c
     plan.refresh_from_db()
     assert plan.cutoff_days == [14, 28] and plan.payout_delay_days == 3
     assert Plan.objects.filter(pk=plan.pk, cutoff_days=[14, 28]).exists()
+
+
+def test_an_open_period_claims_no_check_it_has_not_made(client, finance):
+    """Issue 25: an open period with 0 of 0 chunks showed "all chunks done: ✓ · shares equal
+    cases and fees: ✓" before anything had run."""
+    plan = PlanFactory()
+    period = ApportionmentPeriod.objects.create(
+        plan=plan,
+        starts_at=datetime.datetime(2018, 12, 1, tzinfo=datetime.UTC),
+        cutoff_at=datetime.datetime(2018, 12, 14, tzinfo=datetime.UTC),
+    )
+    client.force_login(finance)
+    page = client.get(change_url(period))
+    checks = page.context["reconciliation"]["checks"]
+    assert checks["all chunks done"] is None and checks["shares equal cases and fees"] is None
+    assert "✓" not in page.content.decode().split("Reconciliation")[1].split("</p>")[0]
+    ApportionmentPeriod.objects.filter(pk=period.pk).update(
+        status=PeriodStatus.RUNNING, chunks_total=4
+    )
+    for index in range(4):
+        PeriodChunk.objects.create(
+            period=period, index=index, first_id=index * 10, last_id=index * 10 + 9,
+            done_at=period.cutoff_at if index == 0 else None,
+        )  # fmt: skip
+    checks = client.get(change_url(period)).context["reconciliation"]["checks"]
+    assert checks["all chunks done"] is None  # still running: not yet, not a red cross
