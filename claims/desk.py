@@ -204,7 +204,6 @@ def firm_figures(*, now: datetime.datetime) -> list[dict]:
         figures.append({
             "firm": firm,
             **counts,
-            "on_time_share": counts["on_time"] / counts["decided"] if counts["decided"] else None,
             "fees_fen": counts["decided"] * firm.fee_per_case_fen,
         })  # fmt: skip
     return figures

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Aggregate, Count, Exists, FloatField, OuterRef, Q
+from django.db.models import Aggregate, BigIntegerField, Count, Exists, OuterRef, Q
 
 from claims.clock import overdue_q
 from claims.models import AuditOutcome, Claim, ClaimAudit, ClaimState, InfoRequest, StateSpan
@@ -49,33 +49,42 @@ def open_by_state_and_age(*, now: datetime.datetime) -> list[dict]:
 
 def time_in_state(*, now: datetime.datetime) -> list[dict]:
     """Each state left in the last 30 days: how many stays, the median and the 90th
-    percentile of the time worked in it (waits on the claimant left out), in hours."""
+    percentile of the time worked in it (waits on the claimant left out), in hours to one
+    decimal."""
     rows = (
         StateSpan.objects.filter(left_at__gt=now - WINDOW, left_at__lte=now)
         .values("state")
         .annotate(
             moves=Count("pk"),
-            p50=Percentile(0.5),
-            p90=Percentile(0.9),
+            p50=Percentile("median"),
+            p90=Percentile("p90"),
         )
         .values_list("state", "moves", "p50", "p90")
     )
     order = {state: i for i, state in enumerate(ClaimState.values)}
     return [
-        {"state": state, "moves": n, "median_hours": p50 / 3600, "p90_hours": p90 / 3600}
+        {"state": state, "moves": n, "median_hours": _hours(p50), "p90_hours": _hours(p90)}
         for state, n, p50, p90 in sorted(rows, key=lambda r: order.get(r[0], 99))
     ]
 
 
+def _hours(seconds: int) -> str:
+    """Whole seconds as hours to one decimal, in integer arithmetic ("12.5")."""
+    tenths = (seconds * 10 + 1800) // 3600
+    return f"{tenths // 10}.{tenths % 10}"
+
+
 class Percentile(Aggregate):
-    """PostgreSQL's percentile_cont over the spans' worked seconds."""
+    """PostgreSQL's percentile_cont over the spans' worked seconds, rounded to whole seconds
+    in the database (no float reaches Python)."""
 
     function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
+    template = "round(%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s))::bigint"
+    output_field = BigIntegerField()
+    FRACTIONS = {"median": "0.5", "p90": "0.9"}
 
-    def __init__(self, fraction: float):
-        super().__init__("worked_seconds", fraction=float(fraction))
+    def __init__(self, which: str):
+        super().__init__("worked_seconds", fraction=self.FRACTIONS[which])
 
 
 def first_pass_rate(*, now: datetime.datetime) -> tuple[int, int]:
@@ -113,8 +122,6 @@ def desk_kpis(*, now: datetime.datetime) -> dict:
         "open": open_by_state_and_age(now=now),
         "time_in_state": time_in_state(now=now),
         "first_pass": (first, decided),
-        "first_pass_share": None if not decided else first / decided,
         "audit_missed": (missed, reviewed),
-        "audit_miss_share": None if not reviewed else missed / reviewed,
         "overdue": Claim.objects.filter(overdue_q(now)).count(),
     }
