@@ -11,7 +11,7 @@ import datetime
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Upper
 
-from claims.models import Claim, ClaimSignal, ClaimState, DeskPolicy, IncidentKind, SignalCode
+from claims.models import Claim, ClaimSignal, ClaimState, IncidentKind, SignalCode
 from members.models import Membership, MembershipStatus
 
 WEIGHTS = {
@@ -113,11 +113,6 @@ def claim_signals_compute(*, claim: Claim, now: datetime.datetime) -> int:
         claim.risk_score = score
         claim.save(update_fields=["risk_score"])
     return score
-
-
-def risk_threshold(plan_id: int) -> int:
-    found = DeskPolicy.objects.filter(plan_id=plan_id).values_list("risk_threshold", flat=True)
-    return found.first() or DEFAULT_RISK_THRESHOLD
 
 
 def risky_q() -> Q:

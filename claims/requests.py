@@ -16,7 +16,7 @@ from claims.errors import ErrorCode
 from claims.models import Claim, ClaimState, EvidenceKind, InfoRequest, RequestStatus
 from claims.notices import notify_info_request
 from claims.rules import claim_act_require
-from claims.services import claim_reject
+from claims.services import claim_locked, claim_reject
 from members.households import acts_for
 from mutual.core.errors import ServiceError
 
@@ -32,14 +32,6 @@ MAX_NOTICE = datetime.timedelta(days=60)
 REMIND_BEFORE = datetime.timedelta(days=2)
 
 
-def _locked_claim(claim_id: int) -> Claim:
-    return (
-        Claim.objects.select_for_update(of=("self",))
-        .select_related("membership__member", "plan")
-        .get(pk=claim_id)
-    )
-
-
 @transaction.atomic
 def claim_request_info(
     *,
@@ -52,7 +44,7 @@ def claim_request_info(
 ) -> InfoRequest:
     """Ask the claimant for `documents` by `deadline` (1 to 60 days from now). One request is
     open at a time; the claim's clock pauses until it is answered."""
-    claim = _locked_claim(claim_id)
+    claim = claim_locked(claim_id)
     claim_act_require("request_info", claim=claim, by=by, now=now)
     wanted = sorted(set(documents))
     unknown = [d for d in wanted if d not in REQUESTABLE]
@@ -126,7 +118,7 @@ def request_answer(
 ) -> InfoRequest:
     """The claimant says they have sent what they can (at least one document against the
     request): the request is answered and the clock resumes."""
-    claim = _locked_claim(claim_id)
+    claim = claim_locked(claim_id)
     if by is None or not acts_for(by, claim.membership.member):
         raise PermissionDenied("only the claimant answers a request")
     request = _open_request(claim, request_id, now=now)
@@ -169,7 +161,7 @@ def requests_expire(*, now: datetime.datetime) -> dict[str, int]:
     for request_id, claim_id in expired.values_list("pk", "claim_id")[:1000]:
         try:
             with transaction.atomic():
-                claim = _locked_claim(claim_id)
+                claim = claim_locked(claim_id)
                 request = InfoRequest.objects.select_for_update().get(pk=request_id)
                 if request.status != RequestStatus.OPEN:
                     continue  # answered or expired meanwhile by another round

@@ -70,7 +70,7 @@ def appeal_decide(
     """Uphold (the claim is reopened, "appeal upheld") or dismiss (the refusal stands, with a
     note the claimant reads) the claim's pending appeal."""
     claim = claim_locked(claim_id)
-    claim_act_require("decide_appeal", claim=claim, by=by, now=now)
+    claim_act_require("uphold_appeal" if uphold else "dismiss_appeal", claim=claim, by=by, now=now)
     appeal = claim.appeals.select_for_update().get(status=AppealStatus.PENDING)
     if not uphold and not note.strip():
         raise ServiceError(
@@ -95,7 +95,7 @@ def audit_decide(
     """The second review of a claim held by the audit sample: confirmed, it is approved (and
     billed in the period holding now); missed, it goes to review as a disputed claim would."""
     claim = claim_locked(claim_id)
-    claim_act_require("decide_audit", claim=claim, by=by, now=now)
+    claim_act_require("confirm_audit" if confirmed else "miss_audit", claim=claim, by=by, now=now)
     audit = ClaimAudit.objects.select_for_update().get(claim=claim)
     if not confirmed and not note.strip():
         raise ServiceError(

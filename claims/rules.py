@@ -154,10 +154,8 @@ ACT_RULES: dict[str, tuple[Rule, ...]] = {
     "withdraw": (_transition("withdraw"),),
     "mark_paid": (_transition("mark_paid", system_allowed=True),),
     "reopen": (_transition("reopen"),),
-    "decide_appeal": (require_pending_appeal,),
     "uphold_appeal": (require_pending_appeal,),
     "dismiss_appeal": (require_pending_appeal,),
-    "decide_audit": (require_audit_pending,),
     "confirm_audit": (require_audit_pending,),
     "miss_audit": (require_audit_pending,),
     "request_info": (
