@@ -14,6 +14,7 @@ from billing.models import (
     Promotion,
 )
 from billing.period_admin import BILL_FIGURES  # also registers the periods' admin
+from billing.recovery_admin import RecoveryAdmin  # noqa: F401 (registers recoveries)
 from billing.selectors import bill_breakdown
 from members.admin import MembershipAdmin
 from members.models import Membership

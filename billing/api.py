@@ -23,6 +23,7 @@ class PeriodCaseOutput(serializers.Serializer):
     fee_fen = serializers.IntegerField()
     members_count = serializers.IntegerField()
     base_share_fen = serializers.IntegerField()
+    recovered_fen = serializers.IntegerField()
 
 
 class PeriodSummaryOutput(serializers.ModelSerializer):
@@ -42,6 +43,7 @@ class PeriodSummaryOutput(serializers.ModelSerializer):
             "status",
             "cases_total_fen",
             "fee_total_fen",
+            "recovered_fen",
             "total_fen",
             "members_count",
             "charged_fen",

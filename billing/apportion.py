@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max, Q, Sum
 
-from billing import apportion_sql, partitions, rules
+from billing import apportion_sql, partitions, recoveries, rules
 from billing.errors import ErrorCode
 from billing.ledger import account_for, ledger_post
 from billing.models import (
@@ -73,6 +73,17 @@ def _gather_cases(period: ApportionmentPeriod) -> list[PeriodCase]:
     ]
 
 
+def _spend_recovered(period: ApportionmentPeriod, period_cases: list[PeriodCase]) -> None:
+    """Spend what the members are owed from recovered payouts on the period's cases, up to
+    their total (the plan's row is locked: no other period of the plan prepares meanwhile)."""
+    totals = [c.amount_fen + c.fee_fen for c in period_cases]
+    period.recovered_fen = min(recoveries.recovered_to_spend(period=period), sum(totals))
+    for case, part in zip(
+        period_cases, rules.recovery_split(totals, period.recovered_fen), strict=True
+    ):
+        case.recovered_fen = part
+
+
 def previous_period(period: ApportionmentPeriod) -> ApportionmentPeriod | None:
     """The period whose bills carry this one's year to date: the plan's last period this year
     that billed anyone. Every earlier period must be finished first."""
@@ -120,6 +131,7 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
     period.per_case_cap_fen = in_force.per_case_cap_fen
     period.yearly_cap_fen = in_force.yearly_cap_fen
     period_cases = _gather_cases(period)
+    _spend_recovered(period, period_cases)
     cases = [c.rule_case() for c in period_cases]
     with connection.cursor() as cursor:
         cursor.execute("SELECT min(id) FROM members_membership WHERE plan_id = %s", [plan.pk])
@@ -202,10 +214,10 @@ def _save_shares(period, period_cases, sharers, calendar, shares, per_cohort) ->
     _copy_rows(
         PeriodCase,
         ["period_id", "claim_id", "publicized_at", "amount_fen", "fee_fen", "members_count",
-         "base_share_fen", "waive_if_joined_before"],
+         "base_share_fen", "waive_if_joined_before", "recovered_fen"],
         (
             (period.pk, c.claim_id, c.publicized_at, c.amount_fen, c.fee_fen, n,
-             (c.amount_fen + c.fee_fen) // n, c.waive_if_joined_before)
+             c.rule_case().total_fen // n, c.waive_if_joined_before, c.recovered_fen)
             for c, n in zip(period_cases, sharers, strict=True)
         ),
     )  # fmt: skip
@@ -305,13 +317,14 @@ def period_finish(*, period_id: int, now: datetime.datetime) -> ApportionmentPer
         )
     partitions.bills_table_attach(period.pk)
     plan = period.plan
-    if period.total_fen:
+    if period.cases_total_fen or period.fee_total_fen:
         ledger_post(
             key=f"period:{period.pk}:cases",
             description=f"cases and fees of {period}",
             now=now,
             lines=[
                 (account_for(plan=plan, role=AccountRole.CLEARING), period.total_fen, 0),
+                (account_for(plan=plan, role=AccountRole.RECOVERED), period.recovered_fen, 0),
                 (account_for(plan=plan, role=AccountRole.FUND), 0, period.cases_total_fen),
                 (account_for(plan=plan, role=AccountRole.FEE_INCOME), 0, period.fee_total_fen),
             ],
@@ -342,6 +355,7 @@ def period_preview(*, period_id: int) -> dict:
                 }
                 for c in cases
             ],
+            "recovered_fen": period.recovered_fen,
             "total_fen": period.total_fen,
             "members": 0,
             "charged_fen": 0,

@@ -1,6 +1,6 @@
-"""Why a request to the billing app's services is refused (periods, collections and the what-if):
-the stable `code` of each ServiceError, which the API answers with, the admin shows and tests
-check (a str, so it compares and serialises as its value)."""
+"""Why a request to the billing app's services is refused (periods, collections, recoveries
+and the what-if): the stable `code` of each ServiceError, which the API answers with, the
+admin shows and tests check (a str, so it compares and serialises as its value)."""
 
 from django.db import models
 
@@ -17,5 +17,7 @@ class ErrorCode(models.TextChoices):
     NO_TREE = "no_tree"
     NOT_FAILED = "not_failed"
     NOT_OPEN = "not_open"
+    NOT_PAID = "not_paid"
     NOT_RUNNING = "not_running"
+    NOTHING_TO_RECOVER = "nothing_to_recover"
     YTD = "ytd"

@@ -60,14 +60,18 @@ def _case(claim: Claim, amount_fen: int) -> dict:
 
 def _jury(claim: Claim) -> dict | None:
     """The jury draw's commitment, and its seed once revealed (claims/jury.py)."""
-    draw = getattr(claim, "jury_draw", None)
-    return None if draw is None else jury.public_draw(draw)
+    draws = claim.draws_in_order  # prefetched: the last is the current round's
+    return jury.public_draw(draws[-1]) if draws else None
 
 
 def _claims(queryset):
     return queryset.select_related("membership__member", "plan", "condition").prefetch_related(
         Prefetch("evidence", queryset=EvidenceDocument.objects.order_by("position")),
-        Prefetch("jury_draw", queryset=JuryDraw.objects.defer("eligible")),
+        Prefetch(
+            "jury_draws",
+            queryset=JuryDraw.objects.defer("eligible").order_by("round"),
+            to_attr="draws_in_order",
+        ),
     )
 
 
@@ -110,6 +114,7 @@ def period_report(period: ApportionmentPeriod) -> dict:
             {
                 **_case(claims[c.claim_id], c.amount_fen),
                 "fee_fen": c.fee_fen,
+                "recovered_fen": c.recovered_fen,
                 "sharers": c.members_count,
             }
             for c in cases
@@ -118,6 +123,9 @@ def period_report(period: ApportionmentPeriod) -> dict:
             "cases": len(claims),
             "cases_fen": period.cases_total_fen,
             "fees_fen": period.fee_total_fen,
+            # Payouts recovered from claims of earlier periods (found fraudulent), spent on
+            # this period's cases: the members share the total, which is that much lower.
+            "recovered_fen": period.recovered_fen,
             "total_fen": period.total_fen,
             "charged_fen": period.charged_fen,
             "sponsor_fen": period.sponsor_fen,

@@ -13,6 +13,7 @@ from billing import reference, rules, selectors, steps, whatif
 from billing.draw import draw_key
 from billing.ledger import ledger_verify
 from billing.models import ApportionmentPeriod, Bill, Promotion
+from claims.models import Claim
 from members.models import Membership
 from tests.billing_data import (
     active,
@@ -91,9 +92,11 @@ def bills_of(period) -> dict[int, tuple]:
     promotions=promotion_rows,
     chunk_ids=st.integers(1, 25),
     with_previous=st.booleans(),
+    # Payouts recovered from earlier claims: none, a fen, part of the cases, more than all.
+    recovered=st.sampled_from([0, 0, 1, 9_999, 10**12]),
 )
 def test_sql_bills_equal_the_reference_rules(
-    settings, plan_rules, people, cases, promotions, chunk_ids, with_previous
+    settings, plan_rules, people, cases, promotions, chunk_ids, with_previous, recovered
 ):
     settings.APPORTION_CHUNK_IDS = chunk_ids
     plan = PlanFactory(**plan_rules)
@@ -113,9 +116,13 @@ def test_sql_bills_equal_the_reference_rules(
     earlier = {m.pk: charged for m, (*_, charged) in zip(memberships[1:], people, strict=True)}
     if with_previous:
         posted_period_with_bills(plan, cutoff_at=STARTS, charged=earlier)
+    if recovered:
+        recovery_of(plan, amount_fen=recovered, claim=Claim.objects.filter(plan=plan).first())
     period = ApportionmentPeriod.objects.create(plan=plan, starts_at=STARTS, cutoff_at=CUTOFF)
 
     period = steps.period_run_inline(period_id=period.pk, now=CUTOFF)
+    cases_and_fees = period.cases_total_fen + period.fee_total_fen
+    assert period.recovered_fen == min(recovered, cases_and_fees)
 
     rule_cases = period.rule_cases()
     year_to_date = earlier if with_previous else {}
@@ -183,6 +190,32 @@ def test_sql_bills_equal_the_reference_rules(
     if actual[anchor.pk][2] == 0:
         outcome = whatif.outcome_for(plan, rule_cases, sharers, year_to_date_fen=0)
         assert outcome.charged_fen == exact_of[anchor.pk]
+
+
+def recovery_of(plan, *, amount_fen: int, claim) -> None:
+    """A payout recovered before the cutoff, as billing.recoveries records one (its claim's
+    state is not what this test is about)."""
+    from django.contrib.auth.models import User
+
+    from billing.ledger import account_for, ledger_post
+    from billing.models import Recovery
+    from claims.models import Reason
+
+    posting = ledger_post(
+        key=f"test:recovery:{plan.pk}",
+        description="recovered",
+        now=STARTS,
+        lines=[
+            (account_for(plan=plan, role="cash"), amount_fen, 0),
+            (account_for(plan=plan, role="recovered"), 0, amount_fen),
+        ],
+    )
+    fraud = Reason.objects.get(code="fraud_found")
+    Recovery.objects.create(
+        plan=plan, claim=claim, amount_fen=amount_fen, reason=fraud,
+        note="test", recorded_by=User.objects.create(username=f"fin-{plan.pk}"),
+        recorded_at=STARTS, posting=posting,
+    )  # fmt: skip
 
 
 def _uniform_plan(count: int):

@@ -52,6 +52,7 @@ def test_a_posted_periods_report_in_json_without_login(posted):
         "cases": 2,
         "cases_fen": 12_000_99,
         "fees_fen": period.fee_total_fen,
+        "recovered_fen": 0,
         "total_fen": period.total_fen,
         "charged_fen": period.charged_fen,
         "sponsor_fen": period.sponsor_fen,

@@ -1,5 +1,6 @@
 """Billing's models, one module per kind: the double-entry ledger (ledger.py), periods and what
-they share (periods.py), members' bills and the tree over them (bills.py)."""
+they share (periods.py), members' bills and the tree over them (bills.py), payouts recovered
+(recoveries.py)."""
 
 from billing.models.bills import Bill, TreeBlock, TreeNode
 from billing.models.ledger import (
@@ -19,6 +20,7 @@ from billing.models.periods import (
     PeriodStatus,
     Promotion,
 )
+from billing.models.recoveries import Recovery
 
 __all__ = [
     "FINISHED",
@@ -35,6 +37,7 @@ __all__ = [
     "Posting",
     "PostingLine",
     "Promotion",
+    "Recovery",
     "TreeBlock",
     "TreeNode",
 ]

@@ -26,6 +26,7 @@ class AccountRole(models.TextChoices):
     PAYABLE = "payable", _("claim payables")
     CLEARING = "clearing", _("apportionment clearing")
     CASH = "cash", _("cash at the payment gateway")
+    RECOVERED = "recovered", _("recovered payouts owed to members")
 
 
 ROLE_KINDS = {
@@ -36,6 +37,7 @@ ROLE_KINDS = {
     AccountRole.PAYABLE: AccountKind.LIABILITY,
     AccountRole.CLEARING: AccountKind.CLEARING,
     AccountRole.CASH: AccountKind.ASSET,
+    AccountRole.RECOVERED: AccountKind.LIABILITY,
 }
 
 

@@ -56,6 +56,9 @@ class ApportionmentPeriod(models.Model):
     status = models.CharField(max_length=16, choices=PeriodStatus, default=PeriodStatus.OPEN)
     cases_total_fen = models.BigIntegerField(default=0)
     fee_total_fen = models.BigIntegerField(default=0)
+    # Money recovered from claims paid earlier (billing/recoveries.py), spent on this period's
+    # cases when it was prepared: its sharers owe that much less (rules.recovery_split).
+    recovered_fen = models.BigIntegerField(_("recovered payouts spent"), default=0)
     members_count = models.BigIntegerField(default=0)
     charged_fen = models.BigIntegerField(default=0)
     sponsor_fen = models.BigIntegerField(default=0)
@@ -141,7 +144,8 @@ class ApportionmentPeriod(models.Model):
 
     @property
     def total_fen(self) -> int:
-        return self.cases_total_fen + self.fee_total_fen
+        """What the members share: the cases and fees, less the recovered money spent."""
+        return self.cases_total_fen + self.fee_total_fen - self.recovered_fen
 
     def rule_cases(self) -> list[rules.Case]:
         """The period's cases as billing/rules/ reads them, in notice order."""
@@ -150,7 +154,8 @@ class ApportionmentPeriod(models.Model):
 
 class PeriodCase(models.Model):
     """An approved claim in a period: each of its `members_count` sharers owes exactly
-    (amount + fee) / members_count fen (`base_share_fen` is that, rounded down, for display)."""
+    (amount + fee - recovered) / members_count fen (`base_share_fen` is that, rounded down,
+    for display)."""
 
     period = models.ForeignKey(ApportionmentPeriod, on_delete=models.PROTECT, related_name="cases")
     claim = models.OneToOneField(Claim, on_delete=models.PROTECT, related_name="period_case")
@@ -160,11 +165,19 @@ class PeriodCase(models.Model):
     members_count = models.BigIntegerField(default=0)
     base_share_fen = models.BigIntegerField(default=0)
     waive_if_joined_before = models.DateTimeField(null=True, blank=True)
+    recovered_fen = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name = _("case in period")
         verbose_name_plural = _("cases in period")
         ordering = ["period", "claim_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(recovered_fen__gte=0)
+                & Q(recovered_fen__lte=models.F("amount_fen") + models.F("fee_fen")),
+                name="case_recovered_within_its_total",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"claim {self.claim_id} in {self.period}"
@@ -173,7 +186,7 @@ class PeriodCase(models.Model):
         """The case as billing/rules/ reads it."""
         return rules.Case(
             self.claim_id, self.publicized_at, self.amount_fen, self.fee_fen,
-            self.waive_if_joined_before,
+            self.waive_if_joined_before, self.recovered_fen,
         )  # fmt: skip
 
 

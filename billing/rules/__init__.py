@@ -8,6 +8,8 @@ What a member owes for a period, exactly (a rational number of fen):
 - A promotion waives the case for members who joined before its date (the sponsor pays).
 - The per-case cap limits what a member pays for one case: min(T / n, cap).
 - The yearly cap limits the period's charge to what is left of it this year.
+- Money recovered from a claim paid earlier (found fraudulent) lowers the next period's cases:
+  it is spread over them in proportion to their totals (`recovery_split`), so T is what is left.
 
 Members who entered the pool between the same two notices, whose cover ended between the same
 two notices (or not before the last), and who joined between the same two waiver dates share
@@ -46,6 +48,7 @@ from billing.rules.cases import (
     covers,
     fee_for,
     may_owe,
+    recovery_split,
     waiver_date,
 )
 from billing.rules.cohorts import (
@@ -77,6 +80,7 @@ __all__ = [
     "may_owe",
     "member_amounts",
     "member_lines",
+    "recovery_split",
     "sharers_per_case",
     "waiver_date",
 ]

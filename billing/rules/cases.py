@@ -29,10 +29,31 @@ class Case:
     amount_fen: int
     fee_fen: int
     waive_if_joined_before: datetime.datetime | None = None
+    # Money recovered from claims paid earlier (found fraudulent), spent on this case: its
+    # sharers owe that much less, the claimant is paid in full (`recovery_split`).
+    recovered_fen: int = 0
 
     @property
     def total_fen(self) -> int:
-        return self.amount_fen + self.fee_fen
+        """What the case's sharers owe together."""
+        return self.amount_fen + self.fee_fen - self.recovered_fen
+
+
+def recovery_split(totals: list[int], recovered_fen: int) -> list[int]:
+    """Spread money recovered over a period's cases in proportion to their totals (what each
+    costs its sharers), by largest remainder, ties to the earlier case: every sharer's cost
+    falls by the same fraction, and the parts add up to `recovered_fen` exactly. The caller
+    spends at most the period's total; the rest waits for the next period."""
+    whole = sum(totals)
+    if not 0 <= recovered_fen <= whole:
+        raise ValueError(f"cannot spend {recovered_fen} fen over cases costing {whole}")
+    if not recovered_fen:
+        return [0] * len(totals)
+    parts = [total * recovered_fen // whole for total in totals]
+    remainders = sorted(range(len(totals)), key=lambda i: (-(totals[i] * recovered_fen % whole), i))
+    for i in remainders[: recovered_fen - sum(parts)]:
+        parts[i] += 1
+    return parts
 
 
 @dataclass(frozen=True)

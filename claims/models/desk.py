@@ -21,6 +21,7 @@ class ReasonKind(models.TextChoices):
     PEND = "pend", _("pend (waiting on the claimant)")
     REOPEN = "reopen", _("reopening")
     REASSIGN = "reassign", _("reassignment")
+    RECOVERY = "recovery", _("recovery of a payout")
 
 
 class Reason(models.Model):
