@@ -115,6 +115,7 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
         "plan",
         "incident_kind",
         "condition__category",
+        "reason",  # refusals, withdrawals and reopenings by their code
     ]
     list_select_related = ["membership__member", "plan", "investigator"]
     search_fields = ["=id", "=membership__member__national_id", "^hospital", "^diagnosis"]
@@ -268,7 +269,9 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
             context["refusal_reasons"] = reasons_of(ReasonKind.REFUSAL)
             context["reopen_reasons"] = reasons_of(ReasonKind.REOPEN)
             # The draw is its own task after the window closes: say so while it is pending.
-            context["jury_draw"] = JuryDraw.objects.filter(claim=obj).defer("eligible").first()
+            context["jury_draw"] = (
+                JuryDraw.objects.filter(claim=obj, round=obj.reopened).defer("eligible").first()
+            )
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     def act_view(self, request, claim_id: int, action: str):

@@ -6,12 +6,13 @@ import datetime
 import logging
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from claims.errors import ErrorCode
 from claims.jury import jury_commit, jury_pick, jury_record, jury_send
 from claims.models import Claim, ClaimState, Dispute, JuryDraw, JurySeat, Vote
 from claims.notices import notify_jury_drawn
+from claims.review import appeal_jury_decided
 from claims.rules import require_window_open
 from claims.services import claim_approve, claim_reject
 from members.models import DisputeReview, Member, Membership
@@ -47,7 +48,11 @@ def dispute_raise(*, claim_id: int, member_id: int, reason: str, now: datetime.d
     try:
         with transaction.atomic():
             dispute = Dispute.objects.create(
-                claim=claim, member_id=member_id, reason=reason.strip(), created_at=now
+                claim=claim,
+                member_id=member_id,
+                reason=reason.strip(),
+                created_at=now,
+                round=claim.reopened,  # a reopened claim is disputed afresh
             )
     except IntegrityError:
         raise ServiceError(
@@ -61,10 +66,10 @@ def _awaiting_jury(claim: Claim) -> JuryDraw | None:
     """The claim's draw, if it is still to be drawn: disputed on a jury plan, no jury yet."""
     if claim.state != ClaimState.DISPUTED or claim.plan.dispute_review != DisputeReview.JURY:
         return None
-    draw = JuryDraw.objects.filter(claim=claim).defer("eligible").first()
+    draw = JuryDraw.objects.filter(claim=claim, round=claim.reopened).defer("eligible").first()
     if draw is None:
         raise InvariantError(f"claim {claim.pk} went to a jury with no committed seed")
-    if draw.drawn_at is not None or claim.jury.exists():
+    if draw.drawn_at is not None or claim.round_jury().exists():
         return None
     return draw
 
@@ -83,7 +88,12 @@ def jury_draw(*, claim_id: int, now: datetime.datetime) -> int:
     if draw is None:
         return 0
     # No dispute is added once the window has closed, so this set is final.
-    excluded = {claim.membership.member_id, *claim.disputes.values_list("member_id", flat=True)}
+    excluded = {
+        claim.membership.member_id,
+        *claim.round_disputes().values_list("member_id", flat=True),
+        # Who judged the claim in an earlier round (an appeal's jury is new people).
+        *claim.jury.values_list("member_id", flat=True),
+    }
     with jury_pick(claim=claim, draw=draw, excluded=excluded) as pick, transaction.atomic():
         claim = (
             Claim.objects.select_for_update(of=("self",)).select_related("plan").get(pk=claim_id)
@@ -93,7 +103,10 @@ def jury_draw(*, claim_id: int, now: datetime.datetime) -> int:
         jury_record(draw=draw, pick=pick, now=now)
         chosen = [member_id for _pseudonym, member_id in pick.jurors]
         JurySeat.objects.bulk_create(
-            [JurySeat(claim=claim, member_id=member_id, drawn_at=now) for member_id in chosen]
+            [
+                JurySeat(claim=claim, member_id=member_id, drawn_at=now, round=claim.reopened)
+                for member_id in chosen
+            ]
         )
         notify_jury_drawn(claim=claim, member_ids=chosen, now=now)
     return len(chosen)
@@ -112,6 +125,7 @@ def jury_draws_resend(*, now: datetime.datetime) -> list[int]:
             .filter(
                 Q(enqueued_at__lt=now - LOST_AFTER) | Q(enqueued_at__isnull=True),
                 drawn_at__isnull=True,
+                round=F("claim__reopened"),  # an earlier round's draw is over
                 claim__state=ClaimState.DISPUTED,
                 claim__plan__dispute_review=DisputeReview.JURY,
             )
@@ -136,7 +150,7 @@ def jury_vote(*, claim_id: int, member_id: int, vote: str, now: datetime.datetim
     claim = Claim.objects.select_for_update(of=("self",)).select_related("plan").get(pk=claim_id)
     if claim.state != ClaimState.DISPUTED:
         raise ServiceError("this claim is not awaiting a jury", code=ErrorCode.NOT_DISPUTED)
-    seat = JurySeat.objects.filter(claim=claim, member_id=member_id).first()
+    seat = claim.round_jury().filter(member_id=member_id).first()
     if seat is None:
         raise ServiceError("you were not drawn for this jury", code=ErrorCode.NOT_A_JUROR)
     if seat.vote:
@@ -144,14 +158,19 @@ def jury_vote(*, claim_id: int, member_id: int, vote: str, now: datetime.datetim
     seat.vote, seat.voted_at = vote, now
     seat.save(update_fields=["vote", "voted_at"])
 
-    votes = list(claim.jury.exclude(vote="").values_list("vote", flat=True))
+    votes = list(claim.round_jury().exclude(vote="").values_list("vote", flat=True))
     approve, reject = votes.count(Vote.APPROVE), votes.count(Vote.REJECT)
     if len(votes) < claim.plan.jury_quorum or approve == reject:
         return claim
     reason = f"jury decision: {approve} approve, {reject} reject"
     if approve > reject:
-        return claim_approve(claim_id=claim.pk, by=None, now=now, reason=reason)
-    return claim_reject(claim_id=claim.pk, by=None, now=now, code="jury_decision", reason=reason)
+        claim = claim_approve(claim_id=claim.pk, by=None, now=now, reason=reason)
+    else:
+        claim = claim_reject(
+            claim_id=claim.pk, by=None, now=now, code="jury_decision", reason=reason
+        )
+    appeal_jury_decided(claim=claim, approved=approve > reject, note=reason, now=now)
+    return claim
 
 
 def member_for_user(user) -> Member:

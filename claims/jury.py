@@ -73,15 +73,20 @@ class _Pseudonyms:
 
 
 def jury_commit(*, claim: Claim, now: datetime.datetime) -> JuryDraw | None:
-    """Commit a fresh secret seed for a jury plan's claim, once (the caller holds its lock)."""
+    """Commit a fresh secret seed for a jury plan's claim, once per round of publicity (the
+    caller holds its lock)."""
     if claim.plan.dispute_review != DisputeReview.JURY:
         return None
-    existing = JuryDraw.objects.filter(claim=claim).defer("eligible").first()
-    if existing is not None:
-        return existing
+    existing = JuryDraw.objects.filter(claim=claim, round=claim.reopened).defer("eligible")
+    if (draw := existing.first()) is not None:
+        return draw
     seed = secrets.token_bytes(rule.SEED_BYTES)
     return JuryDraw.objects.create(
-        claim=claim, seed=seed.hex(), commitment=rule.commitment_of(seed), committed_at=now
+        claim=claim,
+        round=claim.reopened,
+        seed=seed.hex(),
+        commitment=rule.commitment_of(seed),
+        committed_at=now,
     )
 
 
@@ -193,9 +198,11 @@ def jury_record(*, draw: JuryDraw, pick: Pick, now: datetime.datetime) -> None:
 
 
 def revealed_seed(draw: JuryDraw) -> str | None:
-    """The seed, once the jury was drawn and the claim decided; a stored seed that does not
-    match its commitment is refused (never published)."""
-    if draw.drawn_at is None or draw.claim.state in UNDECIDED:
+    """The seed, once the jury was drawn and its round decided (the claim decided, or
+    reopened since); a stored seed that does not match its commitment is refused (never
+    published)."""
+    over = draw.round < draw.claim.reopened or draw.claim.state not in UNDECIDED
+    if draw.drawn_at is None or not over:
         return None
     try:
         rule.check_seed(draw.seed, draw.commitment)

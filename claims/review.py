@@ -1,6 +1,6 @@
 """Second looks, decided by people: a refused claimant's appeal (within 30 days, to a reviewer
-who did not refuse the claim) and the random audit's second review (confirmed: approved; missed:
-sent to review as if disputed)."""
+who did not refuse the claim, or on a jury plan to a jury of members drawn afresh) and the
+random audit's second review (confirmed: approved; missed: sent to review as if disputed)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from django.db import transaction
 from django_fsm_log.models import StateLog
 
 from claims.errors import ErrorCode
+from claims.jury import jury_request
 from claims.models import Appeal, AppealStatus, AuditOutcome, Claim, ClaimAudit, ClaimState
 from claims.notices import notify_appeal_decided
 from claims.rules import claim_act_require
 from claims.services import claim_approve, claim_locked, claim_move, claim_reopen
 from members.households import acts_for
+from members.models import DisputeReview
 from mutual.core.errors import ServiceError
 
 if TYPE_CHECKING:
@@ -49,6 +51,11 @@ def appeal_file(*, claim_id: int, reason: str, by: User | None, now: datetime.da
             f"an appeal is accepted within {APPEAL_DAYS} days of the refusal",
             code=ErrorCode.APPEAL_LATE,
         )
+    if claim.appeals.filter(status=AppealStatus.DISMISSED, decided_by__isnull=True).exists():
+        raise ServiceError(
+            "a jury of members has decided this claim's appeal: its decision is final",
+            code=ErrorCode.ALREADY_APPEALED,
+        )
     if claim.appeals.filter(filed_at__gte=claim.decided_at).exists():
         raise ServiceError(
             "this refusal has already been appealed", code=ErrorCode.ALREADY_APPEALED
@@ -56,11 +63,34 @@ def appeal_file(*, claim_id: int, reason: str, by: User | None, now: datetime.da
     text = reason.strip()
     if not text:
         raise ServiceError("say why the refusal is wrong", code=ErrorCode.EMPTY, field="reason")
-    claim.appeal_pending = True
-    claim.save(update_fields=["appeal_pending"])
-    return Appeal.objects.create(
+    appeal = Appeal.objects.create(
         claim=claim, filed_by=by, reason=text[:2000], filed_at=now, refused_by_id=_refused_by(claim)
     )
+    if claim.plan.dispute_review == DisputeReview.JURY:
+        # A new round of the claim, judged by a jury that excludes the claimant and every
+        # earlier juror; its vote decides the appeal (`appeal_jury_decided`).
+        claim_move(
+            claim.appeal_to_jury, by=None, now=now, system_allowed=True,
+            description=f"appeal {appeal.pk} sent to a jury of members",
+        )  # fmt: skip
+        jury_request(claim=claim, now=now)
+    else:
+        claim.appeal_pending = True
+        claim.save(update_fields=["appeal_pending"])
+    return appeal
+
+
+def appeal_jury_decided(*, claim: Claim, approved: bool, note: str, now: datetime.datetime):
+    """The jury of an appeal has voted (claims.disputes.jury_vote, which decided the claim):
+    the appeal is upheld or dismissed by it, and the claimant told. None: no appeal waited."""
+    appeal = claim.appeals.select_for_update().filter(status=AppealStatus.PENDING).first()
+    if appeal is None:
+        return None
+    appeal.status = AppealStatus.UPHELD if approved else AppealStatus.DISMISSED
+    appeal.decided_at, appeal.note = now, note[:500]  # decided_by None: the jury
+    appeal.save(update_fields=["status", "decided_at", "note"])
+    notify_appeal_decided(appeal=appeal, now=now)
+    return appeal
 
 
 @transaction.atomic

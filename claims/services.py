@@ -309,7 +309,7 @@ def claim_open_dispute_review(*, claim_id: int, by: User | None, now: datetime.d
     this commits: the claim's lock is held for the transition only, not for the draw."""
     claim = claim_locked(claim_id)
     claim_act_require("open_dispute_review", claim=claim, by=by, now=now)
-    count = claim.disputes.count()
+    count = claim.round_disputes().count()
     claim_move(
         claim.open_dispute_review,
         by=by,
@@ -341,7 +341,7 @@ def _close_window(claim_id: int, *, now: datetime.datetime) -> str | None:
         )
         if claim is None:
             return None
-        if claim.disputes.exists():
+        if claim.round_disputes().exists():
             claim_open_dispute_review(claim_id=claim_id, by=None, now=now)
             return "disputed"
         if audit_hold_if_picked(claim=claim, now=now):

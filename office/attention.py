@@ -9,12 +9,12 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.urls import reverse
 
 from billing import selectors
 from billing.models import ApportionmentPeriod, PeriodStatus
-from claims.models import Claim, ClaimState
+from claims.models import Claim, ClaimState, JuryDraw
 from members.models import DisputeReview
 from notifications.models import Notice, NoticeStatus
 
@@ -100,18 +100,22 @@ def _claims_since_window_closed(rows) -> list[dict]:
 
 
 def juries_not_drawn(*, now: datetime.datetime, limit: int = 10) -> list[dict]:
-    """Disputed claims of jury plans with no jury 15 minutes after their window closed (when
-    they went to review). The draw is its own task and beat hands a lost one out again, so a
-    claim that stays here means a missing worker or a draw that fails."""
+    """Disputed claims of jury plans with no jury for this round 15 minutes after they went
+    to review (their window closed, or the claimant appealed). The draw is its own task and
+    beat hands a lost one out again, so a claim that stays here means a missing worker or a
+    draw that fails."""
+    undrawn = JuryDraw.objects.filter(
+        claim=OuterRef("pk"), round=OuterRef("reopened"), drawn_at__isnull=True
+    )
     rows = (
         Claim.objects.filter(
+            Exists(undrawn),
             state=ClaimState.DISPUTED,
             plan__dispute_review=DisputeReview.JURY,
-            jury_draw__drawn_at__isnull=True,
-            publicity_ends_at__lt=now - JURY_LATE_AFTER,
+            state_since__lt=now - JURY_LATE_AFTER,
         )
         .only("pk", "publicity_ends_at")
-        .order_by("publicity_ends_at")[:limit]
+        .order_by("state_since")[:limit]
     )
     return _claims_since_window_closed(rows)
 

@@ -70,15 +70,19 @@ def _investigation_recorded(claim: Claim) -> bool:
 
 
 def _undisputed_or_under_review(claim: Claim) -> bool:
-    return claim.state == ClaimState.DISPUTED or not claim.disputes.exists()
+    return claim.state == ClaimState.DISPUTED or not claim.round_disputes().exists()
 
 
 def _has_disputes(claim: Claim) -> bool:
-    return claim.disputes.exists()
+    return claim.round_disputes().exists()
 
 
 def _can_reopen(claim: Claim, user) -> bool:
     return user.has_perm("claims.reopen_claim")
+
+
+def _only_the_system(claim: Claim, user) -> bool:
+    return False  # a claimant's appeal on a jury plan moves the claim; no staff member does
 
 
 class Claim(ConcurrentTransitionMixin, models.Model):
@@ -241,6 +245,15 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return f"Claim {self.pk}"
 
+    def round_disputes(self):
+        """The disputes of the claim's current round of publicity (a reopened claim is
+        publicized afresh: the earlier rounds' disputes are kept, but decided)."""
+        return self.disputes.filter(round=self.reopened)
+
+    def round_jury(self):
+        """The jury seats of the current round of publicity."""
+        return self.jury.filter(round=self.reopened)
+
     @fsm_log_by
     @fsm_log_description
     @transition(
@@ -342,6 +355,21 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         self.appeal_pending = False
         self.decided_at = None
         self.decision_reason = ""
+
+    @fsm_log_by
+    @fsm_log_description
+    @transition(
+        field=state,
+        source=ClaimState.REJECTED,
+        target=ClaimState.DISPUTED,
+        permission=_only_the_system,
+    )
+    def appeal_to_jury(self, *, now, by: User | None = None, description=None) -> None:
+        """A jury plan's claimant appealed: a new round, judged by a jury of members drawn
+        afresh (claims/review.py)."""
+        self.reopened += 1
+        self.appeal_pending = False
+        self.decided_at = None
 
     @fsm_log_by
     @fsm_log_description

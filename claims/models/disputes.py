@@ -16,18 +16,23 @@ from claims.models.claims import Claim
 
 
 class Dispute(models.Model):
-    """A member's objection during the publicity window: one per member per claim."""
+    """A member's objection during the publicity window: one per member per claim and round
+    of publicity (`round` is the claim's `reopened` count: a reopened claim is publicized
+    afresh, and only its current round's disputes count)."""
 
     claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="disputes")
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="disputes")
     reason = models.TextField(_("reason"))
     created_at = models.DateTimeField()
+    round = models.PositiveSmallIntegerField(_("publicity round"), default=0)
 
     class Meta:
         verbose_name = _("dispute")
         verbose_name_plural = _("disputes")
         constraints = [
-            models.UniqueConstraint(fields=["claim", "member"], name="one_dispute_per_member"),
+            models.UniqueConstraint(
+                fields=["claim", "round", "member"], name="one_dispute_per_member_and_round"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -47,12 +52,15 @@ class JurySeat(models.Model):
     drawn_at = models.DateTimeField()
     vote = models.CharField(max_length=8, choices=Vote, blank=True)
     voted_at = models.DateTimeField(null=True, blank=True)
+    round = models.PositiveSmallIntegerField(_("publicity round"), default=0)
 
     class Meta:
         verbose_name = _("jury seat")
         verbose_name_plural = _("jury seats")
         constraints = [
-            models.UniqueConstraint(fields=["claim", "member"], name="one_seat_per_member"),
+            models.UniqueConstraint(
+                fields=["claim", "round", "member"], name="one_seat_per_member_and_round"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -62,9 +70,11 @@ class JurySeat(models.Model):
 class JuryDraw(models.Model):
     """A jury's commit-reveal draw (mutual/jury.py states the rule). The seed is secret until
     the claim is decided; its SHA-256 is public from the first dispute on. The eligible
-    pseudonyms are kept, sorted, so that anyone can recompute the jury from the seed."""
+    pseudonyms are kept, sorted, so that anyone can recompute the jury from the seed. One draw
+    per round of publicity: a reopened claim disputed again gets a new seed and a new jury."""
 
-    claim = models.OneToOneField(Claim, on_delete=models.PROTECT, related_name="jury_draw")
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="jury_draws")
+    round = models.PositiveSmallIntegerField(_("publicity round"), default=0)
     seed = models.CharField(max_length=64)  # hex, 32 bytes; shown only once the claim is decided
     commitment = models.CharField(max_length=64, unique=True)
     committed_at = models.DateTimeField()
@@ -81,6 +91,9 @@ class JuryDraw(models.Model):
     class Meta:
         verbose_name = _("jury draw")
         verbose_name_plural = _("jury draws")
+        constraints = [
+            models.UniqueConstraint(fields=["claim", "round"], name="one_draw_per_round")
+        ]
 
     def __str__(self) -> str:
         return f"Jury draw {self.commitment[:12]} of claim {self.claim_id}"
