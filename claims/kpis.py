@@ -1,8 +1,8 @@
 """The claims desk's figures for the dashboard: open claims by state and age, the median and
 90th percentile time in each state over the last 30 days, the first-pass rate, the overdue
-counts and the audit sample's miss rate. Each is one aggregate query, whatever the number of
-claims (each reads an index: the spans by the time they ended, the claims by state or
-decision time)."""
+counts, the audit sample's miss rate and the refusals and withdrawals by reason code. Each is
+one aggregate query, whatever the number of claims (each reads an index: the spans by the time
+they ended, the claims by state or decision time)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ import datetime
 from django.db.models import Aggregate, BigIntegerField, Count, Exists, OuterRef, Q
 
 from claims.clock import overdue_q
-from claims.models import AuditOutcome, Claim, ClaimAudit, ClaimState, InfoRequest, StateSpan
+from claims.models import (
+    AuditOutcome,
+    Claim,
+    ClaimAudit,
+    ClaimState,
+    InfoRequest,
+    Reason,
+    StateSpan,
+)
 
 OPEN_STATES = (
     ClaimState.SUBMITTED,
@@ -115,6 +123,32 @@ def audit_miss_rate(*, now: datetime.datetime, days: int = 90) -> tuple[int, int
     return figures["missed"], figures["reviewed"]
 
 
+def closed_by_reason(*, now: datetime.datetime) -> list[dict]:
+    """Claims refused or withdrawn in the last 30 days, by their reason code (the catalogue's),
+    the most frequent first: one aggregate over the decisions' index."""
+    rows = (
+        Claim.objects.filter(
+            state__in=[ClaimState.REJECTED, ClaimState.WITHDRAWN],
+            decided_at__gte=now - WINDOW,
+            decided_at__lte=now,
+        )
+        .values("state", "reason_id")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "state", "reason_id")
+    )
+    rows = list(rows)
+    reasons = Reason.objects.in_bulk([row["reason_id"] for row in rows if row["reason_id"]])
+    return [
+        {
+            "state": row["state"],
+            "code": reasons[row["reason_id"]].code if row["reason_id"] else "—",
+            "text": reasons[row["reason_id"]].text() if row["reason_id"] else "",
+            "count": row["n"],
+        }
+        for row in rows
+    ]
+
+
 def desk_kpis(*, now: datetime.datetime) -> dict:
     first, decided = first_pass_rate(now=now)
     missed, reviewed = audit_miss_rate(now=now)
@@ -124,4 +158,5 @@ def desk_kpis(*, now: datetime.datetime) -> dict:
         "first_pass": (first, decided),
         "audit_missed": (missed, reviewed),
         "overdue": Claim.objects.filter(overdue_q(now)).count(),
+        "closed_by_reason": closed_by_reason(now=now),
     }

@@ -279,11 +279,18 @@ def test_the_desk_kpis_on_the_dashboard(client, plan, investigator, reviewer):
     assert open_rows["submitted"]["total"] == 1 and open_rows["submitted"]["d0_2"] == 1
     assert open_rows["investigating"]["total"] == 1 and open_rows["investigating"]["d8_30"] == 1
     assert waiting.pk
+    # The refusals by reason code: the one refusal, with the catalogue's text.
+    assert figures["closed_by_reason"] == [
+        {"state": "rejected", "code": "pre_existing",
+         "text": "The condition existed before the patient joined.", "count": 1}
+    ]  # fmt: skip
+    assert kpis.closed_by_reason(now=NOW + datetime.timedelta(days=31)) == []
     client.force_login(reviewer)
     with time_machine.travel(NOW, tick=False):
         page = client.get("/admin/")
     assert page.status_code == 200
     assert 'id="desk-kpis"' in page.content.decode()
+    assert "<code>pre_existing</code>" in page.content.decode()
 
 
 def test_a_claim_reopened_by_staff_closes_its_pending_appeal(membership, investigator, reviewer):
