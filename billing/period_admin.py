@@ -202,12 +202,15 @@ class PeriodAdmin(admin.ModelAdmin):
             context.update(
                 percent=100 if obj.status in FINISHED else done,
                 money={
+                    "cases_and_fees": format_yuan(obj.cases_total_fen + obj.fee_total_fen),
+                    "recovered": format_yuan(obj.recovered_fen) if obj.recovered_fen else "",
                     "total": format_yuan(obj.total_fen),
                     "charged": format_yuan(obj.charged_fen),
                     "sponsor": format_yuan(obj.sponsor_fen),
                 },
                 reconciliation=services.period_reconciliation(period=obj),
                 can_run=obj.status == "open" and self.has_change_permission(request, obj),
+                cutoff_passed=timezone.now() >= obj.cutoff_at,
                 can_retry=obj.status == PeriodStatus.FAILED
                 and self.has_change_permission(request, obj),
                 # Nothing on an existing period is edited by hand: no save buttons.
@@ -272,6 +275,7 @@ class PeriodAdmin(admin.ModelAdmin):
             "cases": cases,
             "members": figures["members"],
             "total": format_yuan(figures["total_fen"]),
+            "recovered": format_yuan(figures["recovered_fen"]) if figures["recovered_fen"] else "",
             "charged": format_yuan(figures["charged_fen"]),
             "sponsor": format_yuan(figures["sponsor_fen"]),
         }

@@ -1,4 +1,5 @@
 import csv
+import datetime
 import io
 
 import pytest
@@ -108,3 +109,20 @@ def test_a_period_the_schedule_hands_to_the_workers_says_so(client, finance, ope
     client.force_login(finance)
     listing = client.get(reverse("admin:billing_apportionmentperiod_changelist"))
     assert '<td class="field-handed_by">the schedule</td>' in listing.content.decode()
+
+
+def test_before_its_cutoff_a_period_offers_preview_but_no_run(client, finance, investigator):
+    """Issue 25: Run beside Preview before the cutoff, with no word of it, invited a run the
+    service then refused; now the page names the cutoff instead."""
+    import time_machine
+
+    period = period_for(PlanFactory())
+    client.force_login(finance)
+    url = reverse("admin:billing_apportionmentperiod_change", args=[period.pk])
+    with time_machine.travel(period.cutoff_at - datetime.timedelta(hours=1), tick=False):
+        page = client.get(url).content.decode()
+    assert 'name="_preview"' in page and 'name="_run"' not in page
+    assert 'id="runs-after-cutoff"' in page and "2018-12-15 08:00" in page  # Shanghai
+    assert "not run yet" in page  # the checks of a period not run: no ✓
+    with time_machine.travel(period.cutoff_at + datetime.timedelta(hours=1), tick=False):
+        assert 'name="_run"' in client.get(url).content.decode()

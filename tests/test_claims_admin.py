@@ -84,6 +84,16 @@ def test_bad_amount_gets_a_clear_admin_message(client, reviewer, investigator):
     response = press(client, claim, "publicize", amount_yuan="12.345")
     assert any("two decimals" in m for m in messages_of(response))
     assert Claim.objects.get(pk=claim.pk).state == ClaimState.INVESTIGATING
+    # Left empty, nothing is approved by default (issue 25): the amount is asked for.
+    response = press(client, claim, "publicize", amount_yuan="")
+    assert any("enter the amount to approve" in m for m in messages_of(response))
+    assert Claim.objects.get(pk=claim.pk).state == ClaimState.INVESTIGATING
+    # The box shows the amount asked, visibly, as its value (not a placeholder).
+    page = client.get(reverse("admin:claims_claim_change", args=[claim.pk])).content.decode()
+    assert 'name="amount_yuan" size="12" required value="300,000.00"' in page
+    # ... which is accepted as typed, separators and all.
+    response = press(client, claim, "publicize", amount_yuan="1,000.00")
+    assert Claim.objects.get(pk=claim.pk).amount_approved_fen == 1_000_00
 
 
 def test_claim_changelist_renders_for_a_reviewer(client, reviewer):
