@@ -7,7 +7,6 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
-from django_fsm_log.admin import StateLogInline
 from simple_history.admin import SimpleHistoryAdmin
 
 from claims import admin_actions, selectors, services
@@ -23,6 +22,7 @@ from claims.desk_admin import (
     reassign_action,
 )
 from claims.evidence import evidence_extension, evidence_open, evidence_verify_claim
+from claims.history_admin import ClaimHistoryInline
 from claims.models import (
     Claim,
     ClaimState,
@@ -65,13 +65,13 @@ class EvidenceInline(ReadOnlyInline):
 
 class DisputeInline(ReadOnlyInline):
     model = Dispute
-    fields = ["member", "reason", "created_at"]
+    fields = ["round", "member", "reason", "created_at"]
     readonly_fields = fields
 
 
 class JuryInline(ReadOnlyInline):
     model = JurySeat
-    fields = ["member", "drawn_at", "vote", "voted_at"]
+    fields = ["round", "member", "drawn_at", "vote", "voted_at"]
     readonly_fields = fields
 
 
@@ -129,7 +129,7 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
         SignalInline,
         AppealInline,
         AuditInline,
-        StateLogInline,
+        ClaimHistoryInline,
     ]
     actions = ["take_for_investigation", "approve_closed_windows", reassign_action]
     fieldsets = [

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_fsm_log.models import StateLog
 
 from claims.clock import clock_enter, clock_leave
 from claims.cover import amount_within, claim_cover, claim_event_at
@@ -132,6 +133,12 @@ def claim_submit(
     )
     clock_enter(claim, now=now)
     claim.save()
+    # The submission opens the claim's history: no transition made it, so the row is written
+    # here, as django-fsm-log writes the others (issue 25: a new claim's history was empty).
+    StateLog.objects.create(
+        content_object=claim, timestamp=now, by=by, source_state=None,
+        state=ClaimState.SUBMITTED, transition="submit", description="claim submitted",
+    )  # fmt: skip
     claim_assign_new(claim=claim, now=now)
     claim_signals_compute(claim=claim, now=now)
     return claim

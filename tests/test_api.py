@@ -151,7 +151,7 @@ class TestClaims:
         withdrawn = api.post(f"/api/claims/{claim_id}/withdraw/")
         assert withdrawn.status_code == 200 and withdrawn.json()["state"] == "withdrawn"
         history = api.get(f"/api/claims/{claim_id}/").json()["history"]
-        assert [h["transition"] for h in history] == ["withdraw"]
+        assert [h["transition"] for h in history] == ["submit", "withdraw"]
 
     def test_state_and_approved_amount_are_read_only(self, api, me):
         membership = me.memberships.get()

@@ -10,7 +10,7 @@ import pytest
 from django_fsm import TransitionNotAllowed
 from django_fsm_log.models import StateLog
 
-from claims import services
+from claims import review, services
 from claims.models import Claim, ClaimState
 from members import services as member_services
 from members.models import Membership, MembershipStatus
@@ -101,6 +101,12 @@ def _cases(investigator, reviewer):
                 claim_id=claim.pk, by=reviewer, now=NOW, code="new_evidence"
             ),
         ),
+        (ClaimState.REJECTED, ClaimState.DISPUTED): (
+            lambda claim: _refused_on_a_jury_plan(claim, investigator, reviewer),
+            lambda claim: review.appeal_file(
+                claim_id=claim.pk, reason="the scan", by=claim.membership.member.user, now=NOW
+            ),
+        ),
         (ClaimState.WITHDRAWN, ClaimState.INVESTIGATING): (
             lambda claim: services.claim_withdraw(
                 claim_id=claim.pk, by=claim.membership.member.user, now=NOW
@@ -110,6 +116,18 @@ def _cases(investigator, reviewer):
             ),
         ),
     }
+
+
+def _refused_on_a_jury_plan(claim, investigator, reviewer):
+    """Refused in investigation on a jury plan: its appeal goes to a jury of members."""
+    from members.models import DisputeReview
+
+    claim.plan.dispute_review = DisputeReview.JURY
+    claim.plan.save(update_fields=["dispute_review"])
+    to_investigating(claim, investigator=investigator, now=NOW)
+    return services.claim_reject(
+        claim_id=claim.pk, by=reviewer, now=NOW, code="misstatement", reason=REASON
+    )
 
 
 def _with_dispute(claim):
@@ -137,6 +155,7 @@ def test_every_claim_transition_has_a_case_here(investigator, reviewer):
         (ClaimState.DISPUTED, ClaimState.REJECTED),
         (ClaimState.APPROVED, ClaimState.PAID),
         (ClaimState.REJECTED, ClaimState.INVESTIGATING),
+        (ClaimState.REJECTED, ClaimState.DISPUTED),
         (ClaimState.WITHDRAWN, ClaimState.INVESTIGATING),
     ],
     ids=lambda edge: f"{edge[0]}-{edge[1]}",

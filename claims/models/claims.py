@@ -370,6 +370,7 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         self.reopened += 1
         self.appeal_pending = False
         self.decided_at = None
+        self.reason = None  # the refusal is under appeal: its jury gives the next reason
 
     @fsm_log_by
     @fsm_log_description

@@ -1,0 +1,54 @@
+"""A claim's history on its page: each move of its state log in the reader's language, its time
+in Shanghai (labelled), who made it and why. The rows are django-fsm-log's, read only."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm_log.admin import StateLogInline
+
+from claims.models import ClaimState
+
+TRANSITIONS = {
+    "submit": _("submitted"),
+    "start_investigation": _("investigation started"),
+    "withdraw": _("withdrawn"),
+    "publicize": _("sent to publicity"),
+    "open_dispute_review": _("sent to dispute review"),
+    "approve": _("approved"),
+    "reject": _("refused"),
+    "mark_paid": _("paid"),
+    "reopen": _("reopened"),
+    "appeal_to_jury": _("appeal sent to a jury"),
+    "audit_review": _("held for review by the audit"),
+}
+
+
+def _state(value: str) -> str:
+    return ClaimState(value).label if value in ClaimState.values else value
+
+
+class ClaimHistoryInline(StateLogInline):
+    verbose_name = _("move")
+    verbose_name_plural = _("history")
+    fields = ("when", "move", "from_state", "to_state", "by", "description")
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    @admin.display(description=_("when (Shanghai)"))
+    def when(self, row):
+        return f"{timezone.localtime(row.timestamp):%Y-%m-%d %H:%M:%S}"
+
+    @admin.display(description=_("move"))
+    def move(self, row):
+        return TRANSITIONS.get(row.transition, row.transition)
+
+    @admin.display(description=_("from"))
+    def from_state(self, row):
+        return _state(row.source_state)
+
+    @admin.display(description=_("to"))
+    def to_state(self, row):
+        return _state(row.state)
