@@ -2,6 +2,7 @@
 reconciliation, and its buttons (run, retry, preview, the bills' CSV), each one service call."""
 
 import csv
+import datetime
 import itertools
 from functools import partial
 
@@ -30,7 +31,7 @@ from billing.models import (
 from billing.whatif_admin import what_if_view
 from mutual.core.admin_tools import ReadOnlyInline, yuan_column
 from mutual.core.errors import ServiceError
-from mutual.core.money import format_yuan
+from mutual.core.money import format_exact_yuan, format_yuan
 
 # A bill's own figures, as the bill page shows them and the CSV export writes them.
 BILL_FIGURES = [
@@ -56,7 +57,7 @@ class FirstRowsFormSet(BaseInlineFormSet):
 
 
 class PeriodCohortInline(ReadOnlyInline):
-    """A period's cohorts, read-only (they are computed by a run). Shares are exact, in fen."""
+    """A period's cohorts, read-only (they are computed by a run). Shares are exact, in yuan."""
 
     model = PeriodCohort
     formset = FirstRowsFormSet
@@ -69,7 +70,7 @@ class PeriodCohortInline(ReadOnlyInline):
         "in_pool_before",
         "joined_from",
         "joined_before",
-        "members_count",
+        "members",
         "cases_count",
         "gross_share",
         "payable_share",
@@ -80,13 +81,17 @@ class PeriodCohortInline(ReadOnlyInline):
     can_delete = False
     ordering = ["index"]
 
-    @admin.display(description=_("gross share (fen, exact)"))
+    @admin.display(description=_("gross share (yuan, exact)"))
     def gross_share(self, cohort):
-        return cohort.gross_share_fen
+        return format_exact_yuan(cohort.gross_share_fen)
 
-    @admin.display(description=_("payable share (fen, exact)"))
+    @admin.display(description=_("payable share (yuan, exact)"))
     def payable_share(self, cohort):
-        return cohort.payable_share_fen
+        return format_exact_yuan(cohort.payable_share_fen)
+
+    @admin.display(description=_("members"))
+    def members(self, cohort):
+        return f"{cohort.members_count:,}"
 
     # Part of the period: whoever may see the period sees its cohorts (no grant of its own).
     def has_view_permission(self, request, obj=None):
@@ -103,7 +108,7 @@ class PeriodAdmin(admin.ModelAdmin):
         "total",
         "charged",
         "sponsor",
-        "members_count",
+        "billed_members",
         "handed_by",
         "failed_at",
     ]
@@ -176,7 +181,12 @@ class PeriodAdmin(admin.ModelAdmin):
         return f"{period.done_chunks or 0}/{period.chunks_total}"
 
     total = yuan_column("total_fen", _("total (yuan)"), sortable=False)
-    charged = yuan_column("charged_fen", _("members (yuan)"), sortable=False)
+    charged = yuan_column("charged_fen", _("charged to members (yuan)"), sortable=False)
+
+    @admin.display(description=_("members billed"), ordering="members_count")
+    def billed_members(self, period):
+        return f"{period.members_count:,}"
+
     sponsor = yuan_column("sponsor_fen", _("sponsor (yuan)"), sortable=False)
 
     def get_urls(self):
@@ -294,11 +304,20 @@ class PeriodAdmin(admin.ModelAdmin):
         )
         writer = csv.writer(_Echo())
         response = StreamingHttpResponse(
-            (writer.writerow(row) for row in itertools.chain([columns], rows)),
+            (writer.writerow(row) for row in itertools.chain([columns], map(_csv_row, rows))),
             content_type="text/csv",
         )
         response["Content-Disposition"] = f'attachment; filename="period-{period_id}-bills.csv"'
         return response
+
+
+def _csv_row(row: tuple) -> tuple:
+    """Times as ISO 8601 in Shanghai with their offset ("2026-11-28T01:00:00+08:00"), not the
+    database's UTC with a space (issue 25: a bill paid on the 28th read as the 27th)."""
+    return tuple(
+        timezone.localtime(value).isoformat() if isinstance(value, datetime.datetime) else value
+        for value in row
+    )
 
 
 class _Echo:

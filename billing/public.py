@@ -1,6 +1,7 @@
 """The public pages, no login: each posted period's report (HTML and JSON), the cases in
 publicity, and the key that signs the periods' heads. Thin: billing/report.py reads."""
 
+import datetime
 from decimal import Decimal
 
 from django.shortcuts import get_object_or_404, render
@@ -27,6 +28,9 @@ def _yuan_of_fen(exact: str) -> str:
 def _display(data: dict) -> dict:
     for case in data["cases"]:
         case["amount_yuan"] = format_yuan(case["amount_fen"])
+        if case.get("publicity_ends_at"):  # the API's ISO 8601 instant, shown in Shanghai
+            ends = timezone.localtime(datetime.datetime.fromisoformat(case["publicity_ends_at"]))
+            case["publicity_ends_local"] = f"{ends:%Y-%m-%d %H:%M}"
     for share in data.get("shares", []):
         share["payable_yuan"] = _yuan_of_fen(share["payable_share_fen"])
     data["totals_yuan"] = {k: format_yuan(v) for k, v in data.get("totals", {}).items()}

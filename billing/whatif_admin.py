@@ -11,10 +11,10 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from billing import report, whatif
+from billing import whatif
 from members.models import Plan
 from mutual.core.errors import ServiceError
-from mutual.core.money import format_yuan, parse_yuan
+from mutual.core.money import format_exact_yuan, format_yuan, parse_yuan
 
 PERMISSION = "billing.view_apportionmentperiod"
 
@@ -48,20 +48,20 @@ class WhatIfForm(forms.Form):
 
 def _figures(outcome: whatif.Outcome) -> list[tuple[str, str]]:
     def exact(fen) -> str:
-        return f"{report.fen6(fen)} fen"
+        return format_exact_yuan(fen)
 
     return [
-        (_("cases"), str(outcome.cases)),
-        (_("members"), str(outcome.members)),
+        (_("cases"), f"{outcome.cases:,}"),
+        (_("members"), f"{outcome.members:,}"),
         (_("payouts (yuan)"), format_yuan(outcome.cases_fen)),
         (_("management fees (yuan)"), format_yuan(outcome.fees_fen)),
         (_("cases and fees (yuan)"), format_yuan(outcome.total_fen)),
-        (_("share per member, uncapped"), exact(outcome.share_fen)),
-        (_("taken off by the per-case cap"), exact(outcome.per_case_cap_effect_fen)),
-        (_("taken off by the yearly cap"), exact(outcome.yearly_cap_effect_fen)),
-        (_("charged per member"), exact(outcome.charged_fen)),
-        (_("charged to members in all"), exact(outcome.collected_fen)),
-        (_("covered by the sponsor"), exact(outcome.sponsor_fen)),
+        (_("share per member, uncapped (yuan)"), exact(outcome.share_fen)),
+        (_("taken off by the per-case cap (yuan)"), exact(outcome.per_case_cap_effect_fen)),
+        (_("taken off by the yearly cap (yuan)"), exact(outcome.yearly_cap_effect_fen)),
+        (_("charged per member (yuan)"), exact(outcome.charged_fen)),
+        (_("charged to members in all (yuan)"), exact(outcome.collected_fen)),
+        (_("covered by the sponsor (yuan)"), exact(outcome.sponsor_fen)),
     ]
 
 

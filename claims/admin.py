@@ -74,6 +74,11 @@ class JuryInline(ReadOnlyInline):
     fields = ["round", "member", "drawn_at", "vote", "voted_at"]
     readonly_fields = fields
 
+    # No jury yet: no empty table (the page's jury line says "not drawn yet", issue 25).
+    def has_view_permission(self, request, obj=None):
+        seated = obj is None or JurySeat.objects.filter(claim=obj).exists()
+        return seated and super().has_view_permission(request, obj)
+
 
 class PublicityFilter(admin.SimpleListFilter):
     title = _("publicity window")

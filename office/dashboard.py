@@ -43,14 +43,17 @@ def _compute() -> dict:
         .order_by("publicity_ends_at")[:10]
     ]  # fmt: skip
     periods = [
-        {"period": str(p), "members": p.members_count, "total": format_yuan(p.total_fen),
+        {"period": str(p), "members": f"{p.members_count:,}", "total": format_yuan(p.total_fen),
          "share": format_yuan(p.charged_fen // p.members_count) if p.members_count else "—",
          "sponsor": format_yuan(p.sponsor_fen)}
         for p in ApportionmentPeriod.objects.filter(
             status__in=FINISHED).select_related("plan")
         .order_by("-cutoff_at")[:6]
     ]  # fmt: skip
-    return {"memberships": memberships, "claims": claims, "windows": windows, "periods": periods}
+    # When these figures were counted (they are kept a minute): shown beside them.
+    computed_at = f"{timezone.localtime(now):%Y-%m-%d %H:%M:%S}"
+    return {"memberships": memberships, "claims": claims, "windows": windows, "periods": periods,
+            "computed_at": computed_at}  # fmt: skip
 
 
 def failed_periods(*, limit: int = 10) -> dict:

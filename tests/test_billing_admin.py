@@ -59,6 +59,15 @@ def test_a_posted_period_shows_progress_reconciliation_and_exports_csv(
     rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
     assert rows[0][:2] == ["membership_id", "cases_count"]
     assert len(rows) == 11 and sum(int(r[5]) for r in rows[1:]) == posted.charged_fen
+    # A paid bill's time in Shanghai with its offset (issue 25: UTC read as the day before).
+    from billing.models import Bill
+
+    Bill.objects.filter(period=posted).update(
+        paid_at=datetime.datetime(2018, 11, 27, 17, 0, tzinfo=datetime.UTC)
+    )
+    export = client.get(reverse("admin:billing_period_csv", args=[posted.pk]))
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert {r[rows[0].index("paid_at")] for r in rows[1:]} == {"2018-11-28T01:00:00+08:00"}
 
 
 def test_a_reviewer_cannot_reach_finance_pages(client, reviewer, open_period):

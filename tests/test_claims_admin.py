@@ -110,3 +110,16 @@ def test_a_claim_with_no_evidence_shows_no_green_check(client, reviewer):
     client.force_login(reviewer)
     page = client.get(reverse("admin:claims_claim_change", args=[claim.pk])).content.decode()
     assert "no documents yet" in page and "documents verified" not in page
+
+
+def test_a_claim_with_no_jury_shows_no_empty_jury_table(client, reviewer):
+    from claims.models import JurySeat
+
+    claim = ClaimFactory()
+    client.force_login(reviewer)
+    url = reverse("admin:claims_claim_change", args=[claim.pk])
+    assert 'id="jury-group"' not in client.get(url).content.decode()
+    JurySeat.objects.create(
+        claim=claim, member=claim.membership.member, drawn_at=claim.submitted_at
+    )
+    assert 'id="jury-group"' in client.get(url).content.decode()

@@ -68,3 +68,21 @@ def test_a_posted_period_left_unsealed_needs_a_person(admin_client, plan, invest
             "period posted, not sealed"
             not in admin_client.get(reverse("admin:index")).content.decode()
         )
+
+
+def test_the_dashboard_says_when_its_figures_were_counted_and_links_the_what_if(client, finance):
+    """Issue 25: the counts stayed stale for a minute with no time beside them, and the
+    what-if page was linked from nowhere."""
+    import datetime
+
+    import time_machine
+    from django.core.cache import cache
+
+    cache.delete("dashboard")
+    client.force_login(finance)
+    moment = datetime.datetime(2026, 12, 3, 23, 30, tzinfo=datetime.UTC)
+    with time_machine.travel(moment, tick=False):
+        page = client.get("/admin/").content.decode()
+    assert "Figures counted at 2026-12-04 07:30:00 (Shanghai time)" in page
+    periods = client.get("/admin/billing/apportionmentperiod/").content.decode()
+    assert 'id="what-if-link"' in periods

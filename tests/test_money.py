@@ -1,9 +1,11 @@
 """Money is formatted and parsed exactly, never through a float (issue 13)."""
 
+from fractions import Fraction
+
 import pytest
 
 from mutual.core.errors import ServiceError
-from mutual.core.money import format_percent_bp, format_yuan, parse_yuan
+from mutual.core.money import format_exact_yuan, format_percent_bp, format_yuan, parse_yuan
 
 
 @pytest.mark.parametrize(
@@ -32,3 +34,13 @@ def test_parse_yuan_refuses_with_the_field(text):
     with pytest.raises(ServiceError) as error:
         parse_yuan(text, field="amount_yuan")
     assert error.value.field == "amount_yuan"
+
+
+@pytest.mark.parametrize(
+    "fen, text",
+    [(16_733_332, "167,333.32"), (Fraction(1, 3), "0.00333333"),
+     (Fraction(1572400, 100000), "0.15724"), (0, "0.00"), (-150, "-1.50"),
+     (Fraction(-1, 10**9), "0.00")],
+)  # fmt: skip
+def test_format_exact_yuan(fen, text):
+    assert format_exact_yuan(fen) == text

@@ -199,7 +199,7 @@ def test_the_change_page_shows_the_calendar_and_at_most_50_cohorts_at_a_fixed_co
     (inline,) = page.context["inline_admin_formsets"]
     assert len(inline.formset.forms) == 50
     html = page.content.decode()
-    assert "1000.123456" in html and "the first 50" in html
+    assert "10.00123456" in html  # 1000.123456 fen, in yuan and "the first 50" in html
     assert "Dec. 17, 2018" in html  # runs_at: the cutoff plus two days
     assert str(earlier) in html and change_url(earlier) in html  # previous_period, linked
 

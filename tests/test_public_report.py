@@ -5,6 +5,7 @@ import datetime
 from datetime import UTC
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from billing import steps
@@ -100,3 +101,9 @@ def test_cases_in_publicity_are_public_and_anonymised(client):
     page = client.get("/public/cases/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "Craniotomy after a fall" in page and "公示中的案件" in page
     assert "Not yet public" not in page
+    # The window's end in Shanghai time, labelled (issue 25: it was UTC, unlabelled); the
+    # API keeps the ISO 8601 instant with its offset.
+    ends = timezone.localtime(claim.publicity_ends_at)
+    page = client.get("/public/cases/").content.decode()
+    assert "publicity ends (Shanghai time)" in page and f"{ends:%Y-%m-%d %H:%M}" in page
+    assert datetime.datetime.fromisoformat(case["publicity_ends_at"]) == claim.publicity_ends_at

@@ -68,7 +68,8 @@ def test_finance_computes_a_what_if_in_the_admin(client, finance, plan):
     page = client.post(
         URL, {"plan": plan.pk, "amounts": "100000.00, 3.00\n50", "members": "1000"}
     ).content.decode()
-    assert 'id="what-if-figures"' in page and "15.724000 fen" in page  # 10 + 0.324 + 5.4
+    assert 'id="what-if-figures"' in page and "0.15724" in page  # 10 + 0.324 + 5.4 fen, in yuan
+    assert "000000" not in page.split('id="what-if-figures"')[1]  # no run of zeros
     assert reverse("admin:billing_what_if") == URL
 
 

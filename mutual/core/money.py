@@ -22,6 +22,17 @@ def format_exact_fen(fen: Fraction) -> str:
     return f"{'-' if fen < 0 and millionths else ''}{whole:,}.{part:06d}"
 
 
+def format_exact_yuan(fen: Fraction | Decimal | int) -> str:
+    """An exact amount of fen as yuan, for people: separators, two decimals when it is whole
+    fen, and the fraction of a fen only when there is one, to a millionth of a fen, rounded
+    half up, with no run of zeros: 16733332 -> '167,333.32'; Fraction(1, 3) -> '0.00333333'."""
+    fen = Fraction(fen)
+    millionths = (abs(fen) * 10**6 * 2 + 1) // 2  # of a fen
+    yuan, rest = divmod(int(millionths), 10**8)
+    digits = f"{rest:08d}".rstrip("0").ljust(2, "0")
+    return f"{'-' if fen < 0 and millionths else ''}{yuan:,}.{digits}"
+
+
 def format_percent_bp(basis_points: int) -> str:
     """A rate in basis points as a percentage: 800 -> '8%', 850 -> '8.5%', 5 -> '0.05%'."""
     whole, part = divmod(abs(int(basis_points)), 100)

@@ -51,6 +51,9 @@ def desk_figures(context) -> dict | None:
         return None
     figures = cache.get("desk-kpis")
     if figures is None:
-        figures = desk_kpis(now=timezone.now())
+        now = timezone.now()
+        figures = desk_kpis(now=now) | {
+            "computed_at": f"{timezone.localtime(now):%Y-%m-%d %H:%M:%S}"
+        }
         cache.set("desk-kpis", figures, 60)
     return figures
