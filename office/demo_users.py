@@ -11,6 +11,7 @@ from mutual.two_factor import staff_2fa_enroll
 from office.demo_totp import DEMO_TOTP_KEY
 
 DEMO_PASSWORD = "mutual-demo"
+SHARER = "sharer"
 
 
 def ensure_demo_users() -> dict[str, object]:
@@ -50,4 +51,42 @@ def ensure_demo_users() -> dict[str, object]:
         },
     )
     result["member"] = member_user
+    # A member since before the demo's periods (office/demo/billing.py makes them), with
+    # posted bills: the README's journey reads their bills and disputes a case as a sharer.
+    sharer = users.objects.filter(username=SHARER).first()
+    if sharer is not None:
+        sharer.set_password(DEMO_PASSWORD)
+        sharer.save()
+        result[SHARER] = sharer
     return result
+
+
+def ensure_demo_sharer(*, plan, joined_at: datetime.datetime):
+    """The demo login `sharer`: a member of `plan` since `joined_at` (past every waiting
+    period), made once, as the demo's members are (no join service: the moment is past)."""
+    from members.models import Membership, MembershipStatus
+
+    users = get_user_model()
+    user, _ = users.objects.get_or_create(username=SHARER)
+    user.set_password(DEMO_PASSWORD)
+    user.save()
+    member, _ = Member.objects.get_or_create(
+        user=user,
+        defaults={
+            "full_name": "Demo Sharer",
+            "national_id": "DEMO-SHARER",
+            "birth_date": datetime.date(1991, 3, 9),
+        },
+    )
+    Membership.objects.get_or_create(
+        member=member,
+        plan=plan,
+        defaults={
+            "status": MembershipStatus.ACTIVE,
+            "joined_at": joined_at,
+            "in_pool_since": joined_at,
+            "waiting_until": joined_at,
+            "cover_fen": 300_000_00,
+        },
+    )
+    return user

@@ -162,3 +162,16 @@ def test_bench_admin_writes_the_desk_workload_and_times_every_desk_page(capsys):
 
     assert InfoRequest.objects.exists() and ClaimAudit.objects.exists()
     assert figures["claims_setup"]["spans_written"] > 0
+
+
+def test_the_demo_sharer_has_posted_bills_and_prints_its_login(capsys, rf):
+    """Issue 25: the demo's only member login had no bills, so the README's journey showed
+    nothing at its bills step. `sharer` has been a member since before the demo's periods."""
+    from billing.models import Bill
+
+    call_command("seed_demo", "--members", "200", "--seed", "1")
+    call_command("demo_admin")
+    assert "sharer" in capsys.readouterr().out
+    user = authenticate(rf.post("/api/auth/token/"), username="sharer", password="mutual-demo")
+    bills = Bill.objects.filter(membership__member=user.member)
+    assert bills.count() == 3 and bills.filter(charged_fen__gt=0).exists()

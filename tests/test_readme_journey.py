@@ -63,6 +63,20 @@ def test_the_readme_journey_works_at_2330_utc(live_server, tmp_path, settings):
     assert '"sha256": "' in out and '"link_hash": "' in out
     assert '"state": "submitted"' in out, out[-3000:]
     assert "before_joining" not in out and "future_date" not in out
-    # A newcomer does not share the cases noticed before they joined: their dispute is refused
-    # naming the rule (only sharers may dispute).
-    assert "not_a_sharer" in out
+    # The long-standing member shares the case in publicity and disputes it; their bills are
+    # real, broken down by case, and asking again with the ETag is a 304 (issue 25: the demo
+    # member had no bills, so the journey ended on a 404).
+    assert "The surgery date differs from the certificate." in out
+    assert '"person": "Demo Sharer"' in out and '"claim":' in out, out[-3000:]
+    assert out.rstrip().splitlines()[-1] == "304"
+
+
+def test_the_readme_journey_stops_at_the_first_failed_step(live_server, tmp_path, settings):
+    """A step that fails (here: no demo data, so the sharer cannot log in) stops the script
+    with its refusal, instead of printing nulls for the rest (issue 25)."""
+    settings.MUTUAL_STAFF_2FA = False
+    script = journey().replace("API=http://127.0.0.1:8000/api", f"API={live_server.url}/api", 1)
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, timeout=60)
+    assert done.returncode != 0
+    assert b"400" in done.stderr or b"non_field_errors" in done.stdout + done.stderr
+    assert b'"results"' not in done.stdout  # nothing after the failed login ran

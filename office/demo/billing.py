@@ -29,7 +29,7 @@ from members.models import Membership, MembershipStatus, Plan
 from mutual.core.timezones import local_date
 from office.demo.claims import SEED_HOSPITAL, approved_case, seed_case
 from office.demo.members import NEW_PLAN
-from office.demo_users import ensure_demo_users
+from office.demo_users import ensure_demo_sharer, ensure_demo_users
 
 PERIODS = 3
 DAY, HOUR = datetime.timedelta(days=1), datetime.timedelta(hours=1)
@@ -98,6 +98,7 @@ def seed_demo_periods(*, now: datetime.datetime) -> int:
     declined = _members(plan, joined_before=first - STEP, joined_after=first - VETERAN, count=1)
     if len(claimants) < sum(map(len, CASES)) or not declined:
         return 0  # too few members for a history
+    ensure_demo_sharer(plan=plan, joined_at=first - VETERAN - DAY)
     staff = ensure_demo_users()
     Promotion.objects.get_or_create(
         plan=plan,

@@ -17,6 +17,8 @@ class Command(BaseCommand):
             role = "superuser" if user.is_superuser else username
             if username == "member":
                 role = "a member, for the API"
+            if username == "sharer":
+                role = "a member since before the demo's periods, with bills"
             self.stdout.write(f"  {username:<13} / {DEMO_PASSWORD}   ({role})")
         required = "required" if settings.MUTUAL_STAFF_2FA else "off: MUTUAL_STAFF_2FA is false"
         self.stdout.write(
