@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from simple_history.admin import SimpleHistoryAdmin
@@ -52,13 +53,19 @@ from mutual.core.money import format_yuan
 
 class EvidenceInline(ReadOnlyInline):
     model = EvidenceDocument
-    fields = ["position", "kind", "download", "size", "sha256", "link_hash", "uploaded_at"]
+    fields = ["position", "kind", "download", "size", "sha256_hex", "link_hex", "uploaded_at"]
     readonly_fields = fields
+
+    @admin.display(description=_("SHA-256 of the file"))
+    def sha256_hex(self, document):
+        return format_html('<code class="hash">{}</code>', document.sha256)
+
+    @admin.display(description=_("link hash"))
+    def link_hex(self, document):
+        return format_html('<code class="hash">{}</code>', document.link_hash)
 
     @admin.display(description=_("file"))
     def download(self, document):
-        from django.utils.html import format_html
-
         url = reverse("admin:claims_claim_evidence", args=[document.claim_id, document.pk])
         return format_html('<a href="{}">{}</a>', url, document.content_type)
 

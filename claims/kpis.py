@@ -52,7 +52,10 @@ def open_by_state_and_age(*, now: datetime.datetime) -> list[dict]:
         .order_by("state")
     )
     order = {state: i for i, state in enumerate(OPEN_STATES)}
-    return sorted(rows, key=lambda row: order[row["state"]])
+    return [
+        row | {"label": ClaimState(row["state"]).label}
+        for row in sorted(rows, key=lambda row: order[row["state"]])
+    ]
 
 
 def time_in_state(*, now: datetime.datetime) -> list[dict]:
@@ -71,7 +74,13 @@ def time_in_state(*, now: datetime.datetime) -> list[dict]:
     )
     order = {state: i for i, state in enumerate(ClaimState.values)}
     return [
-        {"state": state, "moves": n, "median_hours": _hours(p50), "p90_hours": _hours(p90)}
+        {
+            "state": state,
+            "label": ClaimState(state).label,
+            "moves": n,
+            "median_hours": _hours(p50),
+            "p90_hours": _hours(p90),
+        }
         for state, n, p50, p90 in sorted(rows, key=lambda r: order.get(r[0], 99))
     ]
 
@@ -141,6 +150,7 @@ def closed_by_reason(*, now: datetime.datetime) -> list[dict]:
     return [
         {
             "state": row["state"],
+            "label": ClaimState(row["state"]).label,
             "code": reasons[row["reason_id"]].code if row["reason_id"] else "—",
             "text": reasons[row["reason_id"]].text() if row["reason_id"] else "",
             "count": row["n"],

@@ -281,7 +281,7 @@ def test_the_desk_kpis_on_the_dashboard(client, plan, investigator, reviewer):
     assert waiting.pk
     # The refusals by reason code: the one refusal, with the catalogue's text.
     assert figures["closed_by_reason"] == [
-        {"state": "rejected", "code": "pre_existing",
+        {"state": "rejected", "label": "rejected", "code": "pre_existing",
          "text": "The condition existed before the patient joined.", "count": 1}
     ]  # fmt: skip
     assert kpis.closed_by_reason(now=NOW + datetime.timedelta(days=31)) == []

@@ -1,0 +1,71 @@
+"""Issue 25, layout: the main lists and pages fit 1400 px without a horizontal scroll, in
+English and in Chinese, with long values (hashes, names, amounts) in them."""
+
+import datetime
+
+import pytest
+import time_machine
+
+from billing import steps
+from billing.models import ApportionmentPeriod
+from claims import evidence, services
+from tests.browser_operator import CHROMIUM, Operator
+from tests.claim_steps import pdf
+from tests.factories import ClaimFactory, MembershipFactory, PlanFactory, UserFactory
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine")
+NOW = datetime.datetime(2030, 12, 2, 2, 0, tzinfo=datetime.UTC)
+WIDTH = 1400
+
+
+def _wide(operator) -> int:
+    """How far the page reaches to the right, in CSS pixels."""
+    return operator.page.evaluate("document.documentElement.scrollWidth")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_main_pages_fit_1400_px(browser, live_server):
+    from django.contrib.auth.models import Group
+
+    plan = PlanFactory(code="mutual-treasure-with-a-long-code")
+    MembershipFactory.create_batch(3, plan=plan)
+    admin = UserFactory(username="boss", is_staff=True, is_superuser=True)
+    investigator = UserFactory(username="ivan", is_staff=True)
+    investigator.groups.add(Group.objects.get(name="investigator"))
+    with time_machine.travel(NOW, tick=False):
+        claim = ClaimFactory(
+            membership__plan=plan,
+            hospital="Shanghai Jiao Tong University School of Medicine Ruijin Hospital",
+            diagnosis="Acute lymphoblastic leukaemia, B-cell, with central nervous system relapse",
+        )
+        services.claim_start_investigation(
+            claim_id=claim.pk, investigator_id=investigator.pk, by=investigator, now=NOW
+        )
+        for kind in ("discharge_summary", "pathology_report", "invoice"):
+            evidence.evidence_append(
+                claim_id=claim.pk, kind=kind, upload=pdf(), by=investigator, now=NOW
+            )
+        period = ApportionmentPeriod.objects.create(
+            plan=plan, starts_at=NOW - datetime.timedelta(days=15), cutoff_at=NOW
+        )
+        steps.period_run_inline(period_id=period.pk, now=NOW)
+    pages = [
+        "/admin/claims/claim/",
+        f"/admin/claims/claim/{claim.pk}/change/",
+        "/admin/billing/apportionmentperiod/",
+        f"/admin/billing/apportionmentperiod/{period.pk}/change/",
+        "/admin/members/membership/",
+        "/admin/",
+    ]
+    boss = Operator(browser, live_server, admin.username, "layout", width=WIDTH)
+    too_wide = {}
+    for language in ("en", "zh-hans"):
+        boss.page.context.add_cookies(
+            [{"name": "django_language", "value": language, "url": live_server.url}]
+        )
+        for path in pages:
+            boss.open(path)
+            if (wide := _wide(boss)) > WIDTH:
+                too_wide[f"{language} {path}"] = wide
+    boss.shot("claim-page")
+    assert not too_wide, too_wide
