@@ -24,6 +24,20 @@ def periods_failed() -> QuerySet[ApportionmentPeriod]:
     return ApportionmentPeriod.objects.filter(status=PeriodStatus.FAILED).order_by("pk")
 
 
+def period_all_billed(*, period_id: int) -> bool:
+    """A running period with chunks, every one of them billed: ready to post."""
+    return periods_billed_not_posted().filter(pk=period_id).exists()
+
+
+def periods_billed_not_posted() -> QuerySet[ApportionmentPeriod]:
+    """Running periods whose chunks are all billed (the posting is what is left)."""
+    return (
+        ApportionmentPeriod.objects.filter(status=PeriodStatus.RUNNING, chunks_total__gt=0)
+        .exclude(chunks__done_at__isnull=True)
+        .order_by("pk")
+    )
+
+
 def periods_awaiting_payout() -> QuerySet[ApportionmentPeriod]:
     """Posted periods whose claims are not all paid yet (paying marks them paid)."""
     return ApportionmentPeriod.objects.filter(status=PeriodStatus.POSTED).order_by("pk")

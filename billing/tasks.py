@@ -5,7 +5,7 @@ left alone. A step that raises marks its period failed (billing.steps.failures_r
 
 import logging
 
-from celery import chord, shared_task
+from celery import group, shared_task
 from django.db import transaction
 
 from billing import debits, payouts, schedule, selectors, steps
@@ -17,20 +17,30 @@ logger = logging.getLogger(__name__)
 
 @shared_task(acks_late=True)
 def run_period(period_id: int, now: str | None = None) -> int:
-    """Prepare, then fan the chunks not yet done out to any number of workers."""
+    """Prepare, then fan the chunks not yet done out to any number of workers; the chunk that
+    finds them all billed posts the period (`apportion_chunk`)."""
     ids = steps.period_chunks_to_bill(period_id=period_id, now=_moment(now))
     if ids is None:
         return 0
     if not ids:
         finish_period.delay(None, period_id, now)
         return 0
-    chord(apportion_chunk.s(chunk_id, now) for chunk_id in ids)(finish_period.s(period_id, now))
+    group(apportion_chunk.s(chunk_id, now) for chunk_id in ids).apply_async()
     return len(ids)
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, ignore_result=True)
 def apportion_chunk(chunk_id: int, now: str | None = None) -> bool:
-    return steps.period_bill_chunk(chunk_id=chunk_id, now=_moment(now))
+    """Bill one chunk; the chunk that finds every chunk of its period billed posts it, here.
+    No chord: its callback waited on every chunk's result in Redis, and a Redis outage between
+    a chunk's commit and its result left a billed period unposted until beat's 15-minute rule
+    (issue 24). Two last chunks at once both post: period_post is idempotent under the period's
+    lock, and what it queues after is too."""
+    billed = steps.period_bill_chunk(chunk_id=chunk_id, now=_moment(now))
+    period_id = steps.period_of_chunk(chunk_id=chunk_id)
+    if selectors.period_all_billed(period_id=period_id):
+        finish_period(None, period_id, now)
+    return billed
 
 
 @shared_task(acks_late=True)
@@ -87,6 +97,10 @@ def run_due_periods(now: str | None = None) -> list[int]:
         claimed = schedule.periods_claim_due(now=moment)
         for period_id in claimed:
             transaction.on_commit(lambda pid=period_id: run_period.delay(pid, now))
+    # A run whose every chunk is billed but which nobody posted (its last chunk's task died
+    # after its commit): posted now, not after the stale rule.
+    for period_id in selectors.periods_billed_not_posted().values_list("pk", flat=True):
+        finish_period.delay(None, period_id, now)
     for period_id in selectors.periods_awaiting_payout().values_list("pk", flat=True):
         payouts.period_pay_claims(period_id=period_id, now=moment)
     # A seal lost with its worker: the chunks' parts already built are kept.

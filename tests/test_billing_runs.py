@@ -135,3 +135,60 @@ def test_a_retry_needs_a_failed_period_and_the_right_to_run_periods(reviewer, fi
     with pytest.raises(PermissionDenied):
         services.period_retry(period_id=period.pk, by=reviewer, now=period.cutoff_at)
     assert ApportionmentPeriod.objects.get(pk=period.pk).status == PeriodStatus.FAILED
+
+
+def _billed_period(settings, investigator):
+    """A period prepared in several chunks, none billed yet."""
+    from tests.test_billing import approved_claim, period_for
+
+    settings.APPORTION_CHUNK_IDS = 4
+    plan = PlanFactory(management_fee_bp=800)
+    members(plan, 11)
+    approved_claim(plan, investigator, amount_fen=1_000_00)
+    period = period_for(plan)
+    ids = steps.period_chunks_to_bill(period_id=period.pk, now=period.cutoff_at)
+    assert len(ids) >= 3
+    return period, ids
+
+
+def test_the_chunk_that_finds_every_chunk_billed_posts_the_period(settings, investigator):
+    """Issue 24: the period was posted by a chord's callback, which needs each chunk's result
+    in Redis; an outage between a chunk's commit and its result left the period billed and
+    unposted until beat's 15-minute rule. No result is needed now: the last chunk posts."""
+    from unittest import mock
+
+    from billing import tasks
+
+    period, ids = _billed_period(settings, investigator)
+    queued = []  # the tree's parts and the payout, which the posting sends on
+    with (
+        mock.patch.object(tasks.build_chunk_tree, "delay", lambda *a: queued.append(a)),
+        mock.patch.object(tasks.seal_period, "delay", lambda *a: queued.append(a)),
+        mock.patch.object(tasks.pay_period, "delay", lambda *a: queued.append(a)),
+    ):
+        for chunk_id in ids[:-1]:
+            tasks.apportion_chunk.apply(args=[chunk_id, period.cutoff_at.isoformat()]).get()
+            assert ApportionmentPeriod.objects.get(pk=period.pk).status == PeriodStatus.RUNNING
+        tasks.apportion_chunk.apply(args=[ids[-1], period.cutoff_at.isoformat()]).get()
+    period.refresh_from_db()
+    assert period.status == PeriodStatus.POSTED and queued
+    assert tasks.apportion_chunk.ignore_result  # nothing of a chunk waits on Redis
+    assert ledger_verify() == []
+
+
+def test_beat_posts_a_period_whose_chunks_are_all_billed(settings, investigator):
+    """The last chunk's task died after its commit: beat's next round (every five minutes)
+    posts the period, not the 15-minute stale rule."""
+    from unittest import mock
+
+    from billing import tasks
+
+    period, ids = _billed_period(settings, investigator)
+    for chunk_id in ids:
+        steps.period_bill_chunk(chunk_id=chunk_id, now=period.cutoff_at)
+    sent = []
+    with mock.patch.object(tasks.finish_period, "delay", lambda *a: sent.append(a)):
+        tasks.run_due_periods((period.cutoff_at + datetime.timedelta(minutes=5)).isoformat())
+    assert sent == [
+        (None, period.pk, (period.cutoff_at + datetime.timedelta(minutes=5)).isoformat())
+    ]
