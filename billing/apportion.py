@@ -73,17 +73,6 @@ def _gather_cases(period: ApportionmentPeriod) -> list[PeriodCase]:
     ]
 
 
-def _spend_recovered(period: ApportionmentPeriod, period_cases: list[PeriodCase]) -> None:
-    """Spend what the members are owed from recovered payouts on the period's cases, up to
-    their total (the plan's row is locked: no other period of the plan prepares meanwhile)."""
-    totals = [c.amount_fen + c.fee_fen for c in period_cases]
-    period.recovered_fen = min(recoveries.recovered_to_spend(period=period), sum(totals))
-    for case, part in zip(
-        period_cases, rules.recovery_split(totals, period.recovered_fen), strict=True
-    ):
-        case.recovered_fen = part
-
-
 def previous_period(period: ApportionmentPeriod) -> ApportionmentPeriod | None:
     """The period whose bills carry this one's year to date: the plan's last period this year
     that billed anyone. Every earlier period must be finished first."""
@@ -131,7 +120,7 @@ def period_prepare(*, period_id: int) -> ApportionmentPeriod:
     period.per_case_cap_fen = in_force.per_case_cap_fen
     period.yearly_cap_fen = in_force.yearly_cap_fen
     period_cases = _gather_cases(period)
-    _spend_recovered(period, period_cases)
+    recoveries.spend_on_cases(period, period_cases)
     cases = [c.rule_case() for c in period_cases]
     with connection.cursor() as cursor:
         cursor.execute("SELECT min(id) FROM members_membership WHERE plan_id = %s", [plan.pk])

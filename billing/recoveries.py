@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Sum
 
+from billing import rules
 from billing.errors import ErrorCode
 from billing.ledger import account_for, ledger_post
 from billing.models import AccountRole, ApportionmentPeriod, PeriodCase, Recovery
@@ -106,3 +107,15 @@ def recovered_to_spend(*, period: ApportionmentPeriod) -> int:
         .aggregate(s=Sum("recovered_fen"))["s"]
     )
     return max((recovered or 0) - (spent or 0), 0)
+
+
+def spend_on_cases(period: ApportionmentPeriod, period_cases: list[PeriodCase]) -> None:
+    """Spend what the members are owed from recovered payouts on the period's cases being
+    prepared, up to their total (apportion.period_prepare holds the plan's row: no other
+    period of the plan prepares meanwhile)."""
+    totals = [c.amount_fen + c.fee_fen for c in period_cases]
+    period.recovered_fen = min(recovered_to_spend(period=period), sum(totals))
+    for case, part in zip(
+        period_cases, rules.recovery_split(totals, period.recovered_fen), strict=True
+    ):
+        case.recovered_fen = part

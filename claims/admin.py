@@ -32,12 +32,11 @@ from claims.models import (
     EvidenceDocument,
     EvidenceKind,
     JuryDraw,
-    JurySeat,
     ReasonKind,
 )
 from claims.reasons import reasons_of
 from claims.requests import REQUESTABLE
-from claims.review_admin import AppealInline, AuditInline, SignalInline
+from claims.review_admin import AppealInline, AuditInline, DisputeInline, JuryInline, SignalInline
 from claims.rules import window_due_q, window_open_q
 from mutual.core.admin_tools import (
     FastChangeListMixin,
@@ -68,23 +67,6 @@ class EvidenceInline(ReadOnlyInline):
     def download(self, document):
         url = reverse("admin:claims_claim_evidence", args=[document.claim_id, document.pk])
         return format_html('<a href="{}">{}</a>', url, document.content_type)
-
-
-class DisputeInline(ReadOnlyInline):
-    model = Dispute
-    fields = ["round", "member", "reason", "created_at"]
-    readonly_fields = fields
-
-
-class JuryInline(ReadOnlyInline):
-    model = JurySeat
-    fields = ["round", "member", "drawn_at", "vote", "voted_at"]
-    readonly_fields = fields
-
-    # No jury yet: no empty table (the page's jury line says "not drawn yet", issue 25).
-    def has_view_permission(self, request, obj=None):
-        seated = obj is None or JurySeat.objects.filter(claim=obj).exists()
-        return seated and super().has_view_permission(request, obj)
 
 
 class PublicityFilter(admin.SimpleListFilter):

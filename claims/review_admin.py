@@ -1,12 +1,29 @@
-"""Second looks in the admin: a claim's signals, appeals and audit as inlines on its page, the
-appeals and audit lists, and each plan's desk policy."""
+"""Second looks in the admin: a claim's disputes, jury, signals, appeals and audit as inlines on
+its page, the appeals and audit lists, and each plan's desk policy."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from claims.models import Appeal, ClaimAudit, ClaimSignal, DeskPolicy
+from claims.models import Appeal, ClaimAudit, ClaimSignal, DeskPolicy, Dispute, JurySeat
 from mutual.core.admin_tools import FastChangeListMixin, ReadOnlyInline, ReadOnlyMixin
+
+
+class DisputeInline(ReadOnlyInline):
+    model = Dispute
+    fields = ["round", "member", "reason", "created_at"]
+    readonly_fields = fields
+
+
+class JuryInline(ReadOnlyInline):
+    model = JurySeat
+    fields = ["round", "member", "drawn_at", "vote", "voted_at"]
+    readonly_fields = fields
+
+    # No jury yet: no empty table (the page's jury line says "not drawn yet", issue 25).
+    def has_view_permission(self, request, obj=None):
+        seated = obj is None or JurySeat.objects.filter(claim=obj).exists()
+        return seated and super().has_view_permission(request, obj)
 
 
 class SignalInline(ReadOnlyInline):
