@@ -9,6 +9,8 @@ import contextlib
 import datetime
 import logging
 
+from django.db import InterfaceError, OperationalError
+
 from billing import apportion, sealing, selectors, tree
 from billing.models import FINISHED, ApportionmentPeriod, PeriodChunk, PeriodStatus
 
@@ -29,9 +31,14 @@ def period_record_failure(*, period_id: int, error: BaseException, now: datetime
 
 @contextlib.contextmanager
 def failures_recorded(*, period_id: int, now: datetime.datetime):
-    """Record any error of a run step on its period, then let it propagate."""
+    """Record any error of a run step on its period, then let it propagate. Not a lost
+    database connection (the server restarting, a network cut): the step is retried by its
+    task (billing.tasks.RETRY_ON_OUTAGE) and the period stays running, not failed for finance
+    to retry by hand (issue 24), nor written while the database is away."""
     try:
         yield
+    except (OperationalError, InterfaceError):
+        raise
     except Exception as error:
         period_record_failure(period_id=period_id, error=error, now=now)
         raise

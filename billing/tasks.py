@@ -6,7 +6,7 @@ left alone. A step that raises marks its period failed (billing.steps.failures_r
 import logging
 
 from celery import group, shared_task
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
 from billing import debits, payouts, schedule, selectors, steps
 from billing.models import FINISHED
@@ -14,8 +14,20 @@ from mutual.core.timezones import parse_now as _moment  # a task's `now`: ISO 86
 
 logger = logging.getLogger(__name__)
 
+# A lost database connection (PostgreSQL restarting after a crash, a network cut) is not a
+# failure of the period: the task is sent again, 2 s, 4 s, ... at most 30 s later, for two hours,
+# so the run goes on within half a minute of the database's return (issue 24). Every task here
+# is idempotent, so a retry after a commit whose answer was lost does nothing twice.
+RETRY_ON_OUTAGE = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": 2,
+    "retry_backoff_max": 30,
+    "retry_jitter": False,
+    "max_retries": 240,
+}
 
-@shared_task(acks_late=True)
+
+@shared_task(acks_late=True, **RETRY_ON_OUTAGE)
 def run_period(period_id: int, now: str | None = None) -> int:
     """Prepare, then fan the chunks not yet done out to any number of workers; the chunk that
     finds them all billed posts the period (`apportion_chunk`)."""
@@ -29,7 +41,7 @@ def run_period(period_id: int, now: str | None = None) -> int:
     return len(ids)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True, ignore_result=True, **RETRY_ON_OUTAGE)
 def apportion_chunk(chunk_id: int, now: str | None = None) -> bool:
     """Bill one chunk; the chunk that finds every chunk of its period billed posts it, here.
     No chord: its callback waited on every chunk's result in Redis, and a Redis outage between
@@ -43,12 +55,12 @@ def apportion_chunk(chunk_id: int, now: str | None = None) -> bool:
     return billed
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **RETRY_ON_OUTAGE)
 def build_chunk_tree(chunk_id: int, now: str | None = None) -> bool:
     return steps.period_build_tree_part(chunk_id=chunk_id, now=_moment(now))
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **RETRY_ON_OUTAGE)
 def finish_period(_results, period_id: int, now: str | None = None) -> int:
     """Post; then queue the bills' Merkle tree (a task per chunk's part) and, behind it, the
     claims' payouts. The queue is first in, first out: the workers build the tree first (about
@@ -63,12 +75,12 @@ def finish_period(_results, period_id: int, now: str | None = None) -> int:
     return parts
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **RETRY_ON_OUTAGE)
 def pay_period(period_id: int, now: str | None = None) -> int:
     return payouts.period_pay_claims(period_id=period_id, now=_moment(now))
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **RETRY_ON_OUTAGE)
 def seal_period_tree(period_id: int, now: str | None = None) -> int:
     trees = steps.period_trees_to_build(period_id=period_id, now=_moment(now))
     for chunk_id in trees:
@@ -78,12 +90,12 @@ def seal_period_tree(period_id: int, now: str | None = None) -> int:
     return len(trees)
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **RETRY_ON_OUTAGE)
 def seal_period(period_id: int, now: str | None = None) -> bool:
     return bool(steps.period_seal_and_vacuum(period_id=period_id, now=_moment(now)).merkle_root)
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True)  # beat sends it again: no retries of its own
 def run_due_periods(now: str | None = None) -> list[int]:
     """Beat, every five minutes: open the current periods, run those due, resume stale runs,
     pay posted periods whose payout did not finish. Failed periods wait for finance; they are
@@ -109,7 +121,7 @@ def run_due_periods(now: str | None = None) -> list[int]:
     return claimed
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True)  # beat sends it again: no retries of its own
 def collect_due(now: str | None = None) -> int:
     """Beat, hourly: debit due bills chunk by chunk (tasks), then lapse the unpaid past grace."""
     moment = _moment(now)
@@ -122,6 +134,6 @@ def collect_due(now: str | None = None) -> int:
     return enqueued
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **RETRY_ON_OUTAGE)
 def collect_chunk(chunk_id: int, now: str | None = None) -> dict[str, int]:
     return debits.collect_chunk(chunk_id=chunk_id, now=_moment(now))

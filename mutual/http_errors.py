@@ -9,9 +9,10 @@ limit from its Content-Length alone, before a byte of it is read."""
 from __future__ import annotations
 
 import logging
+import sys
 
 from django.conf import settings
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
 from django.views import defaults
 from psycopg.errors import QueryCanceled
@@ -46,7 +47,24 @@ def page_not_found(request, exception=None):
     return defaults.page_not_found(request, exception)
 
 
+DATABASE_AWAY = "The database is unavailable for a moment. Nothing was written: try again."
+
+
 def server_error(request):
+    """Django's 500, in JSON under /api/; a 503 with Retry-After while the database is away
+    (a lost connection: PostgreSQL restarting, a network cut), which clients and load
+    balancers retry, and which ends by itself when the database is back (issue 24)."""
+    error = sys.exc_info()[1]
+    if isinstance(error, OperationalError | InterfaceError) and not isinstance(
+        error.__cause__, QueryCanceled
+    ):
+        response = (
+            json_error(503, DATABASE_AWAY, code="database_unavailable")
+            if is_api(request)
+            else HttpResponse(DATABASE_AWAY, status=503, content_type="text/plain; charset=utf-8")
+        )
+        response["Retry-After"] = "30"
+        return response
     if is_api(request):
         return json_error(500, "Server error.")
     return defaults.server_error(request)

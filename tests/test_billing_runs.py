@@ -192,3 +192,45 @@ def test_beat_posts_a_period_whose_chunks_are_all_billed(settings, investigator)
     assert sent == [
         (None, period.pk, (period.cutoff_at + datetime.timedelta(minutes=5)).isoformat())
     ]
+
+
+def test_a_lost_database_connection_is_retried_not_recorded_as_a_failure(settings, investigator):
+    """Issue 24: during a database outage a period was neither finished nor marked failed, and
+    sat running until beat's 15-minute rule. A lost connection is now no failure of the
+    period: the chunk's task is sent again (backing off to 30 s) and the run goes on."""
+    from unittest import mock
+
+    from django.db import OperationalError
+
+    from billing import tasks
+
+    period, ids = _billed_period(settings, investigator)
+    real = steps.period_bill_chunk
+    calls = []
+
+    def outage_once(**kwargs):
+        calls.append(kwargs["chunk_id"])
+        if len(calls) == 1:
+            with steps.failures_recorded(period_id=period.pk, now=period.cutoff_at):
+                raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    with mock.patch.object(steps, "period_bill_chunk", outage_once):
+        result = tasks.apportion_chunk.apply(args=[ids[0], period.cutoff_at.isoformat()])
+    assert result.get() is True and calls == [ids[0], ids[0]]  # retried, then billed
+    period.refresh_from_db()
+    assert period.status == PeriodStatus.RUNNING and period.failure == ""
+    assert (
+        tasks.apportion_chunk.max_retries == 240 and tasks.apportion_chunk.retry_backoff_max == 30
+    )
+
+
+def test_any_other_error_still_fails_the_period_at_once(settings, investigator):
+    period, _ids = _billed_period(settings, investigator)
+    with (
+        pytest.raises(ValueError),
+        steps.failures_recorded(period_id=period.pk, now=period.cutoff_at),
+    ):
+        raise ValueError("a bug")
+    period.refresh_from_db()
+    assert period.status == PeriodStatus.FAILED and "a bug" in period.failure

@@ -372,6 +372,24 @@ def test_a_server_error_under_api_is_a_json_500(monkeypatch):
     assert b"boom" not in response.content
 
 
+def test_while_the_database_is_away_the_answer_is_503_with_retry_after(monkeypatch, client):
+    """Issue 24: a lost database connection answered 500; it is a 503 a client retries."""
+    from django.db import OperationalError
+
+    from members.api import PlanViewSet
+
+    def away(self, request, *args, **kwargs):
+        raise OperationalError("connection to server failed: Connection refused")
+
+    monkeypatch.setattr(PlanViewSet, "list", away)
+    response = APIClient(raise_request_exception=False).get("/api/plans/")
+    assert response.status_code == 503 and response["Retry-After"] == "30"
+    assert response.json()["code"] == "database_unavailable"
+    assert b"Connection refused" not in response.content
+    monkeypatch.setattr(PlanViewSet, "list", lambda *a, **k: (_ for _ in ()).throw(RuntimeError()))
+    assert APIClient(raise_request_exception=False).get("/api/plans/").status_code == 500
+
+
 def test_a_server_error_elsewhere_stays_djangos_html_page():
     from django.test import RequestFactory
 
