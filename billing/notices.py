@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime
 
+from django.utils.translation import gettext as _
+
 from billing.models import Bill, PeriodChunk
 from members.models import Membership
 from mutual.core.money import format_yuan
@@ -75,16 +77,21 @@ run_writer(NoticeKind.BILL, chunks=_bill_chunks, rows=_bill_rows)
 
 @renders(NoticeKind.BILL)
 def _bill(p: dict) -> tuple[str, str]:
+    facts = {"period": p["period"], "yuan": format_yuan(p["charged_fen"])}
     return (
-        f"Your bill for {p['period']}: {format_yuan(p['charged_fen'])} yuan",
-        f"Your share of the cases of {p['period']} is {format_yuan(p['charged_fen'])} yuan.",
+        _("Your bill for %(period)s: %(yuan)s yuan") % facts,
+        _("Your share of the cases of %(period)s is %(yuan)s yuan.") % facts,
     )
 
 
 @renders(NoticeKind.DEBIT_FAILED)
 def _debit_failed(p: dict) -> tuple[str, str]:
+    facts = {"period": p["period"], "yuan": format_yuan(p["charged_fen"]), "on": p["lapse_on"]}
     return (
-        f"We could not collect {format_yuan(p['charged_fen'])} yuan for {p['period']}",
-        f"The debit failed; we will try again. If the bill is still unpaid on "
-        f"{p['lapse_on']}, your membership will lapse.",
+        _("We could not collect %(yuan)s yuan for %(period)s") % facts,
+        _(
+            "The debit failed; we will try again. If the bill is still unpaid on %(on)s, your "
+            "membership will lapse."
+        )
+        % facts,
     )

@@ -10,8 +10,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
-from claims.models import Claim
+from claims.models import AppealStatus, Claim, ClaimState, EvidenceKind
 from members.models import Membership
 from mutual.core.timezones import local_date
 from notifications.messages import renders
@@ -155,27 +157,44 @@ def notify_appeal_decided(*, appeal, now: datetime.datetime) -> int:
     )
 
 
+# The renderers speak the active language (the API's request's, or the sender's): the words
+# are the catalogue's, the facts the payload's.
+
+
 def _appeal(p: dict) -> tuple[str, str]:
+    upheld = p["status"] == "upheld"
     outcome = (
-        "upheld: the claim is investigated again"
-        if p["status"] == "upheld"
-        else ("dismissed: the refusal stands")
+        _("upheld: the claim is investigated again")
+        if upheld
+        else _("dismissed: the refusal stands")
     )
-    body = f"Your appeal against the refusal of claim #{p['claim_id']} was {outcome}."
+    body = _("Your appeal against the refusal of claim #%(claim)s was %(outcome)s.") % {
+        "claim": p["claim_id"], "outcome": outcome,
+    }  # fmt: skip
     if p.get("note"):
         body += f"\n{p['note']}"
-    return f"Your appeal on claim #{p['claim_id']}: {p['status']}", body
+    status = AppealStatus(p["status"]).label if p["status"] in AppealStatus.values else p["status"]
+    subject = _("Your appeal on claim #%(claim)s: %(status)s") % {
+        "claim": p["claim_id"], "status": status,
+    }  # fmt: skip
+    return subject, body
 
 
 def _request(p: dict) -> tuple[str, str]:
-    documents = ", ".join(d.replace("_", " ") for d in p["documents"])
-    subject = f"Claim #{p['claim_id']}: documents needed by {p['deadline']} (Shanghai)"
+    names = dict(EvidenceKind.choices)
+    documents = ", ".join(str(names.get(d, d.replace("_", " "))) for d in p["documents"])
+    facts = {"claim": p["claim_id"], "deadline": p["deadline"], "request": p["request_id"],
+             "documents": documents}  # fmt: skip
+    subject = _("Claim #%(claim)s: documents needed by %(deadline)s (Shanghai time)") % facts
     if p.get("reminder"):
-        subject = "Reminder: " + subject
+        subject = _("Reminder: %(subject)s") % {"subject": subject}
     body = (
-        f"To go on with claim #{p['claim_id']} the investigator needs: {documents}. Upload them "
-        f"against request {p['request_id']} before {p['deadline']} (Shanghai); without them the "
-        "claim is closed."
+        _(
+            "To go on with claim #%(claim)s the investigator needs: %(documents)s. Upload them "
+            "against request %(request)s before %(deadline)s (Shanghai time); without them the "
+            "claim is closed."
+        )
+        % facts
     )
     return subject, body
 
@@ -186,20 +205,23 @@ def _claim(p: dict) -> tuple[str, str]:
         return _request(p)
     if "appeal_id" in p:
         return _appeal(p)
-    subject = f"Your claim #{p['claim_id']} is now {p['state']}"
+    state = ClaimState(p["state"]).label if p["state"] in ClaimState.values else p["state"]
+    subject = _("Your claim #%(claim)s is now %(state)s") % {"claim": p["claim_id"], "state": state}
     body = subject + "."
     if p.get("reason_en"):
-        body += f"\n{p['reason_en']}\n{p['reason_zh']}"
+        chinese = (get_language() or "").startswith("zh")
+        body += f"\n{p['reason_zh'] if chinese else p['reason_en']}"
     if p.get("reason"):
-        body += f"\nReason: {p['reason']}"
+        body += "\n" + _("Reason: %(reason)s") % {"reason": p["reason"]}
     return subject, body
 
 
 @renders(NoticeKind.JURY)
 def _jury(p: dict) -> tuple[str, str]:
     return (
-        f"You have been drawn for the jury of claim #{p['claim_id']}",
-        f"Please read the case and vote before {p['deadline']} (Shanghai time).",
+        _("You have been drawn for the jury of claim #%(claim)s") % {"claim": p["claim_id"]},
+        _("Please read the case and vote before %(deadline)s (Shanghai time).")
+        % {"deadline": p["deadline"]},
     )
 
 
@@ -207,7 +229,11 @@ def _jury(p: dict) -> tuple[str, str]:
 def _digest(p: dict) -> tuple[str, str]:
     cases = ", ".join(f"#{claim_id}" for claim_id in p["claim_ids"])
     return (
-        f"{p['cases']} new case(s) in publicity in {p['plan']}",
-        f"New in publicity on {p['date']}: {cases}. You may dispute a case while its "
-        "window is open.",
+        _("%(count)s new case(s) in publicity in %(plan)s")
+        % {"count": p["cases"], "plan": p["plan"]},
+        _(
+            "New in publicity on %(date)s: %(cases)s. You may dispute a case while its window "
+            "is open."
+        )
+        % {"date": p["date"], "cases": cases},
     )

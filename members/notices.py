@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime
 
+from django.utils.translation import gettext as _
+
 from notifications.messages import renders
 from notifications.models import NoticeKind
 from notifications.services import notify
@@ -44,22 +46,28 @@ def notify_cover_ended(
 
 @renders(NoticeKind.LAPSE)
 def _lapse(p: dict) -> tuple[str, str]:
+    facts = {"plan": p["plan"], "reason": p["reason"]}
     return (
-        f"Your membership of {p['plan']} has lapsed",
-        f"Your membership of {p['plan']} lapsed: {p['reason']}.",
+        _("Your membership of %(plan)s has lapsed") % facts,
+        _("Your membership of %(plan)s lapsed: %(reason)s.") % facts,
     )
 
 
 @renders(NoticeKind.COVER)
 def _cover(p: dict) -> tuple[str, str]:
-    whose = f"{p['person']}'s" if p.get("person") else "Your"
+    whose = _("%(person)s's") % {"person": p["person"]} if p.get("person") else _("Your")
+    facts = {"whose": whose, "plan": p["plan"], "reason": p["reason"],
+             "moved_to": p.get("moved_to")}  # fmt: skip
     if p.get("moved_to"):
         return (
-            f"{whose} cover moved to {p['moved_to']}",
-            f"{whose} cover in {p['plan']} ended: {p['reason']}. It continues in "
-            f"{p['moved_to']}, with no new waiting period.",
+            _("%(whose)s cover moved to %(moved_to)s") % facts,
+            _(
+                "%(whose)s cover in %(plan)s ended: %(reason)s. It continues in %(moved_to)s, "
+                "with no new waiting period."
+            )
+            % facts,
         )
     return (
-        f"{whose} cover in {p['plan']} has ended",
-        f"{whose} cover in {p['plan']} ended: {p['reason']}.",
+        _("%(whose)s cover in %(plan)s has ended") % facts,
+        _("%(whose)s cover in %(plan)s ended: %(reason)s.") % facts,
     )
