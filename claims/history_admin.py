@@ -1,5 +1,5 @@
 """A claim's history on its page: each move of its state log in the reader's language, its time
-in Shanghai (labelled), who made it and why. The rows are django-fsm-log's, read only."""
+in Shanghai (with its offset), who made it and why. The rows are django-fsm-log's, read only."""
 
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ class ClaimHistoryInline(StateLogInline):
     def get_readonly_fields(self, request, obj=None):
         return self.fields
 
-    @admin.display(description=_("when (Shanghai)"))
+    @admin.display(description=_("when"))
     def when(self, row):
-        return f"{timezone.localtime(row.timestamp):%Y-%m-%d %H:%M:%S}"
+        return f"{timezone.localtime(row.timestamp):%Y-%m-%d %H:%M:%S %z}"
 
     @admin.display(description=_("move"))
     def move(self, row):

@@ -43,11 +43,11 @@ def test_a_failed_period_shows_its_error_on_its_page_in_the_list_and_on_the_dash
     assert page.status_code == 200 and page.context["can_retry"] and not page.context["can_run"]
     assert 'id="period-failure"' in html and "TAIL-ONLY-ON-PAGE" in html  # the whole text
     assert reverse("admin:billing_period_retry", args=[failed_period.pk]) in html
-    assert "Dec. 15, 2018, 11 a.m." in html  # failed_at, in Shanghai time
+    assert "2018-12-15 11:00 +0800" in html  # failed_at, in Shanghai time, with its offset
     assert 'id="period-panel"' in html  # the run panel is still there
 
     listing = client.get(reverse("admin:billing_apportionmentperiod_changelist")).content.decode()
-    assert "var(--error-fg" in listing and "Dec. 15, 2018, 11 a.m." in listing
+    assert "var(--error-fg" in listing and "2018-12-15 11:00 +0800" in listing
 
     index = client.get(reverse("admin:index")).content.decode()
     assert 'id="needs-attention"' in index and change_url(failed_period) in index
@@ -205,7 +205,7 @@ def test_the_change_page_shows_the_calendar_and_at_most_50_cohorts_at_a_fixed_co
     assert len(inline.formset.forms) == 50
     html = page.content.decode()
     assert "10.00123456" in html  # 1000.123456 fen, in yuan and "the first 50" in html
-    assert "Dec. 17, 2018" in html  # runs_at: the cutoff plus two days
+    assert "2018-12-17" in html  # runs_at: the cutoff plus two days
     assert str(earlier) in html and change_url(earlier) in html  # previous_period, linked
 
 

@@ -186,6 +186,8 @@ LANGUAGE_CODE = env_str("DJANGO_LANGUAGE_CODE", "en")
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
 LOCALE_PATHS = [BASE_DIR / "mutual" / "locale"]
 TIME_ZONE = "Asia/Shanghai"
+# Dates ISO, date-times with their offset, in both languages (mutual/formats/).
+FORMAT_MODULE_PATH = "mutual.formats"
 USE_I18N = True
 USE_TZ = True
 

@@ -1,0 +1,3 @@
+"""The formats of mutual.formats, for this language."""
+
+from mutual.formats import *  # noqa: F403
