@@ -25,6 +25,18 @@ TRANSITIONS = {
 }
 
 
+# The descriptions the services write in the log, word for word (others carry a reason or a
+# staff member's note, shown as written).
+DESCRIPTIONS = {
+    "claim submitted": _("claim submitted"),
+    "withdrawn by the member": _("withdrawn by the member"),
+    "assigned to an investigator": _("assigned to an investigator"),
+    "publicity closed without dispute": _("publicity closed without dispute"),
+    "payout posted": _("payout posted"),
+    "held for review by the audit": _("held for review by the audit"),
+}
+
+
 def _state(value: str) -> str:
     return ClaimState(value).label if value in ClaimState.values else value
 
@@ -32,7 +44,7 @@ def _state(value: str) -> str:
 class ClaimHistoryInline(StateLogInline):
     verbose_name = _("move")
     verbose_name_plural = _("history")
-    fields = ("when", "move", "from_state", "to_state", "by", "description")
+    fields = ("when", "move", "from_state", "to_state", "who", "note")
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
@@ -52,3 +64,11 @@ class ClaimHistoryInline(StateLogInline):
     @admin.display(description=_("to"))
     def to_state(self, row):
         return _state(row.state)
+
+    @admin.display(description=_("by"))
+    def who(self, row):
+        return row.by.get_username() if row.by_id else _("the system")
+
+    @admin.display(description=_("note"))
+    def note(self, row):
+        return DESCRIPTIONS.get(row.description or "", row.description or "")

@@ -3,7 +3,8 @@ from django.contrib.admin.apps import AdminConfig
 
 class MutualAdminConfig(AdminConfig):
     """django.contrib.admin, whose `admin.site` is ours (two-factor login for staff); and the
-    logins' receivers: failed-login counts (mutual.login_guard), API tokens (mutual.token_auth)."""
+    logins' receivers: failed-login counts (mutual.login_guard), API tokens (mutual.token_auth);
+    and the names of the apps we did not write, in our words (mutual.third_party_names)."""
 
     default_site = "mutual.admin_site.MutualAdminSite"
 
@@ -16,3 +17,8 @@ class MutualAdminConfig(AdminConfig):
 
         user_logged_in.connect(on_user_logged_in, dispatch_uid="mutual.login_guard")
         token_auth.connect()
+        from django.apps import apps
+
+        from mutual.third_party_names import name_them
+
+        name_them(apps)

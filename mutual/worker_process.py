@@ -59,7 +59,9 @@ def start_worker(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 60
+    # A loaded 2-core machine (a browser test beside it) can take a minute to import Django
+    # and Celery: two minutes before we give up.
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         replies = app.control.ping(timeout=0.5)
         if any(host.startswith(f"{hostname}@") for reply in replies for host in reply):

@@ -9,10 +9,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.text import format_lazy
 
 from billing.models import FINISHED, ApportionmentPeriod, PeriodStatus
 from claims.models import Claim, ClaimState
-from members.models import Membership
+from members.models import Membership, MembershipStatus
 from mutual.core.money import format_yuan
 
 CACHE_SECONDS = 60
@@ -29,7 +30,8 @@ def dashboard_figures() -> dict:
 
 def _compute() -> dict:
     memberships = [
-        (f"{row['plan__code']} · {row['status']}", row["n"])
+        # Lazy: the figures are kept a minute for readers of either language.
+        (format_lazy("{} · {}", row["plan__code"], MembershipStatus(row["status"]).label), row["n"])
         for row in Membership.objects.values("plan__code", "status")
         .annotate(n=Count("pk")).order_by("plan__code", "status")
     ]  # fmt: skip

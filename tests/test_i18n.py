@@ -62,3 +62,64 @@ def test_every_notice_reads_in_chinese(kind, payload):
     assert not english, (subject, body)
     with translation.override("en"):
         assert re.search(r"[A-Za-z]{3,}", " ".join(render(kind, payload)))
+
+
+def _english_words(html: str) -> set[str]:
+    """The English a person reads on a page: text outside tags, scripts and styles, entities
+    decoded; not identifiers (codes with _ or -, hashes, numbers) nor the brand."""
+    import html as entities
+    import re
+
+    from claims.models import Reason
+
+    text = re.sub(r"<script.*?</script>|<style.*?</style>|<code.*?</code>", " ", html, flags=re.S)
+    text = entities.unescape(re.sub(r"<[^>]+>", " ", text))
+    words = set()
+    codes = set(Reason.objects.values_list("code", flat=True))  # shown beside their text
+    for token in re.findall(r"[\w\-@.#/]+", text):
+        if re.fullmatch(r"[A-Za-z]{3,}", token) and token not in {"mutual", "API", "CSV", "SHA"}:
+            words.add(token)
+    return words - codes
+
+
+def test_the_main_pages_read_in_chinese(client):
+    """Issue 25: with zh-hans, field labels, the third-party apps' names, Django's own new
+    strings and "Claim 8" stayed English. The data here is Chinese, so any English left is
+    the product's."""
+    from claims import evidence, services
+    from tests.claim_steps import pdf
+    from tests.factories import MembershipFactory, PlanFactory, UserFactory
+
+    plan = PlanFactory(name="相互宝", code="xhb-1")
+    holder = MembershipFactory(plan=plan, member__full_name="王芳")
+    investigator = UserFactory(username="inv-7", is_staff=True)
+    from django.contrib.auth.models import Group
+
+    investigator.groups.add(Group.objects.get(name="investigator"))
+    claim = ClaimFactory(membership=holder, hospital="瑞金医院", diagnosis="急性白血病")
+    services.claim_start_investigation(
+        claim_id=claim.pk, investigator_id=investigator.pk, by=investigator, now=claim.submitted_at
+    )
+    evidence.evidence_append(
+        claim_id=claim.pk, kind="invoice", upload=pdf(), by=investigator, now=claim.submitted_at
+    )
+    boss = UserFactory(username="boss-1", is_staff=True, is_superuser=True)
+    client.force_login(boss)
+    pages = [
+        "/admin/",
+        reverse("admin:claims_claim_changelist"),
+        reverse("admin:claims_claim_change", args=[claim.pk]),
+        reverse("admin:billing_apportionmentperiod_changelist"),
+        reverse("admin:members_membership_changelist"),
+        reverse("admin:members_member_changelist"),
+        reverse("admin:billing_recovery_changelist"),
+        "/public/",
+        "/public/cases/",
+    ]
+    found = {}
+    for path in pages:
+        answer = client.get(path, HTTP_ACCEPT_LANGUAGE="zh-hans")
+        assert answer.status_code == 200, path
+        if words := _english_words(answer.content.decode()):
+            found[path] = sorted(words)
+    assert not found, repr(found)[:3000]

@@ -53,7 +53,9 @@ class ApportionmentPeriod(models.Model):
             "Cases approved before it are billed, to the members covered at each case's notice."
         ),
     )
-    status = models.CharField(max_length=16, choices=PeriodStatus, default=PeriodStatus.OPEN)
+    status = models.CharField(
+        _("status"), max_length=16, choices=PeriodStatus, default=PeriodStatus.OPEN
+    )
     cases_total_fen = models.BigIntegerField(default=0)
     fee_total_fen = models.BigIntegerField(default=0)
     # Money recovered from claims paid earlier (billing/recoveries.py), spent on this period's

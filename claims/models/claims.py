@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericRelation
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 from django_fsm_log.decorators import fsm_log_by, fsm_log_description
@@ -86,8 +87,12 @@ def _only_the_system(claim: Claim, user) -> bool:
 
 
 class Claim(ConcurrentTransitionMixin, models.Model):
-    membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="claims")
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="claims")
+    membership = models.ForeignKey(
+        Membership, on_delete=models.PROTECT, related_name="claims", verbose_name=_("membership")
+    )
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="claims", verbose_name=_("plan")
+    )
     state = FSMField(
         _("state"),
         max_length=16,
@@ -141,9 +146,16 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     )
     investigation_summary = models.TextField(_("investigation summary"), blank=True)
     investigation_recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("investigation recorded by"),
     )
-    investigation_recorded_at = models.DateTimeField(null=True, blank=True)
+    investigation_recorded_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("investigation recorded at")
+    )
     publicity_starts_at = models.DateTimeField(_("publicity starts"), null=True, blank=True)
     publicity_ends_at = models.DateTimeField(_("publicity ends"), null=True, blank=True)
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
@@ -243,7 +255,7 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Claim {self.pk}"
+        return gettext("Claim %(number)s") % {"number": self.pk}
 
     def round_disputes(self):
         """The disputes of the claim's current round of publicity (a reopened claim is

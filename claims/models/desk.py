@@ -73,7 +73,10 @@ class Investigator(models.Model):
     """A staff login working for a firm. Only active investigators are given new claims."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="investigator_profile"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="investigator_profile",
+        verbose_name=_("login"),
     )
     firm = models.ForeignKey(
         InvestigationFirm, on_delete=models.PROTECT, related_name="investigators"
@@ -92,7 +95,9 @@ class ClockTarget(models.Model):
     """How long a claim of the plan may stay in a state: `days` working days (mainland
     China's calendar) or calendar days. A state with no target has no due time."""
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="clock_targets")
+    plan = models.ForeignKey(
+        Plan, on_delete=models.CASCADE, related_name="clock_targets", verbose_name=_("plan")
+    )
     state = models.CharField(_("state"), max_length=16, choices=ClaimState)
     days = models.PositiveSmallIntegerField(_("days"))
     working_days = models.BooleanField(_("working days"), default=True)
@@ -114,14 +119,25 @@ class ClaimAssignment(models.Model):
     """The assignment trail: who a claim was given to, by whom (empty: the automatic rule),
     when and why. Written once, never changed."""
 
-    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="assignments")
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, related_name="assignments", verbose_name=_("claim")
+    )
     assigned_from = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("assigned from"),
     )
     assigned_to = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("assigned to"),
     )
-    reason = models.ForeignKey(Reason, null=True, on_delete=models.PROTECT, related_name="+")
+    reason = models.ForeignKey(
+        Reason, null=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("reason")
+    )
     note = models.CharField(_("note"), max_length=300, blank=True)
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
@@ -148,7 +164,9 @@ class InfoRequest(models.Model):
     the claim's clock is paused; an answer resumes it, no answer by the deadline closes the
     claim ("documents not supplied")."""
 
-    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="info_requests")
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, related_name="info_requests", verbose_name=_("claim")
+    )
     documents = ArrayField(
         models.CharField(max_length=32, choices=EvidenceKind), verbose_name=_("documents")
     )
@@ -158,7 +176,10 @@ class InfoRequest(models.Model):
         _("status"), max_length=8, choices=RequestStatus, default=RequestStatus.OPEN
     )
     made_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("asked by"),
     )
     made_at = models.DateTimeField(_("made at"))
     reminded_at = models.DateTimeField(_("reminded at"), null=True, blank=True)
@@ -190,7 +211,9 @@ class StateSpan(models.Model):
     in state figures read these, a range of `left_at`."""
 
     id = models.BigAutoField(primary_key=True)
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="spans")
+    claim = models.ForeignKey(
+        Claim, on_delete=models.CASCADE, related_name="spans", verbose_name=_("claim")
+    )
     state = models.CharField(_("state"), max_length=16, choices=ClaimState)
     entered_at = models.DateTimeField(_("entered at"))
     left_at = models.DateTimeField(_("left at"))

@@ -20,10 +20,14 @@ class Dispute(models.Model):
     of publicity (`round` is the claim's `reopened` count: a reopened claim is publicized
     afresh, and only its current round's disputes count)."""
 
-    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="disputes")
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="disputes")
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, related_name="disputes", verbose_name=_("claim")
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="disputes", verbose_name=_("member")
+    )
     reason = models.TextField(_("reason"))
-    created_at = models.DateTimeField()
+    created_at = models.DateTimeField(verbose_name=_("raised at"))
     round = models.PositiveSmallIntegerField(_("publicity round"), default=0)
 
     class Meta:
@@ -47,8 +51,12 @@ class Vote(models.TextChoices):
 class JurySeat(models.Model):
     """A randomly drawn member asked to vote on a disputed claim."""
 
-    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="jury")
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="jury_seats")
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, related_name="jury", verbose_name=_("claim")
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="jury_seats", verbose_name=_("member")
+    )
     drawn_at = models.DateTimeField()
     vote = models.CharField(max_length=8, choices=Vote, blank=True)
     voted_at = models.DateTimeField(null=True, blank=True)
@@ -73,7 +81,9 @@ class JuryDraw(models.Model):
     pseudonyms are kept, sorted, so that anyone can recompute the jury from the seed. One draw
     per round of publicity: a reopened claim disputed again gets a new seed and a new jury."""
 
-    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="jury_draws")
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, related_name="jury_draws", verbose_name=_("claim")
+    )
     round = models.PositiveSmallIntegerField(_("publicity round"), default=0)
     seed = models.CharField(max_length=64)  # hex, 32 bytes; shown only once the claim is decided
     commitment = models.CharField(max_length=64, unique=True)

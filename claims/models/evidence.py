@@ -38,19 +38,21 @@ GENESIS_LINK = "0" * 64
 class EvidenceDocument(models.Model):
     """One link of a claim's append-only hash chain. A database trigger refuses UPDATE/DELETE."""
 
-    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="evidence")
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, related_name="evidence", verbose_name=_("claim")
+    )
     position = models.PositiveIntegerField(_("position in chain"))
     kind = models.CharField(_("kind"), max_length=32, choices=EvidenceKind)
     file = models.FileField(_("file"), upload_to=evidence_upload_to, max_length=200)
     content_type = models.CharField(max_length=64)
-    size = models.PositiveBigIntegerField()
+    size = models.PositiveBigIntegerField(verbose_name=_("size (bytes)"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     previous_link = models.CharField(max_length=64)
     link_hash = models.CharField(_("link hash"), max_length=64, unique=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
-    uploaded_at = models.DateTimeField()
+    uploaded_at = models.DateTimeField(verbose_name=_("uploaded at"))
 
     # The request for information this document answers, if any.
     info_request = models.ForeignKey(

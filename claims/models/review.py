@@ -22,7 +22,9 @@ class DeskPolicy(models.Model):
     """A plan's desk settings. No row: the defaults (a row is made, with a fresh random seed,
     the first time a claim is sampled)."""
 
-    plan = models.OneToOneField(Plan, on_delete=models.CASCADE, related_name="desk_policy")
+    plan = models.OneToOneField(
+        Plan, on_delete=models.CASCADE, related_name="desk_policy", verbose_name=_("plan")
+    )
     risk_threshold = models.PositiveSmallIntegerField(
         _("risk score that sends a claim to a supervisor"), default=50
     )
@@ -54,7 +56,9 @@ class Appeal(models.Model):
     """A refused claimant asks, within 30 days, for the refusal to be looked at again by a
     reviewer who did not decide it."""
 
-    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="appeals")
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, related_name="appeals", verbose_name=_("claim")
+    )
     filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
                                  related_name="+")  # fmt: skip
     reason = models.TextField(_("the claimant's grounds"), max_length=2000)
@@ -69,6 +73,7 @@ class Appeal(models.Model):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
         related_name="+",
+        verbose_name=_("decided by"),
     )  # fmt: skip
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     note = models.CharField(_("decision note"), max_length=500, blank=True)
@@ -105,7 +110,9 @@ class ClaimSignal(models.Model):
     """A fraud or duplicate signal raised on a claim, with its weight. Signals only route a
     claim (to a supervisor's queue); they never decide it."""
 
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="signals")
+    claim = models.ForeignKey(
+        Claim, on_delete=models.CASCADE, related_name="signals", verbose_name=_("claim")
+    )
     code = models.CharField(_("signal"), max_length=24, choices=SignalCode)
     weight = models.PositiveSmallIntegerField(_("weight"))
     detail = models.CharField(_("detail"), max_length=200, blank=True)
@@ -132,7 +139,9 @@ class ClaimAudit(models.Model):
     """A claim whose window closed without dispute, picked at random (the plan's recorded
     seed and share) for a second review before it is approved and paid."""
 
-    claim = models.OneToOneField(Claim, on_delete=models.PROTECT, related_name="audit")
+    claim = models.OneToOneField(
+        Claim, on_delete=models.PROTECT, related_name="audit", verbose_name=_("claim")
+    )
     seed = models.CharField(_("seed"), max_length=64)
     permille = models.PositiveSmallIntegerField(_("share (per thousand)"))
     picked_at = models.DateTimeField(_("picked at"))
@@ -142,6 +151,7 @@ class ClaimAudit(models.Model):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
         related_name="+",
+        verbose_name=_("decided by"),
     )  # fmt: skip
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=500, blank=True)

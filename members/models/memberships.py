@@ -51,8 +51,12 @@ def _is_finance(membership: Membership, user) -> bool:
 class Membership(ConcurrentTransitionMixin, models.Model):
     """A member in a plan. `joined_at` survives a plan migration; `in_pool_since` does not."""
 
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="memberships")
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="memberships")
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("person")
+    )
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("plan")
+    )
     status = FSMField(
         _("status"),
         max_length=16,

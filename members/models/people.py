@@ -43,6 +43,7 @@ class Member(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="member",
+        verbose_name=_("login"),
     )
     payer = models.ForeignKey(
         "self",
