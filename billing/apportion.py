@@ -341,10 +341,12 @@ def period_preview(*, period_id: int) -> dict:
                     "fee_fen": c.fee_fen,
                     "members": c.members_count,
                     "share_fen": c.base_share_fen,
+                    "recovered_fen": c.recovered_fen,
                 }
                 for c in cases
             ],
             "recovered_fen": period.recovered_fen,
+            "per_case_cap_fen": period.per_case_cap_fen,
             "total_fen": period.total_fen,
             "members": 0,
             "charged_fen": 0,

@@ -4,6 +4,7 @@ reconciliation, and its buttons (run, retry, preview, the bills' CSV), each one 
 import csv
 import datetime
 import itertools
+from fractions import Fraction
 from functools import partial
 
 from django.contrib import admin, messages
@@ -273,17 +274,32 @@ class PeriodAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(
                 reverse("admin:billing_apportionmentperiod_change", args=[period_id])
             )
-        cases = [
-            case | {"amount": format_yuan(case["amount_fen"]), "fee": format_yuan(case["fee_fen"])}
-            for case in figures["cases"]
-        ]
+        cap = figures["per_case_cap_fen"]
+        cases = []
+        for case in figures["cases"]:
+            # Each sharer's exact share, the plan's per-case cap, and what a sharer pays: the
+            # lower of the two (the sponsor pays the rest; promotions and the yearly cap aside).
+            share = Fraction(
+                case["amount_fen"] + case["fee_fen"] - case["recovered_fen"], case["members"]
+            )
+            cases.append(
+                case
+                | {
+                    "amount": format_yuan(case["amount_fen"]),
+                    "fee": format_yuan(case["fee_fen"]),
+                    "members": f"{case['members']:,}",
+                    "share": format_exact_yuan(share),
+                    "pays": format_exact_yuan(min(share, cap) if cap is not None else share),
+                }
+            )
         context = {
             **self.admin_site.each_context(request),
             "title": _("Preview of %(period)s") % {"period": period},
             "opts": self.model._meta,
             "original": period,
             "cases": cases,
-            "members": figures["members"],
+            "cap": format_yuan(cap) if cap is not None else "—",
+            "members": f"{figures['members']:,}",
             "total": format_yuan(figures["total_fen"]),
             "recovered": format_yuan(figures["recovered_fen"]) if figures["recovered_fen"] else "",
             "charged": format_yuan(figures["charged_fen"]),

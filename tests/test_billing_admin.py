@@ -29,7 +29,15 @@ def test_finance_previews_then_runs_a_period(
     assert page.status_code == 200 and page.context["can_run"]
     preview = client.post(reverse("admin:billing_period_preview", args=[open_period.pk]))
     assert preview.status_code == 200
-    assert preview.context["members"] == 10 and preview.context["charged"] == "1.00"
+    assert preview.context["members"] == "10" and preview.context["charged"] == "1.00"
+    # Each case in yuan: the exact share per sharer, the cap, and what a sharer pays (issue
+    # 25: a share of "3195" fen sat beside payouts in yuan, with no cap to explain it).
+    [case] = preview.context["cases"]
+    assert (case["share"], case["pays"], preview.context["cap"]) == ("108.00", "0.10", "0.10")
+    assert (
+        'id="period-preview"' in preview.content.decode()
+        and "per-case cap" in preview.content.decode()
+    )
     assert preview.context["sponsor"] == "1,079.00"
     assert not open_period.cases.exists()  # the preview wrote nothing
 
