@@ -282,7 +282,8 @@ def test_the_desk_kpis_on_the_dashboard(client, plan, investigator, reviewer):
     # The refusals by reason code: the one refusal, with the catalogue's text.
     assert figures["closed_by_reason"] == [
         {"state": "rejected", "label": "rejected", "code": "pre_existing",
-         "text": "The condition existed before the patient joined.", "count": 1}
+         "text_en": "The condition existed before the patient joined.",
+         "text_zh": "疾病在加入计划前已存在。", "count": 1}
     ]  # fmt: skip
     assert kpis.closed_by_reason(now=NOW + datetime.timedelta(days=31)) == []
     from django.core.cache import cache

@@ -105,6 +105,11 @@ def test_the_main_pages_read_in_chinese(client):
     )
     boss = UserFactory(username="boss-1", is_staff=True, is_superuser=True)
     client.force_login(boss)
+    from django.core.cache import cache
+
+    # The dashboard keeps its figures a minute in the shared cache: counted for this page (an
+    # English reader's figures must read in Chinese too: claims.kpis keeps both texts).
+    cache.delete_many(["dashboard", "desk-kpis"])
     pages = [
         "/admin/",
         reverse("admin:claims_claim_changelist"),
@@ -123,3 +128,28 @@ def test_the_main_pages_read_in_chinese(client):
         if words := _english_words(answer.content.decode()):
             found[path] = sorted(words)
     assert not found, repr(found)[:3000]
+
+
+def test_the_desk_panel_counted_for_an_english_reader_reads_in_chinese(client, reviewer):
+    """The panel is kept a minute for everyone: what an English reader counted must not
+    reach a Chinese reader in English (the refusals' texts were evaluated when counted)."""
+    from django.core.cache import cache
+
+    from claims import services
+    from tests.claim_steps import to_investigating
+
+    claim = ClaimFactory()
+    to_investigating(claim, investigator=reviewer, now=claim.submitted_at)
+    services.claim_reject(
+        claim_id=claim.pk, by=reviewer, now=claim.submitted_at, code="pre_existing", reason="x"
+    )
+    cache.delete_many(["dashboard", "desk-kpis"])
+    client.force_login(reviewer)
+    import time_machine
+
+    with time_machine.travel(claim.submitted_at, tick=False):
+        english = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        chinese = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "The condition existed before the patient joined." in english
+    assert "疾病在加入计划前已存在。" in chinese
+    assert "The condition existed before the patient joined." not in chinese
