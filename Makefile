@@ -56,6 +56,9 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -q >/dev/null \
 	  && apt-get install -y -q chromium >/dev/null; } \
 	  || echo "Chromium could not be installed: the browser tests will be skipped."
+	@# Chinese glyphs for the zh-hans screenshots (without them, boxes); optional.
+	@fc-list :lang=zh 2>/dev/null | grep -q . || { [ "$$(id -u)" = 0 ] \
+	  && apt-get install -y -q fonts-noto-cjk >/dev/null 2>&1; } || true
 
 # The production settings pass Django's deployment checks, as README's "Security" documents
 # them: DEBUG off, a random key, HTTPS behind a proxy. Nothing connects (placeholder services).

@@ -16,6 +16,7 @@ from claims.desk_admin import (
     DeskFilter,
     InfoRequestInline,
     SubmittedFilter,
+    days_and_hours,
     desk_ordering,
     due_column,
     in_state_column,
@@ -222,7 +223,7 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
         left = claim.publicity_ends_at - timezone.now()
         if left.total_seconds() <= 0:
             return _("closing")
-        return f"{left.days} d {left.seconds // 3600} h"
+        return days_and_hours(left)
 
     # --- change page: buttons and evidence --------------------------------------------------
     def get_urls(self):

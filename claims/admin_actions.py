@@ -163,7 +163,9 @@ def perform(action: str, *, claim_id: int, user, now, data, files) -> str:
         document = evidence.evidence_append(
             claim_id=claim_id, kind=_text(data, "kind"), upload=upload, by=user, now=now
         )
-        return f"Evidence #{document.position} stored, SHA-256 {document.sha256}."
+        return str(_("Evidence #%(position)s stored, SHA-256 %(sha256)s.")) % {
+            "position": document.position, "sha256": document.sha256,
+        }  # fmt: skip
     if action == "publicize":
         # The amount to pay is typed (prefilled with the amount asked): never a silent default.
         raw = data.get("amount_yuan", "").strip()
@@ -174,7 +176,9 @@ def perform(action: str, *, claim_id: int, user, now, data, files) -> str:
             raise ServiceError("enter the amount to approve, in yuan", field="amount_yuan")
         claim = services.claim_publicize(claim_id=claim_id, by=user, now=now, amount_fen=amount_fen)
         ends_at = timezone.localtime(claim.publicity_ends_at)
-        return f"Publicized until {ends_at:%Y-%m-%d %H:%M} (Shanghai)."
+        return str(_("Publicized until %(ends)s (Shanghai time).")) % {
+            "ends": f"{ends_at:%Y-%m-%d %H:%M}"
+        }
     if action == "open_dispute_review":
         services.claim_open_dispute_review(claim_id=claim_id, by=user, now=now)
         return str(_("Dispute review opened."))
@@ -221,5 +225,7 @@ def perform(action: str, *, claim_id: int, user, now, data, files) -> str:
             now=now,
         )
         deadline = timezone.localtime(request.deadline)
-        return f"Documents requested by {deadline:%Y-%m-%d %H:%M} (Shanghai)."
+        return str(_("Documents requested by %(deadline)s (Shanghai time).")) % {
+            "deadline": f"{deadline:%Y-%m-%d %H:%M}"
+        }
     raise ServiceError(f"unknown action {action!r}")

@@ -96,7 +96,7 @@ def due_column(claim) -> str:
         return format_html('<span class="desk-waiting">{}</span>', _("waiting on claimant"))
     if claim.due_at is None:
         return "—"
-    text = f"{timezone.localtime(claim.due_at):%Y-%m-%d %H:%M}"
+    text = f"{timezone.localtime(claim.due_at):%Y-%m-%d %H:%M %z}"
     if is_overdue(claim, now=now):
         return format_html(
             '<strong class="desk-late" style="color:#ba2121;white-space:nowrap">{} ⚠</strong>', text
@@ -104,11 +104,16 @@ def due_column(claim) -> str:
     return format_html('<span style="white-space:nowrap">{}</span>', text)
 
 
+def days_and_hours(span) -> str:
+    """A duration as people read it, in their language: "2 d 23 h", "2 天 23 小时"."""
+    return _("%(days)s d %(hours)s h") % {"days": span.days, "hours": span.seconds // 3600}
+
+
 def in_state_column(claim) -> str:
     spent = time_in_state(claim, now=timezone.now())
     if spent is None:
         return "—"
-    return f"{spent.days} d {spent.seconds // 3600} h"
+    return days_and_hours(spent)
 
 
 class ReassignForm(forms.Form):

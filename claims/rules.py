@@ -49,7 +49,7 @@ def require_window_closed(claim: Claim, *, by: User | None, now: datetime.dateti
     if window_is_open(claim, now):
         ends_at = timezone.localtime(claim.publicity_ends_at)
         raise ServiceError(
-            f"the publicity window is open until {ends_at:%Y-%m-%d %H:%M}",
+            f"the publicity window is open until {ends_at:%Y-%m-%d %H:%M} (Shanghai time)",
             code=ErrorCode.WINDOW_OPEN,
         )
 

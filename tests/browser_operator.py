@@ -39,8 +39,18 @@ class Operator:
     """One staff member's browser session in the admin. With staff two-factor login on (as in
     production, and in the tests), they are enrolled and type the authenticator's code."""
 
-    def __init__(self, browser, live_server, username, step_prefix, password="pw", width=1280):
-        self.page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+    def __init__(
+        self, browser, live_server, username, step_prefix, password="pw", width=1400, language="en"
+    ):
+        # The browser asks for `language` (the LocaleMiddleware follows it); screenshots of a
+        # language other than English carry it in their names.
+        context = browser.new_context(
+            viewport={"width": width, "height": 900},
+            extra_http_headers={"Accept-Language": language},
+        )
+        self.page = context.new_page()
+        if language != "en":
+            step_prefix = f"{step_prefix}-{language}"
         # The pages' Content-Security-Policy must not break them: whatever it refuses is
         # reported on the console, and every screenshot checks that nothing was.
         self.refused: list[str] = []

@@ -20,6 +20,7 @@ from office.demo_users import DEMO_PASSWORD
 from tests.browser_operator import ARTIFACTS, CHROMIUM, Operator
 from tests.claim_steps import pdf, to_publicized
 from tests.factories import ClaimFactory, MembershipFactory, PlanFactory
+from tests.test_browser_desk import said
 
 START = datetime.datetime(2030, 12, 7, 2, 0, tzinfo=datetime.UTC)  # 10:00 in Shanghai
 
@@ -43,9 +44,10 @@ def api_dispute(base, member, case_id, reason):
     return post(f"/api/cases/{case_id}/disputes/", {"reason": reason}, body["token"])
 
 
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_seed_case_from_submission_to_payment(
-    browser, live_server, celery_worker, investigator, reviewer, finance, tmp_path
+    browser, live_server, celery_worker, investigator, reviewer, finance, tmp_path, language
 ):
     plan = PlanFactory(management_fee_bp=800)
     MembershipFactory.create_batch(6, plan=plan)
@@ -61,7 +63,9 @@ def test_the_seed_case_from_submission_to_payment(
 
     with time_machine.travel(START, tick=True):
         # The investigator takes the seed's case, uploads the report, sends it to publicity.
-        inv = Operator(browser, live_server, investigator.username, "investigator")
+        inv = Operator(
+            browser, live_server, investigator.username, "investigator", language=language
+        )
         inv.open(f"/admin/claims/claim/{seed_case.pk}/change/")
         inv.shot("submitted")
         inv.press("start_investigation", investigator=str(investigator.pk))
@@ -69,7 +73,10 @@ def test_the_seed_case_from_submission_to_payment(
         assert "SHA-256" in inv.messages()
         inv.press("record_investigation", summary="Family interviewed, hospital visited.")
         inv.press("publicize")
-        assert "Publicized until" in inv.messages()
+        ends = timezone.localtime(Claim.objects.get(pk=seed_case.pk).publicity_ends_at)
+        expected = said(language, "Publicized until %(ends)s (Shanghai time).",
+                        ends=f"{ends:%Y-%m-%d %H:%M}")  # fmt: skip
+        assert expected in inv.messages()
         inv.shot("publicized")
         assert Claim.objects.get(pk=seed_case.pk).state == ClaimState.PUBLICIZED
 
@@ -85,18 +92,18 @@ def test_the_seed_case_from_submission_to_payment(
         assert result == {"approved": 1, "disputed": 1, "held": 0, "failed": 0}
 
         # The reviewer resolves the dispute; the investigator was never offered approval.
-        rev = Operator(browser, live_server, reviewer.username, "reviewer")
+        rev = Operator(browser, live_server, reviewer.username, "reviewer", language=language)
         rev.open(f"/admin/claims/claim/{other_case.pk}/change/")
         rev.shot("disputed")
         rev.press("approve", reason="Hospital confirmed the dates.")
-        assert "Claim approved." in rev.messages()
+        assert said(language, "Claim approved.") in rev.messages()
         rev.shot("approved")
         inv.open(f"/admin/claims/claim/{seed_case.pk}/change/")
         assert inv.page.locator("form[data-action='approve']").count() == 0
 
     with time_machine.travel(START + datetime.timedelta(days=6), tick=True):
         # Finance previews and runs the period, and watches it reach 100%.
-        fin = Operator(browser, live_server, finance.username, "finance")
+        fin = Operator(browser, live_server, finance.username, "finance", language=language)
         fin.open(f"/admin/billing/apportionmentperiod/{period.pk}/change/")
         fin.page.click("input[name='_preview']")
         assert fin.page.locator("#period-preview").is_visible()

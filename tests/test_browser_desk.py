@@ -39,8 +39,18 @@ def _submit(membership, now, hospital="Xinhua Hospital"):
     )  # fmt: skip
 
 
+def said(language: str, text: str, **facts) -> str:
+    """What the page says in `language` for the catalogue's `text` (issue 25: each role's day
+    runs in English and in Chinese)."""
+    from django.utils import translation
+
+    with translation.override(language):
+        return translation.gettext(text) % facts if facts else translation.gettext(text)
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_each_roles_day_at_the_claims_desk(browser, live_server):
+def test_each_roles_day_at_the_claims_desk(browser, live_server, language):
     plan = PlanFactory()
     firm = InvestigationFirm.objects.create(name="Huatai Investigations", fee_per_case_fen=30_000)
     alice, bob = _staff("alice", "investigator"), _staff("bob", "investigator")
@@ -60,7 +70,9 @@ def test_each_roles_day_at_the_claims_desk(browser, live_server):
 
     # Monday: the investigator works My work, starts the first claim and asks for documents.
     with time_machine.travel(START + datetime.timedelta(hours=1), tick=True):
-        inv = Operator(browser, live_server, alice.username, "desk-investigator", width=1400)
+        inv = Operator(
+            browser, live_server, alice.username, "desk-investigator", width=1400, language=language
+        )
         inv.open("/admin/claims/claim/?desk=mine")
         rows = inv.page.locator("#result_list tbody tr")
         assert rows.count() == 2
@@ -72,7 +84,8 @@ def test_each_roles_day_at_the_claims_desk(browser, live_server):
         form.locator("[name='deadline']").fill("2030-12-16")
         form.locator("[name='note']").fill("Every page of the summary, please.")
         form.locator("input[type=submit]").click()
-        assert "Documents requested by 2030-12-17 00:00" in inv.messages()
+        assert said(language, "Documents requested by %(deadline)s (Shanghai time).",
+                    deadline="2030-12-17 00:00") in inv.messages()  # fmt: skip
         inv.shot("request-sent")
     request = InfoRequest.objects.get(claim=asked)
 
@@ -90,7 +103,9 @@ def test_each_roles_day_at_the_claims_desk(browser, live_server):
 
     # Friday, the 6th: bob's claim has waited past its 2 working days; the supervisor moves it.
     with time_machine.travel(START + datetime.timedelta(days=4), tick=True):
-        sup = Operator(browser, live_server, sue.username, "desk-supervisor", width=1400)
+        sup = Operator(
+            browser, live_server, sue.username, "desk-supervisor", width=1400, language=language
+        )
         sup.open("/admin/claims/claim/?desk=overdue")
         assert sup.page.locator("#result_list tbody tr").count() == 1
         assert sup.page.locator(".desk-late").count() == 1
@@ -103,7 +118,7 @@ def test_each_roles_day_at_the_claims_desk(browser, live_server):
         sup.page.fill("input[name='note']", "Bob is on leave this week.")
         sup.shot("reassign")
         sup.page.click("#reassign-form input[type=submit]")
-        assert "1 claim(s) reassigned." in sup.messages()
+        assert said(language, "%(n)d claim(s) reassigned.", n=1) in sup.messages()
         sup.open("/admin/claims/claim/desk-load/")
         sup.shot("load")
     late.refresh_from_db()
@@ -111,11 +126,13 @@ def test_each_roles_day_at_the_claims_desk(browser, live_server):
 
     # The reviewer refuses the third claim with a code from the catalogue.
     with time_machine.travel(START + datetime.timedelta(days=4, hours=1), tick=True):
-        rev = Operator(browser, live_server, rita.username, "desk-reviewer", width=1400)
+        rev = Operator(
+            browser, live_server, rita.username, "desk-reviewer", width=1400, language=language
+        )
         rev.open(f"/admin/claims/claim/{refused.pk}/change/")
         rev.press("reject", refusal_code="not_covered_person",
                   reason="The fall happened before the membership began.")  # fmt: skip
-        assert "Claim rejected." in rev.messages()
+        assert said(language, "Claim rejected.") in rev.messages()
         rev.shot("refused-with-code")
     refused.refresh_from_db()
     assert (refused.state, refused.reason.code) == (ClaimState.REJECTED, "not_covered_person")
@@ -129,12 +146,14 @@ def test_each_roles_day_at_the_claims_desk(browser, live_server):
         assert response.status_code == 201, response.content
         rev.open(f"/admin/claims/claim/{refused.pk}/change/")
         assert rev.page.locator("form[data-action='uphold_appeal']").count() == 0  # refused it
-        other = Operator(browser, live_server, rob.username, "desk-appeal", width=1400)
+        other = Operator(
+            browser, live_server, rob.username, "desk-appeal", width=1400, language=language
+        )
         other.open("/admin/claims/claim/?desk=appeals")
         assert other.page.locator("#result_list tbody tr").count() == 1
         other.open(f"/admin/claims/claim/{refused.pk}/change/")
         other.press("uphold_appeal", note="The card shows 2029.")
-        assert "Appeal decided." in other.messages()
+        assert said(language, "Appeal decided.") in other.messages()
         other.shot("appeal-upheld")
     refused.refresh_from_db()
     assert refused.state == ClaimState.INVESTIGATING and refused.reason.code == "appeal_upheld"

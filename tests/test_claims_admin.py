@@ -52,7 +52,7 @@ def test_reviewer_moves_a_claim_from_submitted_to_approved(client, reviewer, inv
         response = press(reviewer_client, claim, "publicize", amount_yuan="300000.00")
         # In the zone of every other screen, and said (issue 25: it was UTC, unlabelled).
         ends = timezone.localtime(START + datetime.timedelta(days=3))
-        assert f"Publicized until {ends:%Y-%m-%d %H:%M} (Shanghai)." in messages_of(response)
+        assert f"Publicized until {ends:%Y-%m-%d %H:%M} (Shanghai time)." in messages_of(response)
         assert buttons(reviewer_client, claim) == set()  # nothing to decide while it is public
 
     with time_machine.travel(START + datetime.timedelta(days=3, minutes=1), tick=False):

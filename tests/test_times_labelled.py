@@ -67,6 +67,8 @@ def office(investigator, finance):
             claim_id=other.pk, documents=["invoice"], deadline=NOW + datetime.timedelta(days=5),
             by=investigator, now=NOW,
         )  # fmt: skip
+        # A claim on the desk's clock, with its due time in the list.
+        ClaimFactory(membership__plan=plan, due_at=NOW + datetime.timedelta(days=2))
     return claim, other, period
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
@@ -51,4 +52,4 @@ class AccessLog(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} · {self.get_kind_display()} · {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.user} · {self.get_kind_display()} · {localtime(self.at):%Y-%m-%d %H:%M %z}"
