@@ -8,6 +8,7 @@ import datetime
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from billing import rules
@@ -132,7 +133,9 @@ class ApportionmentPeriod(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.plan.code} to {local_date(self.cutoff_at):%Y-%m-%d}"
+        return gettext("%(plan)s to %(cutoff)s") % {
+            "plan": self.plan.code, "cutoff": f"{local_date(self.cutoff_at):%Y-%m-%d}",
+        }  # fmt: skip
 
     def save(self, *args, **kwargs):
         if self.runs_at is None and self.cutoff_at is not None:
