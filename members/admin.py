@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from simple_history.admin import SimpleHistoryAdmin
 
 from members import access, plan_rules, services
+from members.history_admin import CoverBandHistoryAdmin  # noqa: F401 (registers it)
 from members.models import (
     AccessLog,
     CoverBand,
@@ -371,20 +372,3 @@ class AccessLogAdmin(
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_active and request.user.is_superuser
-
-
-@admin.register(CoverBand.history.model)
-class CoverBandHistoryAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    """Every change of a cover band (cover by age is a money rule): who, when, what it became.
-    Read-only; shown to whoever may view plans."""
-
-    list_display = ["history_date", "history_user", "history_type", "plan", "max_age_years",
-                    "cover_fen"]  # fmt: skip
-    list_filter = ["plan"]
-    list_select_related = ["history_user", "plan"]
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.has_perm("members.view_plan")
-
-    def has_module_permission(self, request):
-        return self.has_view_permission(request)

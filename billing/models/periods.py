@@ -21,10 +21,12 @@ class Promotion(models.Model):
     """Members who joined before `joined_before` pay nothing for cases publicized before
     `cases_before`; the sponsor covers it (the seed: 2018-12-31 and 2019-01-31)."""
 
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="promotions")
-    name = models.CharField(max_length=120)
-    joined_before = models.DateTimeField()
-    cases_before = models.DateTimeField()
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="promotions", verbose_name=_("plan")
+    )
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    joined_before = models.DateTimeField(verbose_name=_("joined before"))
+    cases_before = models.DateTimeField(verbose_name=_("cases before"))
 
     class Meta:
         verbose_name = _("promotion")
@@ -46,7 +48,9 @@ FINISHED = (PeriodStatus.POSTED, PeriodStatus.PAID)
 
 
 class ApportionmentPeriod(models.Model):
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="periods")
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="periods", verbose_name=_("plan")
+    )
     starts_at = models.DateTimeField(_("gathers claims approved from"))
     cutoff_at = models.DateTimeField(
         _("cutoff"),
@@ -57,21 +61,26 @@ class ApportionmentPeriod(models.Model):
     status = models.CharField(
         _("status"), max_length=16, choices=PeriodStatus, default=PeriodStatus.OPEN
     )
-    cases_total_fen = models.BigIntegerField(default=0)
-    fee_total_fen = models.BigIntegerField(default=0)
+    cases_total_fen = models.BigIntegerField(default=0, verbose_name=_("payouts (fen)"))
+    fee_total_fen = models.BigIntegerField(default=0, verbose_name=_("fees (fen)"))
     # Money recovered from claims paid earlier (billing/recoveries.py), spent on this period's
     # cases when it was prepared: its sharers owe that much less (rules.recovery_split).
     recovered_fen = models.BigIntegerField(_("recovered payouts spent"), default=0)
-    members_count = models.BigIntegerField(default=0)
-    charged_fen = models.BigIntegerField(default=0)
-    sponsor_fen = models.BigIntegerField(default=0)
-    chunks_total = models.PositiveIntegerField(default=0)
+    members_count = models.BigIntegerField(default=0, verbose_name=_("members billed"))
+    charged_fen = models.BigIntegerField(default=0, verbose_name=_("charged to members (fen)"))
+    sponsor_fen = models.BigIntegerField(default=0, verbose_name=_("covered by the sponsor (fen)"))
+    chunks_total = models.PositiveIntegerField(default=0, verbose_name=_("chunks"))
     max_charged_fen = models.BigIntegerField(
-        default=0, help_text=_("The largest charge to one member (bounds the yearly cap check).")
+        default=0,
+        help_text=_("The largest charge to one member (bounds the yearly cap check)."),
+        verbose_name=_("largest charge (fen)"),
     )
-    posted_at = models.DateTimeField(null=True, blank=True)
+    posted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("posted at"))
     enqueued_at = models.DateTimeField(
-        null=True, blank=True, help_text=_("When a run was last handed to the workers.")
+        _("handed to the workers at"),
+        null=True,
+        blank=True,
+        help_text=_("When a run was last handed to the workers."),
     )
     # Who handed the period to the workers (None: the schedule), and who last retried it. Kept
     # for the audit: a staff user who ran a period cannot be deleted, only deactivated.
@@ -104,12 +113,19 @@ class ApportionmentPeriod(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text=_("The earlier period of the same year whose bills carry the year to date."),
+        verbose_name=_("previous period"),
     )
     # The plan's money rules as they stood when the period was prepared: every chunk, a retry
     # and every later breakdown of its bills use these, whatever the plan says afterwards.
-    management_fee_bp = models.PositiveIntegerField(null=True, blank=True)
-    per_case_cap_fen = models.BigIntegerField(null=True, blank=True)
-    yearly_cap_fen = models.BigIntegerField(null=True, blank=True)
+    management_fee_bp = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("management fee (basis points)")
+    )
+    per_case_cap_fen = models.BigIntegerField(
+        null=True, blank=True, verbose_name=_("per-case cap (fen)")
+    )
+    yearly_cap_fen = models.BigIntegerField(
+        null=True, blank=True, verbose_name=_("yearly cap (fen)")
+    )
     failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
     failure = models.TextField(_("failure"), blank=True, default="")
     # The Merkle tree over the period's bills (billing/tree.py), fixed when it is posted: its
@@ -167,7 +183,7 @@ class PeriodCase(models.Model):
     publicized_at = models.DateTimeField()
     amount_fen = models.BigIntegerField()
     fee_fen = models.BigIntegerField()
-    members_count = models.BigIntegerField(default=0)
+    members_count = models.BigIntegerField(default=0, verbose_name=_("sharers"))
     base_share_fen = models.BigIntegerField(default=0)
     waive_if_joined_before = models.DateTimeField(null=True, blank=True)
     recovered_fen = models.BigIntegerField(default=0)
@@ -214,8 +230,8 @@ class PeriodCohort(models.Model):
     # A cohort whose cover ended during the notices: its key (rules.Calendar.exits).
     exit_key = models.BigIntegerField(null=True, blank=True)
     joined_from = models.DateTimeField(null=True, blank=True)
-    joined_before = models.DateTimeField(null=True, blank=True)
-    members_count = models.BigIntegerField()
+    joined_before = models.DateTimeField(null=True, blank=True, verbose_name=_("joined before"))
+    members_count = models.BigIntegerField(verbose_name=_("members"))
     cases_count = models.PositiveIntegerField()
     gross_base_fen = models.BigIntegerField()
     net_base_fen = models.BigIntegerField(help_text=_("gross less waived"))
@@ -244,8 +260,8 @@ class PeriodChunk(models.Model):
     done_at = models.DateTimeField(null=True, blank=True)
     members_count = models.BigIntegerField(default=0)
     gross_fen = models.BigIntegerField(default=0)
-    charged_fen = models.BigIntegerField(default=0)
-    max_charged_fen = models.BigIntegerField(default=0)
+    charged_fen = models.BigIntegerField(default=0, verbose_name=_("charged to members (fen)"))
+    max_charged_fen = models.BigIntegerField(default=0, verbose_name=_("largest charge (fen)"))
     # [[cohort index, extra gross, extra net, extra payable, members before], ...]: how many of
     # the cohort's members in this chunk (those with the lowest draw keys) pay one fen more, and
     # how many of the chunk's members are in lower cohorts (where the cohort starts in the

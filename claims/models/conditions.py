@@ -28,7 +28,9 @@ class Condition(models.Model):
     diagnosis; for an accident, the accident), so a change never re-judges an earlier case.
     Every change is kept (history), like the plan's other rules."""
 
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="conditions")
+    plan = models.ForeignKey(
+        Plan, on_delete=models.PROTECT, related_name="conditions", verbose_name=_("plan")
+    )
     code = models.SlugField(_("code"), max_length=48)
     name_en = models.CharField(_("name (English)"), max_length=160)
     name_zh = models.CharField(_("name (Chinese)"), max_length=80)

@@ -79,7 +79,10 @@ class Investigator(models.Model):
         verbose_name=_("login"),
     )
     firm = models.ForeignKey(
-        InvestigationFirm, on_delete=models.PROTECT, related_name="investigators"
+        InvestigationFirm,
+        on_delete=models.PROTECT,
+        related_name="investigators",
+        verbose_name=_("firm"),
     )
     active = models.BooleanField(_("takes new claims"), default=True)
 

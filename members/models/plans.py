@@ -197,7 +197,9 @@ def _rules_in_force_from(sender, instance, history_instance, history_date, **kwa
 class CoverBand(models.Model):
     """Cover by age: the band with the smallest `max_age_years` at or above the member's age."""
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="cover_bands")
+    plan = models.ForeignKey(
+        Plan, on_delete=models.CASCADE, related_name="cover_bands", verbose_name=_("plan")
+    )
     max_age_years = models.PositiveSmallIntegerField(_("up to age (years)"))
     cover_fen = models.BigIntegerField(_("cover (fen)"))
     # A money rule like the plan's own (new members' cover comes from it): who changed what.
