@@ -1,5 +1,6 @@
-"""Issue 25, layout: the main lists and pages fit 1400 px without a horizontal scroll, in
-English and in Chinese, with long values (hashes, names, amounts) in them."""
+"""Issue 25, in the browser: the main lists and pages fit 1400 px without a horizontal scroll,
+in English and in Chinese, with long values (hashes, names, amounts) in them; every time on
+them says its zone; a period not run shows no ✓."""
 
 import datetime
 
@@ -12,6 +13,7 @@ from claims import evidence, services
 from tests.browser_operator import CHROMIUM, Operator
 from tests.claim_steps import pdf
 from tests.factories import ClaimFactory, MembershipFactory, PlanFactory, UserFactory
+from tests.test_times_labelled import unzoned
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine")
 NOW = datetime.datetime(2030, 12, 2, 2, 0, tzinfo=datetime.UTC)
@@ -49,6 +51,9 @@ def test_the_main_pages_fit_1400_px(browser, live_server):
             plan=plan, starts_at=NOW - datetime.timedelta(days=15), cutoff_at=NOW
         )
         steps.period_run_inline(period_id=period.pk, now=NOW)
+        unrun = ApportionmentPeriod.objects.create(
+            plan=plan, starts_at=NOW, cutoff_at=NOW + datetime.timedelta(days=15)
+        )
     pages = [
         "/admin/claims/claim/",
         f"/admin/claims/claim/{claim.pk}/change/",
@@ -56,9 +61,10 @@ def test_the_main_pages_fit_1400_px(browser, live_server):
         f"/admin/billing/apportionmentperiod/{period.pk}/change/",
         "/admin/members/membership/",
         "/admin/",
+        f"/admin/billing/apportionmentperiod/{unrun.pk}/change/",
     ]
     boss = Operator(browser, live_server, admin.username, "layout", width=WIDTH)
-    too_wide = {}
+    too_wide, unzoned_times = {}, {}
     for language in ("en", "zh-hans"):
         boss.page.context.add_cookies(
             [{"name": "django_language", "value": language, "url": live_server.url}]
@@ -67,5 +73,12 @@ def test_the_main_pages_fit_1400_px(browser, live_server):
             boss.open(path)
             if (wide := _wide(boss)) > WIDTH:
                 too_wide[f"{language} {path}"] = wide
+            # Every time as the browser shows it says its zone (issue 25).
+            if bare := unzoned(boss.page.content()):
+                unzoned_times[f"{language} {path}"] = bare
+        # A period not run yet claims no check it has not made: no ✓ on its panel.
+        boss.open(f"/admin/billing/apportionmentperiod/{unrun.pk}/change/")
+        assert "✓" not in boss.page.locator("#period-panel").inner_text()
     boss.shot("claim-page")
     assert not too_wide, too_wide
+    assert not unzoned_times, unzoned_times
