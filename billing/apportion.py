@@ -333,6 +333,7 @@ def period_preview(*, period_id: int) -> dict:
     with transaction.atomic():
         period = period_prepare(period_id=period_id)
         cases = list(period.cases.order_by("claim_id"))
+        cap = period.per_case_cap_fen
         figures = {
             "cases": [
                 {
@@ -342,11 +343,13 @@ def period_preview(*, period_id: int) -> dict:
                     "members": c.members_count,
                     "share_fen": c.base_share_fen,
                     "recovered_fen": c.recovered_fen,
+                    # exact: each sharer's share, and what the per-case cap leaves of it
+                    "exact_fen": rules.case_share(c.rule_case(), c.members_count, cap),
                 }
                 for c in cases
             ],
             "recovered_fen": period.recovered_fen,
-            "per_case_cap_fen": period.per_case_cap_fen,
+            "per_case_cap_fen": cap,
             "total_fen": period.total_fen,
             "members": 0,
             "charged_fen": 0,

@@ -4,7 +4,6 @@ reconciliation, and its buttons (run, retry, preview, the bills' CSV), each one 
 import csv
 import datetime
 import itertools
-from fractions import Fraction
 from functools import partial
 
 from django.contrib import admin, messages
@@ -275,23 +274,17 @@ class PeriodAdmin(admin.ModelAdmin):
                 reverse("admin:billing_apportionmentperiod_change", args=[period_id])
             )
         cap = figures["per_case_cap_fen"]
-        cases = []
-        for case in figures["cases"]:
-            # Each sharer's exact share, the plan's per-case cap, and what a sharer pays: the
-            # lower of the two (the sponsor pays the rest; promotions and the yearly cap aside).
-            share = Fraction(
-                case["amount_fen"] + case["fee_fen"] - case["recovered_fen"], case["members"]
-            )
-            cases.append(
-                case
-                | {
-                    "amount": format_yuan(case["amount_fen"]),
-                    "fee": format_yuan(case["fee_fen"]),
-                    "members": f"{case['members']:,}",
-                    "share": format_exact_yuan(share),
-                    "pays": format_exact_yuan(min(share, cap) if cap is not None else share),
-                }
-            )
+        cases = [
+            case
+            | {
+                "amount": format_yuan(case["amount_fen"]),
+                "fee": format_yuan(case["fee_fen"]),
+                "members": f"{case['members']:,}",
+                "share": format_exact_yuan(case["exact_fen"][0]),
+                "pays": format_exact_yuan(case["exact_fen"][1]),
+            }
+            for case in figures["cases"]
+        ]
         context = {
             **self.admin_site.each_context(request),
             "title": _("Preview of %(period)s") % {"period": period},

@@ -5,7 +5,6 @@ Every button is one service call; this module only translates form fields to arg
 from __future__ import annotations
 
 import datetime
-import re
 from dataclasses import dataclass, field
 
 from django.core.exceptions import PermissionDenied
@@ -19,9 +18,6 @@ from claims.selectors import claim_actions_for
 from mutual.core.errors import ServiceError
 from mutual.core.money import parse_yuan
 from mutual.core.timezones import local_midnight
-
-# Yuan with thousands separators, as the amount box shows them ("300,000.00").
-_THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -168,10 +164,7 @@ def perform(action: str, *, claim_id: int, user, now, data, files) -> str:
         }  # fmt: skip
     if action == "publicize":
         # The amount to pay is typed (prefilled with the amount asked): never a silent default.
-        raw = data.get("amount_yuan", "").strip()
-        if _THOUSANDS.fullmatch(raw):  # "300,000.00" as the box shows it; "12,5" stays refused
-            raw = raw.replace(",", "")
-        amount_fen = parse_yuan(raw, field="amount_yuan")
+        amount_fen = parse_yuan(data.get("amount_yuan", ""), field="amount_yuan")
         if amount_fen is None:
             raise ServiceError("enter the amount to approve, in yuan", field="amount_yuan")
         claim = services.claim_publicize(claim_id=claim_id, by=user, now=now, amount_fen=amount_fen)

@@ -44,3 +44,14 @@ def test_parse_yuan_refuses_with_the_field(text):
 )  # fmt: skip
 def test_format_exact_yuan(fen, text):
     assert format_exact_yuan(fen) == text
+
+
+@pytest.mark.parametrize(("text", "fen"), [("300,000.00", 30_000_000), ("1,000", 100_000)])
+def test_parse_yuan_reads_the_separators_format_yuan_writes(text, fen):
+    assert parse_yuan(text, field="amount_yuan") == fen
+
+
+@pytest.mark.parametrize("text", ["12,5", "1,00.00", ",100"])
+def test_parse_yuan_refuses_commas_that_are_not_thousands(text):
+    with pytest.raises(ServiceError):
+        parse_yuan(text, field="amount_yuan")

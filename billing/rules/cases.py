@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 
 
 def fee_for(amount_fen: int, fee_bp: int) -> int:
@@ -37,6 +38,13 @@ class Case:
     def total_fen(self) -> int:
         """What the case's sharers owe together."""
         return self.amount_fen + self.fee_fen - self.recovered_fen
+
+
+def case_share(case: Case, sharers: int, per_case_cap_fen: int | None) -> tuple[Fraction, Fraction]:
+    """Each sharer's exact share of the case, and what the per-case cap leaves of it (None: no
+    cap); promotions and the yearly cap aside."""
+    share = Fraction(case.total_fen, sharers)
+    return share, share if per_case_cap_fen is None else min(share, Fraction(per_case_cap_fen))
 
 
 def recovery_split(totals: list[int], recovered_fen: int) -> list[int]:

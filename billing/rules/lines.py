@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from billing.rules.cases import Case, Member, covers
+from billing.rules.cases import Case, Member, case_share, covers
 
 
 @dataclass(frozen=True)
@@ -39,14 +39,14 @@ def member_lines(
     for case, n in zip(cases, sharers, strict=True):
         if not covers(member, case.publicized_at):
             continue
-        share = Fraction(case.total_fen, n)
+        share, capped = case_share(case, n, per_case_cap_fen)
         waived = (
             share
             if case.waive_if_joined_before is not None
             and member.joined_at < case.waive_if_joined_before
             else Fraction(0)
         )
-        payable = Fraction(0) if waived else min(share, Fraction(per_case_cap_fen))
+        payable = Fraction(0) if waived else capped
         charged = payable if headroom is None else min(payable, headroom)
         if headroom is not None:
             headroom -= charged

@@ -1,5 +1,6 @@
 """Money is integer fen. These helpers format and parse it exactly: never through a float."""
 
+import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -44,6 +45,7 @@ def format_percent_bp(basis_points: int) -> str:
 # above any cover), so that no input reaches Decimal arithmetic that could overflow or trap.
 _YUAN_MAX_CHARS = 32
 _YUAN_MAX = Decimal(10) ** 10
+_THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
 
 
 def parse_yuan(raw: str, *, field: str) -> int | None:
@@ -52,6 +54,8 @@ def parse_yuan(raw: str, *, field: str) -> int | None:
     text = raw.strip()
     if not text:
         return None
+    if _THOUSANDS.fullmatch(text):  # "300,000.00", as format_yuan writes it; "12,5" is refused
+        text = text.replace(",", "")
     not_a_number = ServiceError("amount must be a number of yuan, like 300000.00", field=field)
     if len(text) > _YUAN_MAX_CHARS:
         raise not_a_number
