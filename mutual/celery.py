@@ -19,7 +19,8 @@ connect_celery()
 
 @worker_init.connect
 def _refuse_without_keys(**kwargs) -> None:
-    """A worker without the transparency keys (DEBUG off) would post periods it can never seal."""
-    from billing.checks import refuse_to_start_without_keys
+    """A worker without the transparency keys (DEBUG off) would post periods it can never seal
+    (settings.WORKER_START_CHECKS, named by their paths: this module imports no app)."""
+    from mutual.core.startup import run_start_checks
 
-    refuse_to_start_without_keys()
+    run_start_checks("WORKER_START_CHECKS")

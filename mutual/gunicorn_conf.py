@@ -49,8 +49,6 @@ def on_starting(server) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mutual.settings")
     django.setup()
-    from billing.checks import refuse_to_start_without_keys
-    from office.checks import refuse_to_start_with_demo_logins
+    from mutual.core.startup import run_start_checks
 
-    refuse_to_start_without_keys()
-    refuse_to_start_with_demo_logins()
+    run_start_checks("WEB_START_CHECKS")  # named in settings: this module imports no app

@@ -110,3 +110,11 @@ if SENTRY_DSN:
         release=env_str("SENTRY_RELEASE"),
         traces_sample_rate=float(env_str("SENTRY_TRACES_SAMPLE_RATE", "0")),
     )
+
+# What each process checks before it serves (mutual/core/startup.py): DEBUG off, no keys for
+# the transparency proofs, or a demo login left in place, and it refuses to start.
+WEB_START_CHECKS = [
+    "billing.checks.refuse_to_start_without_keys",
+    "office.checks.refuse_to_start_with_demo_logins",
+]
+WORKER_START_CHECKS = ["billing.checks.refuse_to_start_without_keys"]
