@@ -37,8 +37,23 @@ def _user_id() -> int | None:
     return getattr(wrapped, "pk", None)
 
 
+# Loggers whose debug lines quote data wholesale: a template's whole context (a revealed
+# national id among it) for a missing variable, and every SQL statement with its parameters.
+QUOTING_LOGGERS = ("django.template", "django.db.backends")
+
+
 class ContextFilter(logging.Filter):
+    """On every handler: the ids of the request, user, task and period; and nothing private,
+    whatever LOG_LEVEL says (the quoting loggers' debug lines are dropped, and a national id
+    in a message is filtered out)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING and record.name.startswith(QUOTING_LOGGERS):
+            return False
+        message = record.getMessage()
+        scrubbed = NATIONAL_ID.sub(FILTERED, message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, ()
         record.request_id = request_id.get()
         record.user_id = _user_id()
         record.task_id = task_id.get()

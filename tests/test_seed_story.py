@@ -65,6 +65,12 @@ def treasure():
 
 
 def test_the_seed_case_as_it_happened(treasure, investigator, reviewer):
+    live_the_seed_case(treasure, investigator)
+
+
+def live_the_seed_case(treasure, investigator):
+    """The seed's case from the mother's joining to the girl's payout, asserting as it goes;
+    also the life that tests/test_personal_data_logs.py reads the logs of."""
     mother = MemberFactory(full_name="Mother", birth_date=datetime.date(1988, 3, 2))
     bureau = OnlyTheMother(mother.national_id)
     with time_machine.travel(at(11, 10), tick=False):
@@ -131,3 +137,4 @@ def test_the_seed_case_as_it_happened(treasure, investigator, reviewer):
     (case,) = report["cases"]
     assert case["condition"]["name_en"] == "Severe brain injury" and case["age_band"] == "0-9"
     assert "Daughter" not in str(report) and report["sharers"] == 2
+    return mother, girl, claim, period
