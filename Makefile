@@ -69,6 +69,8 @@ check-deploy: install
 	env $(PRODUCTION_ENV) DJANGO_SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	  MUTUAL_LEAF_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))')" \
 	  MUTUAL_SIGNING_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_hex(32))')" \
+	  MUTUAL_FIELD_KEYS="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))')" \
+	  MUTUAL_BLIND_INDEX_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(32))')" \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 # Known vulnerabilities in the installed dependencies (pip-audit); accepted ones are listed with

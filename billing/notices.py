@@ -95,3 +95,15 @@ def _debit_failed(p: dict) -> tuple[str, str]:
         )
         % facts,
     )
+
+
+@renders(NoticeKind.DATA_EXPORT)
+def _data_export_ready(p: dict) -> tuple[str, str]:
+    return (
+        _("Your data is ready"),
+        _(
+            "The copy of your household's data you asked for is ready. Download it in the app "
+            "within %(days)s days; it is deleted after that."
+        )
+        % {"days": p["days"]},
+    )

@@ -8,7 +8,7 @@ import logging
 from celery import group, shared_task
 from django.db import InterfaceError, OperationalError, transaction
 
-from billing import debits, payouts, schedule, selectors, steps
+from billing import debits, exports, payouts, schedule, selectors, steps
 from billing.models import FINISHED
 from mutual.core.timezones import parse_now as _moment  # a task's `now`: ISO 8601, or the clock
 
@@ -137,3 +137,14 @@ def collect_due(now: str | None = None) -> int:
 @shared_task(acks_late=True, **RETRY_ON_OUTAGE)
 def collect_chunk(chunk_id: int, now: str | None = None) -> dict[str, int]:
     return debits.collect_chunk(chunk_id=chunk_id, now=_moment(now))
+
+
+@shared_task(acks_late=True, **RETRY_ON_OUTAGE)
+def build_data_export(export_id: int, now: str | None = None) -> bool:
+    """A member's copy of their data (billing/exports.py); a second run finds it built."""
+    return exports.data_export_build(export_id=export_id, now=_moment(now))
+
+
+@shared_task(acks_late=True)  # beat sends it again: no retries of its own
+def expire_data_exports(now: str | None = None) -> int:
+    return exports.data_exports_expire(now=_moment(now))

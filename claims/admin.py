@@ -113,8 +113,9 @@ class ClaimAdmin(NationalIdSearchNeedsPermission, FastChangeListMixin, admin.Mod
         "reason",  # refusals, withdrawals and reopenings by their code
     ]
     list_select_related = ["membership__member", "plan", "investigator"]
-    search_fields = ["=id", "=membership__member__national_id", "^hospital", "^diagnosis"]
-    search_help_text = _("Claim number, exact national id, or the start of hospital or diagnosis.")
+    # The diagnosis is encrypted at rest: it is read on the claim, not searched.
+    search_fields = ["=id", "=membership__member__national_id", "^hospital"]
+    search_help_text = _("Claim number, exact national id, or the start of the hospital's name.")
     inlines = [
         EvidenceInline,
         InfoRequestInline,

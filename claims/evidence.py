@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import logging
 import warnings
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
@@ -30,7 +29,6 @@ from mutual.core.errors import ServiceError
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-logger = logging.getLogger(__name__)
 
 # The first bytes decide the type; the name and the client's content type are not trusted.
 _SIGNATURES = {
@@ -219,43 +217,13 @@ def evidence_append(
         ),
     )
     # Named by the checked type: the client's name (and its `.html` or `.sh`) is not kept.
+    # The bytes are rows of this same transaction (claims/storage.py): if it rolls back, they
+    # go with the row that names them.
     document.file.save(f"evidence{_EXTENSIONS[content_type]}", upload, save=False)
-    # A file whose row fails to save would be an orphan: remove it.
-    try:
-        document.save()
-    except Exception:
-        document.file.delete(save=False)
-        raise
-    # So would a file whose row is rolled back later, by the caller's transaction.
-    _delete_on_rollback(document.file.storage, document.file.name)
+    document.save()
     if request is not None:
         request_after_upload(claim=claim, request=request, now=now)
     return document
-
-
-def _delete_on_rollback(storage, name: str) -> None:
-    """Keep a stored file only if the transaction that records it commits.
-
-    Django has no rollback hook, but it drops the on-commit callbacks of a transaction (or a
-    savepoint) that rolls back, and of a connection closed mid-transaction. The callback
-    registered here only marks the file committed; if it is dropped without having run, its
-    finalizer deletes the file."""
-    committed: list[bool] = []
-
-    def mark_committed() -> None:
-        committed.append(True)
-
-    weakref.finalize(mark_committed, _delete_unless_committed, storage, name, committed)
-    transaction.on_commit(mark_committed)
-
-
-def _delete_unless_committed(storage, name: str, committed: list[bool]) -> None:
-    if committed:
-        return
-    try:
-        storage.delete(name)
-    except Exception:
-        logger.exception("could not delete evidence file %s after a rollback", name)
 
 
 @dataclass(frozen=True)
@@ -277,7 +245,8 @@ def evidence_verify_claim(claim_id: int) -> list[ChainProblem]:
     problems: list[ChainProblem] = []
     previous = GENESIS_LINK
     expected_position = 1
-    for document in EvidenceDocument.objects.filter(claim_id=claim_id).order_by("position"):
+    documents = EvidenceDocument.objects.filter(claim_id=claim_id).select_related("erasure")
+    for document in documents.order_by("position"):
 
         def problem(text: str, document=document) -> None:
             problems.append(ChainProblem(claim_id, document.pk, document.position, text))
@@ -286,14 +255,19 @@ def evidence_verify_claim(claim_id: int) -> list[ChainProblem]:
             problem(f"expected position {expected_position}: a link is missing")
         if document.previous_link != previous:
             problem("previous-link hash does not match the link before it")
-        try:
-            with document.file.open("rb") as stored:
-                actual = file_sha256(stored)
-        except FileNotFoundError:
-            problem("stored file is missing")
+        if getattr(document, "erasure", None) is not None:
+            pass  # erased at the end of its retention: the link verifies, the bytes are gone
         else:
-            if actual != document.sha256:
-                problem(f"file SHA-256 is {actual}, chain records {document.sha256}")
+            try:
+                with document.file.open("rb") as stored:
+                    actual = file_sha256(stored)
+            except FileNotFoundError:
+                problem("stored file is missing")
+            except InvalidToken:
+                problem("stored file cannot be decrypted: altered, or no key opens it")
+            else:
+                if actual != document.sha256:
+                    problem(f"file SHA-256 is {actual}, chain records {document.sha256}")
         recomputed = link_hash(
             previous_link=document.previous_link,
             claim_id=claim_id,

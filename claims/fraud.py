@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime
 
 from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce, Upper
+from django.db.models.functions import Coalesce
 
 from claims.models import Claim, ClaimSignal, ClaimState, IncidentKind, SignalCode
 from members.models import Membership, MembershipStatus
+from mutual.core.personal_data import blind_index
 
 WEIGHTS = {
     SignalCode.DUPLICATE_PERSON: 50,
@@ -28,19 +29,17 @@ DEFAULT_RISK_THRESHOLD = 50
 CLOSED = (ClaimState.PAID, ClaimState.REJECTED, ClaimState.WITHDRAWN)
 
 
-def _normalised(national_id: str) -> str:
-    return "".join(national_id.split()).upper()
-
-
 def _duplicate_person(claim: Claim) -> str | None:
-    """Another person record with the same national id (spaces and case aside), covered in
-    the same plan: one person insured twice, through two account holders."""
+    """Another person record with the same national id (spaces and case aside: its blind
+    index), covered in the same plan: one person insured twice, through two account holders.
+    The index is unique, so today the database refuses a second record of one person when it
+    is added ("already registered"); the signal stays for the day that is relaxed (a merge of
+    two plans' people), and costs one index probe."""
     patient = claim.membership.member
     others = (
         Membership.objects.filter(plan_id=claim.plan_id, status=MembershipStatus.ACTIVE)
         .exclude(member_id=patient.pk)
-        .annotate(nid=Upper("member__national_id"))
-        .filter(nid=_normalised(patient.national_id))
+        .filter(member__national_id_index=blind_index(patient.national_id))
     )
     found = others.values_list("pk", flat=True).first()
     return None if found is None else f"also covered by membership #{found}"

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from claims import desk, disputes, notices, requests, services
+from claims import desk, disputes, notices, requests, retention, services
 from mutual.core.timezones import parse_now
 
 
@@ -41,3 +41,10 @@ def desk_round(now: str | None = None) -> dict[str, int]:
     done["reminded"] = requests.requests_remind(now=moment)
     done["overdue_told"] = desk.claims_flag_overdue(now=moment)
     return done
+
+
+@shared_task(acks_late=True)
+def erase_past_retention(now: str | None = None) -> dict:
+    """Daily: evidence and identities past their retention erased (claims/retention.py).
+    Idempotent: each erasure locks its row and skips what is already erased."""
+    return retention.erase_due(now=parse_now(now))

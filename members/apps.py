@@ -19,7 +19,10 @@ class MembersConfig(AppConfig):
     verbose_name = _("Members and plans")
 
     def ready(self):
-        from members import notices  # noqa: F401  (registers what members are told)
+        from members import (
+            checks,  # noqa: F401  (registers the start-up checks)
+            notices,  # noqa: F401  (registers what members are told)
+        )
 
         for name in IMPORT_PATH_SETTINGS:
             path = getattr(settings, name)

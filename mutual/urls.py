@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from billing import public
 from billing.api import MyBillViewSet, PeriodViewSet
+from billing.export_api import MyDataExportDownloadView, MyDataExportView
 from claims import public as claims_public
 from claims.api import CaseViewSet, ClaimViewSet, PlanConditionsViewSet
 from members.api import DependantViewSet, HouseholdView, MembershipViewSet, MeView, PlanViewSet
@@ -44,6 +45,12 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/me/", MeView.as_view(), name="api-me"),
     path("api/me/household/", HouseholdView.as_view(), name="api-household"),
+    path("api/me/data-export/", MyDataExportView.as_view(), name="api-data-export"),
+    path(
+        "api/me/data-export/download/",
+        MyDataExportDownloadView.as_view(),
+        name="api-data-export-download",
+    ),
     # Public, no login: periods' reports, cases in publicity, the heads' signing key (issue 12).
     path("public/", public.index_page, name="public-index"),
     path("public/periods/<int:pk>/", public.period_page, name="public-period"),

@@ -17,6 +17,7 @@ class NoticeKind(models.TextChoices):
     DEBIT_FAILED = "debit_failed", _("debit failed")
     LAPSE = "lapse", _("membership lapsed")
     COVER = "cover", _("cover ended or moved")
+    DATA_EXPORT = "data_export", _("a copy of your data is ready")
 
 
 class NoticeStatus(models.TextChoices):
@@ -116,6 +117,8 @@ class NotificationPreference(models.Model):
     debit_failed = models.BooleanField(_("failed debits"), default=True)
     lapse = models.BooleanField(_("lapse"), default=True)
     cover = models.BooleanField(_("cover ended or moved"), default=True)
+    # Not offered to turn off (members/notice_api.py): the member asked for it.
+    data_export = models.BooleanField(_("a copy of my data"), default=True)
 
     class Meta:
         db_table = "members_notificationpreference"

@@ -16,6 +16,7 @@ from django.db import connection, transaction
 
 from claims.models import Claim, InvestigationFirm, Investigator
 from members.models import Membership
+from mutual.core.personal_data import seal_model
 
 INVESTIGATORS = 40
 YEARS = 3
@@ -181,6 +182,7 @@ def ensure_desk_claims(*, total: int, now: datetime.datetime, batch: int = 200_0
                  "m_span": m_hi - m_lo + 1, **cuts},
             )  # fmt: skip
             written += cursor.rowcount
+            seal_model(Claim, after=after)  # the diagnoses written in clear, encrypted
             cursor.execute(_LOG, {"ct": ct, "after": after})
             for statement in _SIDE.split(";\n"):
                 if statement.strip():

@@ -24,7 +24,8 @@ from tqdm import tqdm
 from billing.models import ApportionmentPeriod, PeriodStatus, Promotion
 from billing.partitions import bills_partition_create
 from claims.models import Claim, ClaimState
-from members.models import CoverBand, Membership, Plan
+from members.models import CoverBand, Member, Membership, Plan
+from mutual.core.personal_data import seal_model
 
 BATCH = 500_000
 HISTORY = datetime.timedelta(days=730)
@@ -45,17 +46,18 @@ WITH numbers AS (
       FROM numbers WHERE NOT dependant
     RETURNING id, username
 ), holders AS (
-    INSERT INTO members_member (user_id, full_name, national_id, birth_date, created_at,
-                                relationship)
-    SELECT id, 'Bench member', username, DATE '1990-01-01', %(anchor)s, 'self' FROM users
+    INSERT INTO members_member (user_id, full_name, national_id, national_id_index, birth_date,
+                                created_at, relationship)
+    SELECT id, 'Bench member', username, 'clear:' || username, DATE '1990-01-01', %(anchor)s,
+           'self' FROM users
     RETURNING id, national_id
 ), holder_numbers AS (
     SELECT id, substr(national_id, length(%(prefix)s) + 1)::bigint AS i FROM holders
 ), dependants AS (
-    INSERT INTO members_member (user_id, full_name, national_id, birth_date, created_at,
-                                relationship, payer_id)
-    SELECT NULL, 'Bench family member', %(prefix)s || n.i, DATE '2012-01-01', %(anchor)s,
-           'child', h.id
+    INSERT INTO members_member (user_id, full_name, national_id, national_id_index, birth_date,
+                                created_at, relationship, payer_id)
+    SELECT NULL, 'Bench family member', %(prefix)s || n.i, 'clear:' || %(prefix)s || n.i,
+           DATE '2012-01-01', %(anchor)s, 'child', h.id
       FROM numbers n JOIN holder_numbers h ON h.i = n.i - n.i %% 10 + 1
      WHERE n.dependant
     RETURNING id, national_id
@@ -101,6 +103,7 @@ def bench_plan(*, members: int, cohorts: int, households: bool = True) -> tuple[
     if BATCH % 10:
         raise RuntimeError("a batch must hold whole households (a multiple of ten)")
     last_first = (cohorts - 1) * members // cohorts + 1  # first member of the last cohort
+    before = Member.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     with tqdm(total=members, unit="members") as progress:
         for first in range(1, members + 1, BATCH):
             last = min(first + BATCH - 1, members)
@@ -122,6 +125,9 @@ def bench_plan(*, members: int, cohorts: int, households: bool = True) -> tuple[
                     },
                 )
             progress.update(last - first + 1)
+    # Written in clear inside PostgreSQL, encrypted here as the migration encrypts.
+    with tqdm(total=members, unit="sealed") as progress:
+        seal_model(Member, after=before, progress=progress.update)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE members_membership")
     return plan, True

@@ -163,7 +163,9 @@ def no_throttling(monkeypatch):
     """Throttle counters live in the shared Redis cache; tests that want throttling set rates."""
     from rest_framework.throttling import ScopedRateThrottle
 
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"auth": None, "writes": None})
+    monkeypatch.setattr(
+        ScopedRateThrottle, "THROTTLE_RATES", {"auth": None, "writes": None, "data-export": None}
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -108,14 +108,7 @@ def signals(claim):
     return set(claim.signals.values_list("code", flat=True))
 
 
-def test_duplicate_person_fires_for_one_id_covered_twice_and_not_otherwise(plan):
-    one = MembershipFactory(plan=plan, member__national_id="11010119900307123x")
-    claim = ClaimFactory(membership=one)
-    assert SignalCode.DUPLICATE_PERSON not in signals(claim)
-    MembershipFactory(plan=plan, member__national_id="11010119900307123X ")
-    assert SignalCode.DUPLICATE_PERSON not in signals(claim)  # spaces: not normalised away yet
-    MembershipFactory(plan=plan, member__national_id="11010119900307123X")
-    assert SignalCode.DUPLICATE_PERSON in signals(claim)
+# The duplicate-person signal: tests/test_personal_data.py (it looks through the blind index).
 
 
 def test_early_after_waiting_fires_within_15_days_of_its_end(membership):

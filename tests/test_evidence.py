@@ -8,9 +8,10 @@ from django.db import connection, transaction
 from django.db.utils import IntegrityError
 
 from claims.evidence import evidence_append
-from claims.models import GENESIS_LINK, EvidenceDocument
+from claims.models import GENESIS_LINK, EvidenceDocument, StoredChunk, StoredFile
+from claims.storage import _seal
 from mutual.core.errors import ServiceError
-from tests.claim_steps import pdf
+from tests.claim_steps import PDF, pdf
 from tests.factories import ClaimFactory
 
 NOW = datetime.datetime(2018, 12, 1, tzinfo=datetime.UTC)
@@ -44,10 +45,21 @@ def test_verify_evidence_passes_on_an_intact_chain(chain, capsys):
     assert "no mismatch" in capsys.readouterr().out
 
 
-def test_a_tampered_file_fails_naming_claim_and_document(chain):
+def forge(document, data: bytes) -> None:
+    """What someone with the database and the key could do: another file in its place."""
+    StoredChunk.objects.filter(file__name=document.file.name).update(token=_seal(data))
+
+
+@pytest.mark.parametrize("tamper", ["with the key", "without the key"])
+def test_a_tampered_file_fails_naming_claim_and_document(chain, tamper):
     claim, docs = chain
-    with open(docs[1].file.path, "ab") as stored:
-        stored.write(b"forged")
+    if tamper == "with the key":
+        forge(docs[1], PDF + b"forged")
+    else:  # one byte of the ciphertext changed: it no longer opens
+        chunk = StoredChunk.objects.get(file__name=docs[1].file.name)
+        token = bytearray(chunk.token)
+        token[40] ^= 1
+        StoredChunk.objects.filter(pk=chunk.pk).update(token=bytes(token))
     with pytest.raises(CommandError):
         call_command("verify_evidence", "--claim", str(claim.pk))
     from claims.evidence import evidence_verify_claim
@@ -99,8 +111,10 @@ def test_a_file_over_the_size_limit_is_refused(investigator, settings):
     assert error.value.code == "too_large"
 
 
-def stored_files(settings) -> list[Path]:
-    return sorted(p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file())
+def stored_files(settings) -> list[str]:
+    """What the storage holds, and that nothing is on disk."""
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+    return sorted(StoredFile.objects.values_list("name", flat=True))
 
 
 def append_then_roll_back(claim, investigator) -> None:
@@ -112,22 +126,22 @@ def append_then_roll_back(claim, investigator) -> None:
         raise RuntimeError("the caller fails after the append")
 
 
-def test_a_file_whose_row_is_rolled_back_to_a_savepoint_is_deleted(investigator, settings):
+def test_a_file_whose_row_is_rolled_back_to_a_savepoint_is_gone(investigator, settings):
     claim = ClaimFactory()
     kept = evidence_append(
         claim_id=claim.pk, kind="other", upload=pdf(body=b"kept"), by=investigator, now=NOW
     )
     append_then_roll_back(claim, investigator)
-    assert stored_files(settings) == [Path(settings.MEDIA_ROOT) / kept.file.name]
+    assert stored_files(settings) == [kept.file.name]
     assert list(EvidenceDocument.objects.filter(claim=claim)) == [kept]
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_file_whose_transaction_is_rolled_back_is_deleted(investigator, settings):
+def test_a_file_whose_transaction_is_rolled_back_is_gone(investigator, settings):
     claim = ClaimFactory()
     kept = evidence_append(
         claim_id=claim.pk, kind="other", upload=pdf(body=b"kept"), by=investigator, now=NOW
     )
     append_then_roll_back(claim, investigator)
-    assert stored_files(settings) == [Path(settings.MEDIA_ROOT) / kept.file.name]
+    assert stored_files(settings) == [kept.file.name]
     assert list(EvidenceDocument.objects.filter(claim=claim)) == [kept]

@@ -226,6 +226,8 @@ def test_make_prepare_with_debug_off_creates_no_demo_login(tmp_path):
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
             "MUTUAL_LEAF_KEY": secrets.token_urlsafe(32),
             "MUTUAL_SIGNING_KEY": secrets.token_hex(32),
+            "MUTUAL_FIELD_KEYS": secrets.token_urlsafe(32),
+            "MUTUAL_BLIND_INDEX_KEY": secrets.token_urlsafe(32),
             "DATABASE_URL": f"postgresql://{db['USER']}@/{name}?host={db['HOST']}"
             f"&port={db['PORT']}",
             "REDIS_URL": settings.REDIS_URL,

@@ -198,11 +198,13 @@ def production_environment() -> dict[str, str]:
 
 
 TRANSPARENCY_KEYS = {"MUTUAL_LEAF_KEY": "k" * 43, "MUTUAL_SIGNING_KEY": "ab" * 32}
+FIELD_KEYS = {"MUTUAL_FIELD_KEYS": "f" * 43, "MUTUAL_BLIND_INDEX_KEY": "i" * 43}
 
 
 def production_process(command: list[str], **env) -> subprocess.CompletedProcess:
     """`command` run under the documented production environment, with `env` on top."""
-    env = {**UNSET, **production_environment(), "DJANGO_SECRET_KEY": STRONG_KEY, **env}
+    env = {**UNSET, **production_environment(), "DJANGO_SECRET_KEY": STRONG_KEY, **FIELD_KEYS,
+           **env}  # fmt: skip
     assert env["DJANGO_DEBUG"] == "0"
     return subprocess.run(
         command,
@@ -264,3 +266,21 @@ def test_the_worker_and_the_web_server_refuse_to_start_without_the_keys(command)
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "billing.E001" in output and "billing.E002" not in output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [".venv/bin/celery", "-A", "mutual", "worker", "--concurrency=1"],
+        [".venv/bin/gunicorn", "--config", "mutual/gunicorn_conf.py"],
+        [sys.executable, "manage.py", "check"],
+    ],
+    ids=["worker", "web", "check"],
+)
+def test_without_the_keys_of_personal_data_nothing_starts(command):
+    """Neither national ids nor medical text could be stored encrypted, nor an id found."""
+    result = production_process(command, **TRANSPARENCY_KEYS, MUTUAL_FIELD_KEYS="", PORT="0")
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "members.E001" in output and "MUTUAL_FIELD_KEYS is not set" in output
+    assert "i" * 43 not in output  # the other key, set, is not printed

@@ -61,6 +61,8 @@ def test_the_production_web_process_serves_the_admin_and_its_static_files(tmp_pa
         "DJANGO_SECRET_KEY": STRONG_KEY,
         "MUTUAL_LEAF_KEY": "k" * 43,
         "MUTUAL_SIGNING_KEY": "ab" * 32,
+        "MUTUAL_FIELD_KEYS": "f" * 43,
+        "MUTUAL_BLIND_INDEX_KEY": "i" * 43,
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "PORT": str(port),
         "WEB_CONCURRENCY": "2",

@@ -3,6 +3,7 @@ they share (periods.py), members' bills and the tree over them (bills.py), payou
 (recoveries.py)."""
 
 from billing.models.bills import Bill, TreeBlock, TreeNode
+from billing.models.exports import DataExport, ExportStatus
 from billing.models.ledger import (
     ROLE_KINDS,
     Account,
@@ -30,6 +31,8 @@ __all__ = [
     "AccountRole",
     "ApportionmentPeriod",
     "Bill",
+    "DataExport",
+    "ExportStatus",
     "PeriodCase",
     "PeriodChunk",
     "PeriodCohort",

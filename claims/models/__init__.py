@@ -32,6 +32,7 @@ from claims.models.review import (
     DeskPolicy,
     SignalCode,
 )
+from claims.models.stored_files import EvidenceErasure, StoredChunk, StoredFile
 
 __all__ = [
     "GENESIS_LINK",
@@ -49,6 +50,7 @@ __all__ = [
     "DeskPolicy",
     "Dispute",
     "EvidenceDocument",
+    "EvidenceErasure",
     "EvidenceKind",
     "IncidentKind",
     "InfoRequest",
@@ -61,6 +63,8 @@ __all__ = [
     "RequestStatus",
     "SignalCode",
     "StateSpan",
+    "StoredChunk",
+    "StoredFile",
     "Vote",
     "evidence_upload_to",
 ]

@@ -16,6 +16,7 @@ from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 from django_fsm_log.models import StateLog
 
 from members.models import Membership, Plan
+from mutual.core.personal_data import EncryptedCharField, EncryptedTextField
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -124,7 +125,7 @@ class Claim(ConcurrentTransitionMixin, models.Model):
     # An accident's time of day (Shanghai): needed when it happened on the joining day.
     incident_time = models.TimeField(_("incident time"), null=True, blank=True)
     diagnosis_date = models.DateField(_("diagnosis date"))
-    diagnosis = models.CharField(_("diagnosis"), max_length=200)
+    diagnosis = EncryptedCharField(_("diagnosis"), max_length=200)  # encrypted at rest
     hospital = models.CharField(_("hospital"), max_length=200)
     cover_fen = models.BigIntegerField(
         _("cover (fen)"),
@@ -144,7 +145,9 @@ class Claim(ConcurrentTransitionMixin, models.Model):
         related_name="+",
         verbose_name=_("investigator"),
     )
-    investigation_summary = models.TextField(_("investigation summary"), blank=True)
+    investigation_summary = EncryptedTextField(_("investigation summary"), blank=True)
+    # Past its retention the medical text and evidence files are erased (claims/retention.py).
+    medical_erased_at = models.DateTimeField(_("medical records erased at"), null=True, blank=True)
     investigation_recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -35,6 +35,13 @@ def evidence_upload_to(instance: EvidenceDocument, filename: str) -> str:
 GENESIS_LINK = "0" * 64
 
 
+def evidence_storage():
+    """STORAGES["evidence"]: PostgreSQL, encrypted (claims/storage.py), resolved at use."""
+    from django.core.files.storage import storages
+
+    return storages["evidence"]
+
+
 class EvidenceDocument(models.Model):
     """One link of a claim's append-only hash chain. A database trigger refuses UPDATE/DELETE."""
 
@@ -43,7 +50,9 @@ class EvidenceDocument(models.Model):
     )
     position = models.PositiveIntegerField(_("position in chain"))
     kind = models.CharField(_("kind"), max_length=32, choices=EvidenceKind)
-    file = models.FileField(_("file"), upload_to=evidence_upload_to, max_length=200)
+    file = models.FileField(
+        _("file"), upload_to=evidence_upload_to, storage=evidence_storage, max_length=200
+    )
     content_type = models.CharField(max_length=64)
     size = models.PositiveBigIntegerField(verbose_name=_("size (bytes)"))
     sha256 = models.CharField(_("SHA-256"), max_length=64)

@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.postgres.indexes import OpClass
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
+
+from mutual.core.personal_data import BlindIndexField, EncryptedCharField, blind_index
 
 if TYPE_CHECKING:
     pass
@@ -61,7 +64,9 @@ class Member(models.Model):
         db_default=Relationship.SELF,  # set-based inserts (the demo, the benchmarks) of holders
     )
     full_name = models.CharField(_("full name"), max_length=120)
-    national_id = models.CharField(_("national id"), max_length=32, unique=True)
+    # Encrypted at rest; found and kept unique by its blind index (mutual.core.personal_data).
+    national_id = EncryptedCharField(_("national id"), max_length=32)
+    national_id_index = BlindIndexField(_("national id's blind index"), unique=True)
     birth_date = models.DateField(_("birth date"), db_index=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     # A child under 14 is added only with the account holder's consent as guardian (PIPL
@@ -78,14 +83,15 @@ class Member(models.Model):
     # Taken out of the household by the account holder (their memberships ended then); kept
     # for their claims and bills.
     removed_at = models.DateTimeField(_("removed from the household at"), null=True, blank=True)
+    # Past its retention the identity is replaced by a pseudonym (members/retention.py).
+    erased_at = models.DateTimeField(_("identity erased at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("member")
         verbose_name_plural = _("members")
         permissions = [("view_national_id", _("Can see a member's full national id"))]
-        # The admin searches with UPPER(...) = and UPPER(...) LIKE 'x%': index exactly that.
+        # The admin searches by name with UPPER(...) LIKE 'x%': index exactly that.
         indexes = [
-            models.Index(Upper("national_id"), name="member_national_id_upper"),
             models.Index(
                 OpClass(Upper("full_name"), name="varchar_pattern_ops"),
                 name="member_name_upper_prefix",
@@ -103,6 +109,15 @@ class Member(models.Model):
 
     def __str__(self) -> str:
         return self.full_name
+
+    def validate_unique(self, exclude=None):
+        """The blind index is not a form field, so forms would not check its uniqueness: a
+        person registered twice would reach the database's refusal (a 500)."""
+        super().validate_unique(exclude=exclude)
+        if self.national_id and "national_id" not in (exclude or ()):
+            twins = Member.objects.filter(national_id_index=blind_index(self.national_id))
+            if twins.exclude(pk=self.pk).exists():
+                raise ValidationError({"national_id": _("This national id is already registered.")})
 
     @property
     def national_id_masked(self) -> str:

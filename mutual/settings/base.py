@@ -30,6 +30,9 @@ DEV_SECRET_KEY = "dev-only-insecure-key"
 # Keys published somewhere (ours, Django's template's prefix, placeholders): never in production.
 KNOWN_SECRET_KEYS = {DEV_SECRET_KEY, "changeme", "change-me", "secret", "secret-key", "insecure"}
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEV_SECRET_KEY if DEBUG else None)
+# The keys of personal data at rest derive from SECRET_KEY too: on changing it, the old one goes
+# here until `manage.py rotate_field_keys` has re-encrypted every row (README, Security).
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS", [])
 
 
 def secret_key_problem(key: str | None) -> str | None:
@@ -199,6 +202,8 @@ STATICFILES_DIRS = [BASE_DIR / "mutual" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Evidence files: in PostgreSQL, encrypted, shared by every web host (claims/storage.py).
+    "evidence": {"BACKEND": "claims.storage.DatabaseStorage"},
 }
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -55,6 +55,23 @@ MUTUAL_SIGNING_KEY = env_str(
     "MUTUAL_SIGNING_KEY",
     "6d757475616c2d6465762d6f6e6c792d7369676e696e672d6b65792d30303030" if DEBUG else None,
 )
+# Personal data at rest (mutual/core/personal_data.py): national ids and medical text are
+# encrypted (Fernet, django-fernet-encrypted-fields) under keys derived from DJANGO_SECRET_KEY and
+# each of MUTUAL_FIELD_KEYS (comma-separated, newest first: it encrypts, all of them decrypt;
+# `manage.py rotate_field_keys` re-encrypts under the newest). A national id is found by its
+# blind index, an HMAC-SHA256 under MUTUAL_BLIND_INDEX_KEY. With DEBUG off neither has a
+# default, and the web and the workers refuse to start without them.
+SALT_KEY = env_list("MUTUAL_FIELD_KEYS", ["dev-only-field-key"] if DEBUG else [])
+MUTUAL_BLIND_INDEX_KEY = env_str(
+    "MUTUAL_BLIND_INDEX_KEY", "dev-only-blind-index-key" if DEBUG else None
+)
+# Retention (claims/retention.py, daily by beat; `manage.py erase_due --dry-run` lists it):
+# a closed claim's evidence files, diagnosis and findings this many days after it closed, and
+# a person's identity this many days after their last membership ended (five years each).
+MUTUAL_RETAIN_EVIDENCE_DAYS = env_int("MUTUAL_RETAIN_EVIDENCE_DAYS", 5 * 365 + 1)
+MUTUAL_RETAIN_IDENTITY_DAYS = env_int("MUTUAL_RETAIN_IDENTITY_DAYS", 5 * 365 + 1)
+if min(MUTUAL_RETAIN_EVIDENCE_DAYS, MUTUAL_RETAIN_IDENTITY_DAYS) < 1:
+    raise ImproperlyConfigured("MUTUAL_RETAIN_*_DAYS must be at least 1")
 # --- Uploads: refused unread when too big, streamed to a temporary file when big ---
 # A body, other than an evidence upload's, larger than this is refused (413) before it is read
 # (mutual.http_errors.RequestSizeLimitMiddleware); Django also applies it to form fields.
@@ -114,7 +131,11 @@ if SENTRY_DSN:
 # What each process checks before it serves (mutual/core/startup.py): DEBUG off, no keys for
 # the transparency proofs, or a demo login left in place, and it refuses to start.
 WEB_START_CHECKS = [
+    "members.checks.refuse_to_start_without_field_keys",
     "billing.checks.refuse_to_start_without_keys",
     "office.checks.refuse_to_start_with_demo_logins",
 ]
-WORKER_START_CHECKS = ["billing.checks.refuse_to_start_without_keys"]
+WORKER_START_CHECKS = [
+    "members.checks.refuse_to_start_without_field_keys",
+    "billing.checks.refuse_to_start_without_keys",
+]

@@ -38,6 +38,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "auth": env_str("MUTUAL_THROTTLE_AUTH", "20/min"),
         "writes": env_str("MUTUAL_THROTTLE_WRITES", "120/min"),
+        # A copy of my data (billing/exports.py): an archive is costly to build.
+        "data-export": env_str("MUTUAL_THROTTLE_DATA_EXPORT", "3/day"),
     },
 }
 # Members' API tokens (django-rest-knox, mutual/api_auth.py): only a hash is stored; a token

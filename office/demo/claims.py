@@ -14,6 +14,7 @@ from claims import disputes, evidence, services
 from claims.models import Claim
 from members.ages import cover_on
 from members.models import Member, Membership, MembershipStatus, Plan, Relationship
+from mutual.core.personal_data import blind_index
 from mutual.core.timezones import local_date
 from office.demo.members import NEW_PLAN
 from office.demo_users import ensure_demo_users
@@ -41,8 +42,9 @@ def _seed_girl(plan: Plan, publicized_at: datetime.datetime) -> Membership:
         },
     )
     girl, _ = Member.objects.get_or_create(
-        national_id="DEMO-SEED-GIRL",
+        national_id_index=blind_index("DEMO-SEED-GIRL"),  # the id itself is encrypted
         defaults={
+            "national_id": "DEMO-SEED-GIRL",
             "payer": mother,
             "relationship": Relationship.CHILD,
             "full_name": "Seed case girl (5)",

@@ -1,5 +1,6 @@
 """Demo plans and members, generated inside PostgreSQL (INSERT ... SELECT from generate_series),
-so a million members take seconds and no Python loop touches a member row.
+so a million members take seconds; then their national ids are encrypted in batches, as the
+migration of issue 22 encrypts (mutual.core.personal_data.seal_model).
 
 Every attribute derives from md5(seed, index): the same --seed gives the same people."""
 
@@ -9,7 +10,8 @@ import datetime
 
 from django.db import connection, transaction
 
-from members.models import CoverBand, Plan
+from members.models import CoverBand, Member, Plan
+from mutual.core.personal_data import seal_model
 
 OLD_PLAN = "mutual-protection"
 NEW_PLAN = "mutual-treasure"
@@ -88,10 +90,12 @@ WITH numbers AS (
     SELECT %(prefix)s || i, '!', false, '', '', '', false, true, %(now)s FROM numbers
     RETURNING id, username
 ), people AS (
-    INSERT INTO members_member (user_id, full_name, national_id, birth_date, created_at)
+    INSERT INTO members_member (user_id, full_name, national_id, national_id_index, birth_date,
+                                created_at)
     SELECT users.id,
            'Member ' || n.i,
            'D' || %(seed)s || '-' || lpad(n.i::text, 9, '0'),
+           'clear:D' || %(seed)s || '-' || lpad(n.i::text, 9, '0'),
            %(today)s::date - (40 + n.h_age %% (59 * 365))::int,
            %(now)s
       FROM users JOIN numbers AS n ON users.username = %(prefix)s || n.i
@@ -128,10 +132,20 @@ def existing_demo_members() -> int:
 
 
 def create_demo_members(
-    *, first: int, last: int, seed: int, now: datetime.datetime, old: Plan, new: Plan
-) -> None:
-    """Members number `first`..`last` (inclusive), in one transaction."""
+    *,
+    first: int,
+    last: int,
+    seed: int,
+    now: datetime.datetime,
+    old: Plan,
+    new: Plan,
+    seal: bool = True,
+) -> int:
+    """Members number `first`..`last` (inclusive), in one transaction, sealed (unless `seal`
+    is false: bench_seal times that pass itself). Returns the largest member id before."""
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(id), 0) FROM members_member")
+        (before,) = cursor.fetchone()
         cursor.execute(
             _BATCH_SQL,
             {
@@ -146,3 +160,6 @@ def create_demo_members(
                 "waiting_days": new.illness_waiting_days,
             },
         )
+        if seal:
+            seal_model(Member, after=before)
+    return before
