@@ -12,6 +12,8 @@ from rest_framework.views import APIView
 
 from billing import exports
 from mutual.core.api import IsMember
+from mutual.core.errors import ServiceError
+from mutual.core.schema import ErrorOutput
 
 
 class DataExportOutput(serializers.Serializer):
@@ -34,25 +36,31 @@ class MyDataExportView(APIView):
         # Asking is throttled (an archive is costly to build); looking is not.
         return [ScopedRateThrottle()] if self.request.method == "POST" else []
 
-    @extend_schema(responses={200: DataExportOutput})
+    @extend_schema(responses={200: DataExportOutput, 404: ErrorOutput})
     def get(self, request):
         export = exports.data_export_latest(by=request.user)
         if export is None:
             return Response({"detail": "no export asked for yet"}, status=status.HTTP_404_NOT_FOUND)
         return Response(DataExportOutput(export).data)
 
-    @extend_schema(request=None, responses={202: DataExportOutput})
+    @extend_schema(request=None, responses={202: DataExportOutput, 409: ErrorOutput})
     def post(self, request):
-        export = exports.data_export_request(by=request.user, now=timezone.now())
+        try:
+            export = exports.data_export_request(by=request.user, now=timezone.now())
+        except ServiceError as error:  # one is being prepared: a state, not bad input
+            return Response({**error.as_dict(), "code": error.code}, status=409)
         return Response(DataExportOutput(export).data, status=status.HTTP_202_ACCEPTED)
 
 
 class MyDataExportDownloadView(APIView):
     permission_classes = [IsMember]
 
-    @extend_schema(responses={(200, "application/zip"): bytes})
+    @extend_schema(responses={(200, "application/zip"): bytes, 404: ErrorOutput})
     def get(self, request):
-        export, stored = exports.data_export_open(by=request.user, now=timezone.now())
+        try:
+            export, stored = exports.data_export_open(by=request.user, now=timezone.now())
+        except ServiceError as error:  # nothing ready to download
+            return Response({**error.as_dict(), "code": error.code}, status=404)
         return FileResponse(
             stored, as_attachment=True, filename=f"my-data-{export.pk}.zip",
             content_type="application/zip",

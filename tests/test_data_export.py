@@ -84,9 +84,9 @@ def test_one_export_at_a_time_and_nothing_to_download_before_it_is_ready(member)
     assert api.get("/api/me/data-export/").status_code == 404
     assert api.post("/api/me/data-export/").status_code == 202
     again = api.post("/api/me/data-export/")
-    assert again.status_code == 400 and again.json()["code"] == "export_in_progress"
+    assert again.status_code == 409 and again.json()["code"] == "export_in_progress"
     early = api.get(reverse("api-data-export-download"))
-    assert early.status_code == 400 and early.json()["code"] == "export_not_ready"
+    assert early.status_code == 404 and early.json()["code"] == "export_not_ready"
     assert DataExport.objects.filter(member=member).count() == 1
     assert APIClient().post("/api/me/data-export/").status_code == 401
 
