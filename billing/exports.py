@@ -23,7 +23,7 @@ from billing.models import Bill, DataExport, ExportStatus
 from claims.models import Claim, EvidenceDocument
 from claims.models.evidence import evidence_storage
 from members.households import holder_for
-from members.models import AccessLog, Member, Membership
+from members.models import AccessLog, Consent, Member, Membership
 from mutual.core.errors import ServiceError
 from mutual.core.tasks import task_send_on_commit
 from notifications.models import Notice, NoticeKind
@@ -33,10 +33,6 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 EXPORT_DAYS = 7
-CONSENTS_NOTE = (
-    "No consent records are kept yet: joining a plan and a guardian's consent for a child are "
-    "recorded on the people and memberships above."
-)
 
 
 def data_export_request(*, by: User | None, now: datetime.datetime) -> DataExport:
@@ -121,7 +117,12 @@ def _records(people: list[Member]) -> dict:
              "created_at": n.created_at.isoformat(), "status": n.status}
             for n in Notice.objects.filter(member_id__in=ids).order_by("pk")
         ],
-        "consents": {"note": CONSENTS_NOTE},
+        "consents": [
+            {"person": c.member_id, "purpose": c.purpose, "text_version": c.text_version,
+             "given_at": c.given_at.isoformat(), "by_guardian": c.by_guardian,
+             "withdrawn_at": c.withdrawn_at and c.withdrawn_at.isoformat()}
+            for c in Consent.objects.filter(member_id__in=ids).order_by("member", "pk")
+        ],
         "who_looked": [
             {"at": a.at.isoformat(), "who": "a member of staff", "role": _role(a.user),
              "what": a.kind, "whose": a.member_id}

@@ -10,6 +10,7 @@ class ErrorCode(models.TextChoices):
     ALREADY_DISPUTED = "already_disputed"
     ALREADY_VOTED = "already_voted"
     AMOUNT = "amount"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
     APPEAL_LATE = "appeal_late"
     BAD_DATES = "bad_dates"
     BAD_DEADLINE = "bad_deadline"

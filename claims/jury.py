@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection
+from django.db.models import Exists, OuterRef
 
 from claims.models import Claim, ClaimState, JuryDraw
-from members.models import DisputeReview, Membership, MembershipStatus
+from members.models import Consent, ConsentPurpose, DisputeReview, Membership, MembershipStatus
 from mutual import jury as rule
 from mutual.core.errors import InvariantError
 from mutual.core.keyed_hash import PrefixedHmac
@@ -106,7 +107,9 @@ def _eligible_pages(*, claim: Claim, draw: JuryDraw, excluded: set[int], page_si
     """The eligible memberships (id, member id) in id order, a keyset page at a time on the
     (plan, status, id) index: each page is its own short query, so nothing stays open while
     the page is named and ranked. The rule: the plan's active members who entered its pool
-    by the commitment, less `excluded`."""
+    by the commitment, less `excluded` and those who withdrew their consent to jury service."""
+    jury = Consent.objects.filter(member=OuterRef("member_id"), purpose=ConsentPurpose.JURY)
+    withdrawn, in_force = jury.filter(withdrawn_at__isnull=False), jury.filter(withdrawn_at=None)
     eligible = (
         Membership.objects.filter(
             plan_id=claim.plan_id,
@@ -114,6 +117,7 @@ def _eligible_pages(*, claim: Claim, draw: JuryDraw, excluded: set[int], page_si
             in_pool_since__lte=draw.committed_at,
         )
         .exclude(member_id__in=excluded)
+        .exclude(Exists(withdrawn) & ~Exists(in_force))  # no longer consents to jury service
         .values_list("pk", "member_id")
         .order_by("pk")
     )

@@ -18,6 +18,8 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from claims.errors import ErrorCode
 from claims.models import Claim, ClaimState
+from members.consent_records import consent_withdrawn
+from members.models import ConsentPurpose
 from mutual.core.errors import ServiceError
 from mutual.core.transitions import transition_check
 
@@ -139,12 +141,29 @@ def _transition(name: str, *, system_allowed: bool = False) -> Rule:
     return rule
 
 
+def _consented(purpose: str) -> Rule:
+    """The patient has not withdrawn their consent to this use of their data."""
+
+    def rule(claim: Claim, *, by: User | None, now: datetime.datetime) -> None:
+        if consent_withdrawn(member_id=claim.membership.member_id, purpose=purpose):
+            raise ServiceError(
+                f"the patient has withdrawn their consent ({purpose}): ask them to give it again",
+                code=ErrorCode.CONSENT_WITHDRAWN,
+            )
+
+    rule.__name__ = f"consented_{purpose}"
+    return rule
+
+
 # Each act's rules, checked in this order; a service may check its inputs after them.
 ACT_RULES: dict[str, tuple[Rule, ...]] = {
-    "start_investigation": (_transition("start_investigation"),),
+    "start_investigation": (
+        _transition("start_investigation"),
+        _consented(ConsentPurpose.INVESTIGATION),
+    ),
     "record_investigation": (require_under_investigation, require_assigned_investigator),
     "add_evidence": (require_may_add_evidence, require_accepts_evidence),
-    "publicize": (_transition("publicize"),),
+    "publicize": (_transition("publicize"), _consented(ConsentPurpose.PUBLIC_NOTICE)),
     "open_dispute_review": (
         require_window_closed,
         _transition("open_dispute_review", system_allowed=True),

@@ -10,6 +10,7 @@ class ErrorCode(models.TextChoices):
     ALREADY_REGISTERED = "already_registered"
     BAD_AGE = "bad_age"
     BAD_DATE = "bad_date"
+    BAD_PURPOSE = "bad_purpose"
     BAD_RELATIONSHIP = "bad_relationship"
     CREDIT_SCORE = "credit_score"
     EFFECTIVE_BEFORE_LAST_CHANGE = "effective_before_last_change"

@@ -11,6 +11,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 
+from members.consent_records import consents_record_joining
 from members.credit import CreditScoreProvider, default_credit_provider
 from members.errors import ErrorCode
 from members.households import (
@@ -113,7 +114,7 @@ def membership_join(
     try:
         with transaction.atomic():
             enters = effective_after_billing(plan_ids=[plan.pk], now=now)
-            return Membership.objects.create(
+            joined = Membership.objects.create(
                 member=member,
                 plan=plan,
                 joined_at=now,
@@ -122,6 +123,8 @@ def membership_join(
                 waiting_until=now + datetime.timedelta(days=plan.illness_waiting_days),
                 cover_fen=cover_fen,
             )
+            consents_record_joining(member=member, by=by, now=now)
+            return joined
     except IntegrityError as error:
         if "one_live_membership_per_plan" in str(error):
             raise EligibilityError(

@@ -10,6 +10,7 @@ from billing.export_api import MyDataExportDownloadView, MyDataExportView
 from claims import public as claims_public
 from claims.api import CaseViewSet, ClaimViewSet, PlanConditionsViewSet
 from members.api import DependantViewSet, HouseholdView, MembershipViewSet, MeView, PlanViewSet
+from members.consent_api import MyConsentsView, MyConsentWithdrawView
 from members.notice_api import MyNotificationPreferencesView, MyNotificationViewSet
 from mutual.api_auth import ObtainToken, RevokeAllTokens, RevokeToken
 from mutual.core.api import api_not_found
@@ -46,6 +47,8 @@ urlpatterns = [
     path("api/me/", MeView.as_view(), name="api-me"),
     path("api/me/household/", HouseholdView.as_view(), name="api-household"),
     path("api/me/data-export/", MyDataExportView.as_view(), name="api-data-export"),
+    path("api/me/consents/", MyConsentsView.as_view(), name="api-consents"),
+    path("api/me/consents/withdraw/", MyConsentWithdrawView.as_view(), name="api-consent-withdraw"),
     path(
         "api/me/data-export/download/",
         MyDataExportDownloadView.as_view(),

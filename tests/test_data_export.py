@@ -64,7 +64,12 @@ def test_the_mother_downloads_her_households_data_and_nothing_else(
     assert [c["diagnosis"] for c in data["claims"]] == ["Craniotomy after an accidental fall"]
     assert {m["person"] for m in data["memberships"]} == {mother.pk, girl.pk}
     assert data["bills"] and all(b["period"] == period.pk for b in data["bills"])
-    assert data["notices"] and data["consents"]["note"]
+    assert data["notices"]
+    assert {(c["person"], c["purpose"]) for c in data["consents"]} >= {
+        (girl.pk, "membership"),
+        (mother.pk, "jury"),
+    }
+    assert all(c["by_guardian"] for c in data["consents"] if c["person"] == girl.pk)
     (look,) = data["who_looked"]
     assert look["whose"] == girl.pk and look["what"] == "national_id"
     assert reviewer.username not in json.dumps(data)  # staff by role, not by name

@@ -1,7 +1,9 @@
 """The members app's models, one module per kind: plans and their rules (plans.py), people and
-their households (people.py), memberships (memberships.py), the access log (access.py)."""
+their households (people.py), memberships (memberships.py), the access log (access.py),
+consents (consents.py)."""
 
 from members.models.access import AccessKind, AccessLog
+from members.models.consents import Consent, ConsentPurpose
 from members.models.memberships import EndReason, Membership, MembershipStatus
 from members.models.people import Member, Relationship, mask_national_id
 from members.models.plans import (
@@ -16,6 +18,8 @@ from members.models.plans import (
 __all__ = [
     "AccessKind",
     "AccessLog",
+    "Consent",
+    "ConsentPurpose",
     "CoverBand",
     "DisputeReview",
     "EndReason",

@@ -65,6 +65,8 @@ SALT_KEY = env_list("MUTUAL_FIELD_KEYS", ["dev-only-field-key"] if DEBUG else []
 MUTUAL_BLIND_INDEX_KEY = env_str(
     "MUTUAL_BLIND_INDEX_KEY", "dev-only-blind-index-key" if DEBUG else None
 )
+# The version of the consent texts a member agrees to by joining (members/consent_records.py).
+MUTUAL_CONSENT_TEXT_VERSION = env_str("MUTUAL_CONSENT_TEXT_VERSION", "2018-10-16")
 # Retention (claims/retention.py, daily by beat; `manage.py erase_due --dry-run` lists it):
 # a closed claim's evidence files, diagnosis and findings this many days after it closed, and
 # a person's identity this many days after their last membership ended (five years each).

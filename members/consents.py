@@ -1,0 +1,83 @@
+"""Giving and withdrawing consents (members/models/consents.py): the person themselves, or
+their account holder for the family they cover (for a child under 14, as guardian).
+Withdrawing a consent stops that use from then on: a claim is then neither investigated nor
+publicized (claims.services), the person is left out of jury draws (claims/jury.py), and
+withdrawing the membership consent is leaving every plan."""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+
+from members.consent_records import by_guardian, text_version
+from members.errors import ErrorCode
+from members.households import acts_for
+from members.models import Consent, ConsentPurpose, Member, Membership, MembershipStatus
+from members.services import membership_withdraw
+from mutual.core.errors import ServiceError
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+
+def _person(member_id: int, by: User | None) -> Member:
+    member = Member.objects.select_related("payer").filter(pk=member_id).first()
+    if member is None or not acts_for(by, member):
+        raise ServiceError(
+            "not a member of your household", code=ErrorCode.NOT_IN_HOUSEHOLD, field="person"
+        )
+    return member
+
+
+def _purpose(purpose: str) -> str:
+    if purpose not in ConsentPurpose.values:
+        raise ServiceError(
+            f"no such purpose (one of {', '.join(ConsentPurpose.values)})",
+            code=ErrorCode.BAD_PURPOSE,
+            field="purpose",
+        )
+    return purpose
+
+
+@transaction.atomic
+def consent_give(
+    *, member_id: int, purpose: str, by: User | None, now: datetime.datetime
+) -> Consent:
+    """Give a consent (again, after a withdrawal). Giving one in force returns it."""
+    member = _person(member_id, by)
+    purpose = _purpose(purpose)
+    Member.objects.select_for_update().filter(pk=member.pk).values_list("pk").get()
+    current = Consent.objects.filter(member=member, purpose=purpose, withdrawn_at=None).first()
+    if current is not None:
+        return current
+    return Consent.objects.create(
+        member=member,
+        purpose=purpose,
+        text_version=text_version(),
+        given_at=now,
+        given_by=by,
+        by_guardian=by_guardian(member, now=now),
+    )
+
+
+@transaction.atomic
+def consent_withdraw(
+    *, member_id: int, purpose: str, by: User | None, now: datetime.datetime
+) -> Consent:
+    """Withdraw a consent from now on; the membership consent is leaving every plan."""
+    member = _person(member_id, by)
+    purpose = _purpose(purpose)
+    Member.objects.select_for_update().filter(pk=member.pk).values_list("pk").get()
+    current = Consent.objects.filter(member=member, purpose=purpose, withdrawn_at=None).first()
+    if current is None:
+        # Given by joining before records were kept: recorded now, as withdrawn.
+        current = Consent(member=member, purpose=purpose, text_version="joining", given_at=now)
+    current.withdrawn_at = now
+    current.save()
+    if purpose == ConsentPurpose.MEMBERSHIP:
+        live = Membership.objects.filter(member=member, status=MembershipStatus.ACTIVE)
+        for membership_id in live.values_list("pk", flat=True):
+            membership_withdraw(membership_id=membership_id, by=by, now=now)
+    return current
