@@ -16,13 +16,13 @@ import uuid
 import zipfile
 from typing import TYPE_CHECKING
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 
 from billing.errors import ErrorCode
 from billing.models import Bill, DataExport, ExportStatus
 from claims.models import Claim, EvidenceDocument
 from claims.models.evidence import evidence_storage
-from members.households import holder_for
+from members.households import holder_for, household_of
 from members.models import AccessLog, Consent, Member, Membership
 from mutual.core.errors import ServiceError
 from mutual.core.tasks import task_send_on_commit
@@ -33,6 +33,11 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 EXPORT_DAYS = 7
+STALE = datetime.timedelta(hours=1)  # a build takes seconds: one preparing longer was lost
+IN_MEMORY = 256 * 1024 * 1024  # the archive is built in memory up to this, never on disk in
+# clear below it (a household's evidence is bounded by the evidence limits)
+WITHHELD = {"investigation_report"}  # the firm's report may name third parties
+OUTAGES = (OperationalError, InterfaceError)  # the task retries these
 
 
 def data_export_request(*, by: User | None, now: datetime.datetime) -> DataExport:
@@ -43,6 +48,10 @@ def data_export_request(*, by: User | None, now: datetime.datetime) -> DataExpor
             "your account holder asks for your household's data",
             code=ErrorCode.NOT_ACCOUNT_HOLDER,
         )
+    # One whose build was lost (a broker that lost the task, a worker gone) gives way.
+    DataExport.objects.filter(
+        member=holder, status=ExportStatus.PREPARING, requested_at__lt=now - STALE
+    ).update(status=ExportStatus.FAILED)
     try:
         with transaction.atomic():
             export = DataExport.objects.create(member=holder, requested_at=now)
@@ -68,7 +77,9 @@ def data_export_open(*, by: User | None, now: datetime.datetime):
 
 
 def _people(holder: Member) -> list[Member]:
-    return list(Member.objects.filter(pk=holder.pk) | Member.objects.filter(payer=holder))
+    """The holder and the family they cover now: someone removed from the household (an
+    ex-spouse) is no longer theirs to see."""
+    return list(household_of(holder))
 
 
 def _records(people: list[Member]) -> dict:
@@ -101,7 +112,8 @@ def _records(people: list[Member]) -> dict:
              "submitted_at": c.submitted_at.isoformat(),
              "evidence": [
                  {"id": d.pk, "kind": d.kind, "sha256": d.sha256, "size": d.size,
-                  "file": f"evidence/{c.pk}-{d.position}{_suffix(d.file.name)}"}
+                  "file": None if d.kind in WITHHELD
+                  else f"evidence/{c.pk}-{d.position}{_suffix(d.file.name)}"}
                  for d in c.evidence.order_by("position")
              ]}
             for c in claims.select_related("membership")
@@ -144,7 +156,21 @@ def _role(user) -> str:
 
 def data_export_build(*, export_id: int, now: datetime.datetime) -> bool:
     """Build one requested export (the worker's task). Idempotent: an export no longer being
-    prepared is left alone, and the conditional UPDATE at the end lets one build win."""
+    prepared is left alone, and the conditional UPDATE at the end lets one build win. A build
+    that fails, but for a database outage (retried), marks it failed, so that the member may
+    ask again, and raises (kept for staff with the task's result)."""
+    try:
+        return _build(export_id=export_id, now=now)
+    except OUTAGES:
+        raise
+    except Exception:
+        DataExport.objects.filter(pk=export_id, status=ExportStatus.PREPARING).update(
+            status=ExportStatus.FAILED
+        )
+        raise
+
+
+def _build(*, export_id: int, now: datetime.datetime) -> bool:
     export = DataExport.objects.select_related("member").filter(pk=export_id).first()
     if export is None or export.status != ExportStatus.PREPARING:
         return False
@@ -152,20 +178,27 @@ def data_export_build(*, export_id: int, now: datetime.datetime) -> bool:
     records = _records(people)
     storage = evidence_storage()
     digest = hashlib.sha256()
-    with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as archive:
+    with tempfile.SpooledTemporaryFile(max_size=IN_MEMORY) as archive:
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
-            zipped.writestr("data.json", json.dumps(records, ensure_ascii=False, indent=2))
-            documents = EvidenceDocument.objects.filter(
-                claim__membership__member__in=people, erasure__isnull=True
-            ).order_by("claim", "position")
+            documents = (
+                EvidenceDocument.objects.filter(
+                    claim__membership__member__in=people, erasure__isnull=True
+                )
+                .exclude(kind__in=WITHHELD)
+                .order_by("claim", "position")
+            )
+            records["missing_files"] = []
             for document in documents:
                 name = f"evidence/{document.claim_id}-{document.position}"
-                with (
-                    document.file.open("rb") as stored,
-                    zipped.open(name + _suffix(document.file.name), "w") as target,
-                ):
+                try:
+                    stored = document.file.open("rb")
+                except FileNotFoundError:  # never copied from a host's disk: said, not fatal
+                    records["missing_files"].append(document.pk)
+                    continue
+                with stored, zipped.open(name + _suffix(document.file.name), "w") as target:
                     for chunk in iter(lambda stored=stored: stored.read(1024 * 1024), b""):
                         target.write(chunk)
+            zipped.writestr("data.json", json.dumps(records, ensure_ascii=False, indent=2))
         size = archive.tell()
         archive.seek(0)
         for chunk in iter(lambda: archive.read(1024 * 1024), b""):

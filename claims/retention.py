@@ -3,7 +3,9 @@
 
 - evidence: MUTUAL_RETAIN_EVIDENCE_DAYS after a claim closed (paid, refused or withdrawn), its
   files are deleted, each deletion recorded (claims.EvidenceErasure: the chain link and its
-  SHA-256 stay, so the chain verifies), and its diagnosis and findings are emptied;
+  SHA-256 stay, so the chain verifies), and every free text about it is emptied (diagnosis,
+  findings, decision reason, appeals' and disputes' grounds, requests' notes, its notices'
+  details);
 - identity: members.retention, for people with no claim still open.
 
 The ledger, the bills and the Merkle leaves are not touched: they hold amounts and
@@ -18,10 +20,19 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import Coalesce
 
-from claims.models import Claim, ClaimState, EvidenceDocument, EvidenceErasure
+from claims.models import (
+    Appeal,
+    Claim,
+    ClaimState,
+    Dispute,
+    EvidenceDocument,
+    EvidenceErasure,
+    InfoRequest,
+)
 from claims.models.evidence import evidence_storage
 from members.models import Member
 from members.retention import identities_past_retention, identity_erase
+from notifications.models import Notice
 
 CLOSED = (ClaimState.PAID, ClaimState.REJECTED, ClaimState.WITHDRAWN)
 REASON = "retention: {days} days after the claim closed"
@@ -62,9 +73,18 @@ def claim_medical_erase(*, claim_id: int, now: datetime.datetime) -> int:
         storage.delete(document.file.name)  # rows of this transaction: gone if it commits
         EvidenceErasure.objects.create(document=document, erased_at=now, reason=reason)
         erased += 1
+    # Every free text about the case goes with it: it may quote the illness.
     Claim.objects.filter(pk=claim.pk).update(
-        diagnosis="", investigation_summary="", medical_erased_at=now
+        diagnosis="", investigation_summary="", decision_reason="", medical_erased_at=now
     )
+    Appeal.objects.filter(claim=claim).update(reason="", note="")
+    Dispute.objects.filter(claim=claim).update(reason="")
+    InfoRequest.objects.filter(claim=claim).update(note="")
+    for notice in Notice.objects.filter(
+        event__startswith=f"claim:{claim.pk}:", payload__has_key="reason"
+    ):
+        notice.payload.pop("reason")  # the reviewer's own words; the catalogue's stay
+        notice.save(update_fields=["payload"])
     return erased
 
 

@@ -161,7 +161,11 @@ ACT_RULES: dict[str, tuple[Rule, ...]] = {
         _transition("start_investigation"),
         _consented(ConsentPurpose.INVESTIGATION),
     ),
-    "record_investigation": (require_under_investigation, require_assigned_investigator),
+    "record_investigation": (
+        require_under_investigation,
+        require_assigned_investigator,
+        _consented(ConsentPurpose.INVESTIGATION),
+    ),
     "add_evidence": (require_may_add_evidence, require_accepts_evidence),
     "publicize": (_transition("publicize"), _consented(ConsentPurpose.PUBLIC_NOTICE)),
     "open_dispute_review": (
@@ -172,8 +176,8 @@ ACT_RULES: dict[str, tuple[Rule, ...]] = {
     "reject": (_transition("reject", system_allowed=True),),
     "withdraw": (_transition("withdraw"),),
     "mark_paid": (_transition("mark_paid", system_allowed=True),),
-    "reopen": (_transition("reopen"),),
-    "uphold_appeal": (require_pending_appeal,),
+    "reopen": (_transition("reopen"), _consented(ConsentPurpose.INVESTIGATION)),
+    "uphold_appeal": (require_pending_appeal, _consented(ConsentPurpose.INVESTIGATION)),
     "dismiss_appeal": (require_pending_appeal,),
     "confirm_audit": (require_audit_pending,),
     "miss_audit": (require_audit_pending,),
@@ -181,6 +185,7 @@ ACT_RULES: dict[str, tuple[Rule, ...]] = {
         require_under_investigation,
         require_assigned_investigator,
         require_no_open_request,
+        _consented(ConsentPurpose.INVESTIGATION),
     ),
 }
 

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils.deconstruct import deconstructible
 
 from claims.models.stored_files import StoredChunk, StoredFile
-from mutual.core.personal_data import BATCH, UnreadableToken, fernet, newest_fernet
+from mutual.core.personal_data import UnreadableToken, fernet, newest_fernet
 
 CHUNK = 1024 * 1024
 
@@ -119,22 +119,26 @@ class DatabaseStorage(Storage):
         raise NotImplementedError("evidence is served only through the access-logged view")
 
 
-def stored_chunks_rotate(*, batch: int = BATCH) -> int:
-    """Re-encrypt under the newest key every chunk it does not open yet, in batches of their
-    own transactions (resumable by running again). Returns the chunks re-encrypted."""
+def stored_chunks_rotate(*, batch: int = 32) -> int:
+    """Re-encrypt under the newest key every chunk it does not open yet, `batch` chunks (of
+    up to 1 MiB each: memory is bounded by it) per transaction, resumable by running again.
+    Returns the chunks re-encrypted."""
     newest, every = newest_fernet(), fernet()
     rotated, after = 0, 0
     while True:
+        ids = list(
+            StoredChunk.objects.filter(pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return rotated
         with transaction.atomic():
-            rows = list(
+            for pk, raw in (
                 StoredChunk.objects.select_for_update()
-                .filter(pk__gt=after)
-                .order_by("pk")
-                .values_list("pk", "token")[:batch]
-            )
-            if not rows:
-                return rotated
-            for pk, raw in rows:
+                .filter(pk__in=ids)
+                .values_list("pk", "token")
+            ):
                 token = base64.urlsafe_b64encode(bytes(raw))
                 try:
                     newest.decrypt(token)
@@ -147,4 +151,50 @@ def stored_chunks_rotate(*, batch: int = BATCH) -> int:
                     raise UnreadableToken(f"claims_storedchunk #{pk}: no key opens it") from None
                 StoredChunk.objects.filter(pk=pk).update(token=base64.urlsafe_b64decode(new))
                 rotated += 1
-            after = rows[-1][0]
+        after = ids[-1]
+
+
+def files_copy_from_disk(*, root, documents=None, files=None, chunks=None, batch: int = 100):
+    """Copy the evidence files under `root` (a host's old MEDIA_ROOT) into the store, in
+    batches of their own transactions, deleting each batch's files from disk once it has
+    committed; a file already stored is skipped. Models are passed by the migration (its
+    historical ones). Returns {"copied", "already", "missing"} (the missing ones' ids, first
+    100: they may be on another host's disk)."""
+    from pathlib import Path
+
+    from claims.models import EvidenceDocument
+
+    documents, files, chunks = (
+        documents or EvidenceDocument,
+        files or StoredFile,
+        chunks or StoredChunk,
+    )
+    root, after = Path(root), 0
+    report = {"copied": 0, "already": 0, "missing": []}
+    while names := list(
+        documents.objects.filter(pk__gt=after).order_by("pk").values_list("pk", "file")[:batch]
+    ):
+        copied = []
+        with transaction.atomic():
+            for pk, name in names:
+                path = root / name
+                if files.objects.filter(name=name).exists():
+                    report["already"] += 1
+                    continue
+                if not path.is_file():
+                    report["missing"].append(pk)
+                    continue
+                stored = files.objects.create(name=name, size=0, chunks=0)
+                size = number = 0
+                with path.open("rb") as source:
+                    for data in iter(lambda source=source: source.read(CHUNK), b""):
+                        chunks.objects.create(file=stored, number=number, token=_seal(data))
+                        size, number = size + len(data), number + 1
+                files.objects.filter(pk=stored.pk).update(size=size, chunks=number)
+                copied.append(path)
+        for path in copied:
+            path.unlink(missing_ok=True)
+        report["copied"] += len(copied)
+        after = names[-1][0]
+    report["missing"] = report["missing"][:100]
+    return report

@@ -6,8 +6,9 @@ WORKER_START_CHECKS)."""
 
 from django.conf import settings
 from django.core.checks import Error, register
+from django.db import DatabaseError
 
-from mutual.core.personal_data import key_problems
+from mutual.core.personal_data import UnreadableToken, key_problems
 
 
 @register()
@@ -24,7 +25,23 @@ def personal_data_keys(app_configs=None, **kwargs) -> list[Error]:
     ]
 
 
+def keys_open_stored_data() -> list[str]:
+    """The newest person's national id opens under the configured keys: a process started
+    with the wrong ones (a changed DJANGO_SECRET_KEY without its fallback, a dropped field
+    key) would fail on every read. An unreachable database is the health check's to say."""
+    from members.models import Member
+
+    try:
+        Member.objects.order_by("-pk").values_list("national_id", flat=True).first()
+    except UnreadableToken as error:
+        return [str(error)]
+    except DatabaseError:
+        return []
+    return []
+
+
 def refuse_to_start_without_field_keys() -> None:
-    errors = personal_data_keys()
+    errors = [f"{error.id}: {error.msg}" for error in personal_data_keys()]
+    errors += [f"members.E002: {problem}" for problem in keys_open_stored_data()]
     if errors:
-        raise SystemExit("; ".join(f"{error.id}: {error.msg}" for error in errors))
+        raise SystemExit("; ".join(errors))

@@ -33,11 +33,12 @@ def by_guardian(member: Member, *, now: datetime.datetime) -> bool:
 
 
 def consents_record_joining(*, member: Member, by, now: datetime.datetime) -> None:
-    in_force = set(
-        Consent.objects.filter(member=member, withdrawn_at__isnull=True).values_list(
-            "purpose", flat=True
-        )
-    )
+    """Joining is consenting to membership (again, after leaving by withdrawing it); the
+    other purposes are recorded only if never recorded: joining another plan does not undo
+    a withdrawal of the public notice, the investigation or jury service."""
+    recorded = Consent.objects.filter(member=member)
+    in_force = set(recorded.filter(withdrawn_at__isnull=True).values_list("purpose", flat=True))
+    ever = set(recorded.values_list("purpose", flat=True))
     Consent.objects.bulk_create(
         Consent(
             member=member,
@@ -48,7 +49,7 @@ def consents_record_joining(*, member: Member, by, now: datetime.datetime) -> No
             by_guardian=by_guardian(member, now=now),
         )
         for purpose in JOINING
-        if purpose not in in_force
+        if purpose not in in_force and (purpose == ConsentPurpose.MEMBERSHIP or purpose not in ever)
     )
 
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 def _person(member_id: int, by: User | None) -> Member:
     member = Member.objects.select_related("payer").filter(pk=member_id).first()
-    if member is None or not acts_for(by, member):
+    if member is None or member.removed_at is not None or not acts_for(by, member):
         raise ServiceError(
             "not a member of your household", code=ErrorCode.NOT_IN_HOUSEHOLD, field="person"
         )

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import datetime
 
+from axes.models import AccessAttempt, AccessFailureLog
+from axes.models import AccessLog as AxesAccessLog
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, QuerySet
 from django.db.models.functions import Coalesce
@@ -65,8 +69,20 @@ def identity_erase(*, member_id: int, now: datetime.datetime) -> bool:
     member.national_id = f"ERASED-{member.pk}"  # encrypted like any, its index unique
     member.erased_at = now
     member.save(update_fields=["full_name", "national_id", "national_id_index", "erased_at"])
+    # The admin's history names the person in its rows' descriptions.
+    described = [
+        (Member, [member.pk]),
+        (Membership, member.memberships.values_list("pk", flat=True)),
+    ]
+    for model, pks in described:
+        LogEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(model),
+            object_id__in=[str(pk) for pk in pks],
+        ).update(object_repr=f"{model._meta.verbose_name} (erased)")
     if member.user_id is not None:
         user = member.user
+        for attempts in (AccessAttempt, AccessFailureLog, AxesAccessLog):  # logins tried
+            attempts.objects.filter(username=user.username).delete()
         user.username = f"erased-{member.pk}"
         user.first_name = user.last_name = user.email = ""
         user.set_unusable_password()

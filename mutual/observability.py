@@ -50,7 +50,10 @@ class ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING and record.name.startswith(QUOTING_LOGGERS):
             return False
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: the handler reports it, as logging does
+            return True
         scrubbed = NATIONAL_ID.sub(FILTERED, message)
         if scrubbed != message:
             record.msg, record.args = scrubbed, ()

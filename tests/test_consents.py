@@ -116,3 +116,18 @@ def test_only_my_household_and_only_known_purposes():
                    format="json")  # fmt: skip
     assert bad.status_code == 400 and "purpose" in bad.json()
     assert not Consent.objects.exists()
+
+
+def test_joining_another_plan_does_not_undo_a_withdrawal(plan):
+    from tests.factories import PlanFactory
+
+    holder = MemberFactory(birth_date=datetime.date(1988, 3, 2))
+    members.membership_join(member_id=holder.pk, plan_id=plan.pk, by=holder.user, now=NOW,
+                            credit_provider=FixedCreditScores(700))  # fmt: skip
+    api_for(holder.user).post("/api/me/consents/withdraw/",
+                              {"person": holder.pk, "purpose": "jury"}, format="json")  # fmt: skip
+    other = PlanFactory()
+    members.membership_join(member_id=holder.pk, plan_id=other.pk, by=holder.user, now=NOW,
+                            credit_provider=FixedCreditScores(700))  # fmt: skip
+    jury = Consent.objects.filter(member=holder, purpose="jury")
+    assert jury.count() == 1 and jury.get().withdrawn_at is not None

@@ -1,4 +1,6 @@
 import datetime
+import json
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -7,7 +9,7 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.db.utils import IntegrityError
 
-from claims.evidence import evidence_append
+from claims.evidence import evidence_append, evidence_verify_claim
 from claims.models import GENESIS_LINK, EvidenceDocument, StoredChunk, StoredFile
 from claims.storage import _seal
 from mutual.core.errors import ServiceError
@@ -145,3 +147,18 @@ def test_a_file_whose_transaction_is_rolled_back_is_gone(investigator, settings)
     append_then_roll_back(claim, investigator)
     assert stored_files(settings) == [kept.file.name]
     assert list(EvidenceDocument.objects.filter(claim=claim)) == [kept]
+
+
+def test_a_hosts_files_left_on_disk_are_copied_in_and_removed(chain, tmp_path):
+    """What migration 0023 does on the host that runs it, and the command on every other."""
+    claim, docs = chain
+    body = docs[1].file.open("rb").read()
+    StoredFile.objects.filter(name=docs[1].file.name).delete()  # it was on another host
+    on_disk = tmp_path / docs[1].file.name
+    on_disk.parent.mkdir(parents=True)
+    on_disk.write_bytes(body)
+    out = StringIO()
+    call_command("evidence_import_from_disk", "--root", str(tmp_path), stdout=out)
+    assert json.loads(out.getvalue()) == {"copied": 1, "already": 2, "missing": []}
+    assert not on_disk.exists()
+    assert evidence_verify_claim(claim.pk) == []

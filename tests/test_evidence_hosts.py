@@ -17,6 +17,7 @@ import requests
 from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.test import override_settings
 
 from claims.models import EvidenceDocument, StoredChunk
 from tests.claim_steps import PDF
@@ -82,12 +83,19 @@ def start_host(data_dir: Path) -> tuple[subprocess.Popen, str]:
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_document_uploaded_through_one_host_is_read_through_another(tmp_path, investigator):
-    membership = MembershipFactory()
-    member = membership.member.user
-    for user in (member, investigator):  # hashed as production checks it (the tests' is fast)
-        user.password = PBKDF2PasswordHasher().encode(PASSWORD, "hosts" + user.username)
-        user.save()
-    claim = ClaimFactory(membership=membership)
+    # The rows are written under the hosts' keys, as the hosts themselves would write them.
+    hosts_keys = {
+        "SALT_KEY": [KEYS["MUTUAL_FIELD_KEYS"]],
+        "SECRET_KEY": KEYS["DJANGO_SECRET_KEY"],
+        "MUTUAL_BLIND_INDEX_KEY": KEYS["MUTUAL_BLIND_INDEX_KEY"],
+    }
+    with override_settings(**hosts_keys):
+        membership = MembershipFactory()
+        member = membership.member.user
+        for user in (member, investigator):  # hashed as production checks it
+            user.password = PBKDF2PasswordHasher().encode(PASSWORD, "hosts" + user.username)
+            user.save()
+        claim = ClaimFactory(membership=membership)
     hosts = [start_host(tmp_path / "host-a"), start_host(tmp_path / "host-b")]
     try:
         (_, a), (_, b) = hosts

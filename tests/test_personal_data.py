@@ -26,7 +26,7 @@ from members import households
 from members.checks import refuse_to_start_without_field_keys
 from members.models import Member
 from mutual.core.errors import ServiceError
-from mutual.core.personal_data import blind_index, seal_model
+from mutual.core.personal_data import UnreadableToken, blind_index, seal_model
 from tests.claim_steps import pdf
 from tests.factories import ClaimFactory, MemberFactory, MembershipFactory, UserFactory
 
@@ -171,6 +171,29 @@ def test_a_key_rotation_reads_every_old_row_and_leaves_none_under_the_old_key(in
 
 
 @pytest.mark.django_db
+def test_a_value_no_key_opens_is_an_error_never_read_as_the_value():
+    """A host with the wrong keys must not read the token as the id, index it, and save it
+    encrypted again (the library alone passes it on)."""
+    with override_settings(SALT_KEY=[KEY_A]):
+        person = MemberFactory(national_id=NATIONAL_ID)
+    with override_settings(SALT_KEY=[KEY_B]), pytest.raises(UnreadableToken, match="opens"):
+        Member.objects.get(pk=person.pk)
+    with override_settings(SALT_KEY=[KEY_A]):
+        assert Member.objects.get(pk=person.pk).national_id == NATIONAL_ID
+
+
+@pytest.mark.django_db
+def test_a_process_whose_keys_open_nothing_stored_refuses_to_start():
+    with override_settings(SALT_KEY=[KEY_A]):
+        MemberFactory()
+    good = {"DEBUG": False, "MUTUAL_BLIND_INDEX_KEY": "i" * 40}
+    with override_settings(**good, SALT_KEY=[KEY_B]), pytest.raises(SystemExit, match="E002"):
+        refuse_to_start_without_field_keys()
+    with override_settings(**good, SALT_KEY=[KEY_B, KEY_A]):
+        refuse_to_start_without_field_keys()  # the old key kept: it starts
+
+
+@pytest.mark.django_db
 def test_a_value_no_key_opens_stops_the_rotation_with_its_row():
     with override_settings(SALT_KEY=[KEY_A]):
         person = MemberFactory()
@@ -229,6 +252,7 @@ def test_the_duplicate_person_signal_looks_through_the_blind_index(plan):
         ({"SALT_KEY": [KEY_A], "MUTUAL_BLIND_INDEX_KEY": None}, "MUTUAL_BLIND_INDEX_KEY"),
     ],
 )  # fmt: skip
+@pytest.mark.django_db
 def test_without_random_keys_a_production_process_refuses_to_start(keys, problem):
     with override_settings(DEBUG=False, **keys), pytest.raises(SystemExit, match=problem):
         refuse_to_start_without_field_keys()

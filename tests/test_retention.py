@@ -9,6 +9,8 @@ import json
 from io import StringIO
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
@@ -57,6 +59,10 @@ def test_the_seed_family_five_years_after_leaving(treasure, investigator):  # no
         erase_due(now=left + FIVE_YEARS - datetime.timedelta(days=1), dry_run=True)["people"] == 0
     )
 
+    LogEntry.objects.log_action(  # the admin's history of an edit of the girl's page
+        user_id=investigator.pk, content_type_id=ContentType.objects.get_for_model(Member).pk,
+        object_id=girl.pk, object_repr=str(girl), action_flag=CHANGE,
+    )  # fmt: skip
     due = left + FIVE_YEARS + datetime.timedelta(days=1)
     listed = erase_due(now=due, dry_run=True)
     assert (listed["claims"], listed["people"], listed["files"]) == (1, 2, len(files))
@@ -70,6 +76,7 @@ def test_the_seed_family_five_years_after_leaving(treasure, investigator):  # no
     assert girl.full_name == mother.full_name == "Erased person" and girl.erased_at == due
     assert girl.national_id == f"ERASED-{girl.pk}"
     assert not Notice.objects.filter(payload__person="Daughter").exists()
+    assert not LogEntry.objects.filter(object_repr__contains="Daughter").exists()
     assert not mother.user.is_active and not mother.user.has_usable_password()
     login = APIClient().post("/api/auth/token/", {"username": mother.user.username,
                                                    "password": "anything"})  # fmt: skip

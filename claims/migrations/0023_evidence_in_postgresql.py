@@ -9,44 +9,20 @@ from pathlib import Path
 
 import django.db.models.deletion
 from django.conf import settings
-from django.db import migrations, models, transaction
+from django.db import migrations, models
 
 import claims.models.evidence
 
-BATCH = 100
-
 
 def copy_from_disk(apps, schema_editor):
-    from claims.storage import CHUNK, _seal
+    from claims.storage import files_copy_from_disk
 
-    Document = apps.get_model("claims", "EvidenceDocument")
-    StoredFile = apps.get_model("claims", "StoredFile")
-    StoredChunk = apps.get_model("claims", "StoredChunk")
-    root = Path(settings.MEDIA_ROOT)
-    after = 0
-    while True:
-        names = list(
-            Document.objects.filter(pk__gt=after).order_by("pk").values_list("pk", "file")[:BATCH]
-        )
-        if not names:
-            return
-        copied = []
-        with transaction.atomic():
-            for _, name in names:
-                path = root / name
-                if not path.is_file() or StoredFile.objects.filter(name=name).exists():
-                    continue
-                stored = StoredFile.objects.create(name=name, size=0, chunks=0)
-                size = number = 0
-                with path.open("rb") as source:
-                    for data in iter(lambda source=source: source.read(CHUNK), b""):
-                        StoredChunk.objects.create(file=stored, number=number, token=_seal(data))
-                        size, number = size + len(data), number + 1
-                StoredFile.objects.filter(pk=stored.pk).update(size=size, chunks=number)
-                copied.append(path)
-        for path in copied:
-            path.unlink(missing_ok=True)
-        after = names[-1][0]
+    files_copy_from_disk(
+        root=Path(settings.MEDIA_ROOT),
+        documents=apps.get_model("claims", "EvidenceDocument"),
+        files=apps.get_model("claims", "StoredFile"),
+        chunks=apps.get_model("claims", "StoredChunk"),
+    )
 
 
 class Migration(migrations.Migration):

@@ -83,9 +83,33 @@ class UnreadableToken(Exception):
     """A value that none of the configured keys decrypts."""
 
 
-class _KeepsEmpty:
-    """An empty value stays the empty string (the library would store NULL, which a required
-    column refuses); it tells nothing."""
+class _Strict:
+    """What the library's fields lack, for data that must never be silently wrong:
+
+    - a token that no configured key opens is an error (UnreadableToken), not a value: the
+      library would hand the token on as the plaintext, and the next save would encrypt the
+      token again and index it as the id (a host with old keys in a rolling restart);
+    - a value in clear (no token prefix) is read as it is: rows not sealed yet;
+    - a form's clean validates the value as given, without the library's flag on the field
+      object (shared by every thread of a process);
+    - an empty value stays the empty string (the library would store NULL, which a required
+      column refuses); it tells nothing."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and value.startswith(TOKEN_PREFIX):
+            try:
+                value = self.f.decrypt(value.encode()).decode()
+            except InvalidToken:
+                raise UnreadableToken(
+                    f"{self.model._meta.db_table}.{self.column}: no key in MUTUAL_FIELD_KEYS "
+                    "(with DJANGO_SECRET_KEY and its fallbacks) opens a stored value"
+                ) from None
+        return models.Field.to_python(self, value)
+
+    def clean(self, value, model_instance):
+        self.validate(value, model_instance)
+        self.run_validators(value)
+        return value
 
     def get_prep_value(self, value):
         if value == "":
@@ -93,11 +117,11 @@ class _KeepsEmpty:
         return super().get_prep_value(value)
 
 
-class EncryptedCharField(_KeepsEmpty, encrypted.EncryptedCharField):
+class EncryptedCharField(_Strict, encrypted.EncryptedCharField):
     pass
 
 
-class EncryptedTextField(_KeepsEmpty, encrypted.EncryptedTextField):
+class EncryptedTextField(_Strict, encrypted.EncryptedTextField):
     pass
 
 

@@ -40,7 +40,7 @@ class Command(BaseCommand):
                 raise CommandError(str(error)) from None
             tables[model._meta.db_table] = {"sealed": sealed, "rotated": rotated}
         try:
-            chunks = stored_chunks_rotate(batch=batch)
+            chunks = stored_chunks_rotate()  # its own batch: a chunk is up to 1 MiB
         except UnreadableToken as error:
             raise CommandError(str(error)) from None
         tables["claims_storedchunk"] = {"sealed": 0, "rotated": chunks}
