@@ -32,6 +32,18 @@ def by_guardian(member: Member, *, now: datetime.datetime) -> bool:
     return member.payer_id is not None and member.age_on(local_date(now)) < (GUARDIAN_CONSENT_UNDER)
 
 
+def consent_new(*, member: Member, purpose: str, by, now: datetime.datetime) -> Consent:
+    """A consent given now under the current texts, not saved."""
+    return Consent(
+        member=member,
+        purpose=purpose,
+        text_version=text_version(),
+        given_at=now,
+        given_by=by,
+        by_guardian=by_guardian(member, now=now),
+    )
+
+
 def consents_record_joining(*, member: Member, by, now: datetime.datetime) -> None:
     """Joining is consenting to membership (again, after leaving by withdrawing it); the
     other purposes are recorded only if never recorded: joining another plan does not undo
@@ -40,14 +52,7 @@ def consents_record_joining(*, member: Member, by, now: datetime.datetime) -> No
     in_force = set(recorded.filter(withdrawn_at__isnull=True).values_list("purpose", flat=True))
     ever = set(recorded.values_list("purpose", flat=True))
     Consent.objects.bulk_create(
-        Consent(
-            member=member,
-            purpose=purpose,
-            text_version=text_version(),
-            given_at=now,
-            given_by=by,
-            by_guardian=by_guardian(member, now=now),
-        )
+        consent_new(member=member, purpose=purpose, by=by, now=now)
         for purpose in JOINING
         if purpose not in in_force and (purpose == ConsentPurpose.MEMBERSHIP or purpose not in ever)
     )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from members.consent_records import by_guardian, text_version
+from members.consent_records import consent_new
 from members.errors import ErrorCode
 from members.households import acts_for
 from members.models import Consent, ConsentPurpose, Member, Membership, MembershipStatus
@@ -41,25 +41,26 @@ def _purpose(purpose: str) -> str:
     return purpose
 
 
+def _locked(member_id: int, purpose: str, by: User | None) -> tuple[Member, Consent | None]:
+    """The person (theirs to act for), locked for one change of their consents at a time,
+    and their consent in force for `purpose`, if any."""
+    member = _person(member_id, by)
+    purpose = _purpose(purpose)
+    Member.objects.select_for_update().filter(pk=member.pk).values_list("pk").get()
+    return member, Consent.objects.filter(member=member, purpose=purpose, withdrawn_at=None).first()
+
+
 @transaction.atomic
 def consent_give(
     *, member_id: int, purpose: str, by: User | None, now: datetime.datetime
 ) -> Consent:
     """Give a consent (again, after a withdrawal). Giving one in force returns it."""
-    member = _person(member_id, by)
-    purpose = _purpose(purpose)
-    Member.objects.select_for_update().filter(pk=member.pk).values_list("pk").get()
-    current = Consent.objects.filter(member=member, purpose=purpose, withdrawn_at=None).first()
+    member, current = _locked(member_id, purpose, by)
     if current is not None:
         return current
-    return Consent.objects.create(
-        member=member,
-        purpose=purpose,
-        text_version=text_version(),
-        given_at=now,
-        given_by=by,
-        by_guardian=by_guardian(member, now=now),
-    )
+    consent = consent_new(member=member, purpose=purpose, by=by, now=now)
+    consent.save()
+    return consent
 
 
 @transaction.atomic
@@ -67,10 +68,7 @@ def consent_withdraw(
     *, member_id: int, purpose: str, by: User | None, now: datetime.datetime
 ) -> Consent:
     """Withdraw a consent from now on; the membership consent is leaving every plan."""
-    member = _person(member_id, by)
-    purpose = _purpose(purpose)
-    Member.objects.select_for_update().filter(pk=member.pk).values_list("pk").get()
-    current = Consent.objects.filter(member=member, purpose=purpose, withdrawn_at=None).first()
+    member, current = _locked(member_id, purpose, by)
     if current is None:
         # Given by joining before records were kept: recorded now, as withdrawn.
         current = Consent(member=member, purpose=purpose, text_version="joining", given_at=now)
