@@ -19,7 +19,7 @@ import io
 
 from cryptography.fernet import InvalidToken
 from django.core.files import File
-from django.core.files.storage import Storage, storages
+from django.core.files.storage import Storage
 from django.db import transaction
 from django.utils.deconstruct import deconstructible
 
@@ -29,17 +29,23 @@ from mutual.core.personal_data import UnreadableToken, fernet, newest_fernet
 CHUNK = 1024 * 1024
 
 
-def evidence_storage() -> Storage:
-    """The evidence FileField's storage, by settings (resolved when the field is used)."""
-    return storages["evidence"]
-
-
 def _seal(data: bytes) -> bytes:
     return base64.urlsafe_b64decode(fernet().encrypt(data))
 
 
 def _open(token: bytes) -> bytes:
     return fernet().decrypt(base64.urlsafe_b64encode(token))
+
+
+def _write(name: str, source, *, files, chunks) -> None:
+    """`source`'s bytes stored as `name`, a sealed chunk at a time (the models are passed: the
+    migration's are its historical ones)."""
+    stored = files.objects.create(name=name, size=0, chunks=0)
+    size = number = 0
+    for data in iter(lambda: source.read(CHUNK), b""):
+        chunks.objects.create(file=stored, number=number, token=_seal(data))
+        size, number = size + len(data), number + 1
+    files.objects.filter(pk=stored.pk).update(size=size, chunks=number)
 
 
 class _ChunkReader(io.RawIOBase):
@@ -84,15 +90,10 @@ class _ChunkReader(io.RawIOBase):
 @deconstructible
 class DatabaseStorage(Storage):
     def _save(self, name: str, content) -> str:
+        if hasattr(content, "seek"):
+            content.seek(0)
         with transaction.atomic():
-            stored = StoredFile.objects.create(name=name, size=0, chunks=0)
-            size = number = 0
-            if hasattr(content, "seek"):
-                content.seek(0)
-            for data in iter(lambda: content.read(CHUNK), b""):
-                StoredChunk.objects.create(file=stored, number=number, token=_seal(data))
-                size, number = size + len(data), number + 1
-            StoredFile.objects.filter(pk=stored.pk).update(size=size, chunks=number)
+            _write(name, content, files=StoredFile, chunks=StoredChunk)
         return name
 
     def _open(self, name: str, mode: str = "rb") -> File:
@@ -184,13 +185,8 @@ def files_copy_from_disk(*, root, documents=None, files=None, chunks=None, batch
                 if not path.is_file():
                     report["missing"].append(pk)
                     continue
-                stored = files.objects.create(name=name, size=0, chunks=0)
-                size = number = 0
                 with path.open("rb") as source:
-                    for data in iter(lambda source=source: source.read(CHUNK), b""):
-                        chunks.objects.create(file=stored, number=number, token=_seal(data))
-                        size, number = size + len(data), number + 1
-                files.objects.filter(pk=stored.pk).update(size=size, chunks=number)
+                    _write(name, source, files=files, chunks=chunks)
                 copied.append(path)
         for path in copied:
             path.unlink(missing_ok=True)

@@ -9,7 +9,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from members import consents
-from members.households import household_of
 from members.models import Consent, ConsentPurpose
 from mutual.core.api import IsMember, current_member
 
@@ -32,8 +31,7 @@ class MyConsentsView(APIView):
 
     @extend_schema(responses={200: ConsentOutput(many=True)})
     def get(self, request):
-        people = household_of(current_member(request)).values("pk")
-        records = Consent.objects.filter(member__in=people).order_by("member", "purpose", "pk")
+        records = consents.household_consents(holder=current_member(request))
         return Response(ConsentOutput(records, many=True).data)
 
     @extend_schema(request=ConsentInput, responses={201: ConsentOutput})

@@ -10,10 +10,11 @@ import datetime
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from members.consent_records import consent_new
 from members.errors import ErrorCode
-from members.households import acts_for
+from members.households import acts_for, household_of
 from members.models import Consent, ConsentPurpose, Member, Membership, MembershipStatus
 from members.services import membership_withdraw
 from mutual.core.errors import ServiceError
@@ -79,3 +80,10 @@ def consent_withdraw(
         for membership_id in live.values_list("pk", flat=True):
             membership_withdraw(membership_id=membership_id, by=by, now=now)
     return current
+
+
+def household_consents(*, holder: Member) -> QuerySet[Consent]:
+    """The consents of the holder and the people they cover now, withdrawn ones too."""
+    return Consent.objects.filter(member__in=household_of(holder).values("pk")).order_by(
+        "member", "purpose", "pk"
+    )
